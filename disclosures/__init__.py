@@ -1,0 +1,107 @@
+"""disclosures: faculty disclosure and conflict mitigation for accredited CME (ACCME Standard 3)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from .extensions import csrf, db, limiter, login_manager, migrate
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = PACKAGE_DIR.parent
+MIGRATIONS_DIR = PROJECT_DIR / "migrations"
+
+
+def _config_class(config):
+    import config as config_module
+
+    if config is None:
+        name = os.environ.get("DISCLOSURES_CONFIG", "development")
+        try:
+            return config_module.CONFIGS[name]
+        except KeyError:
+            raise RuntimeError(
+                f"DISCLOSURES_CONFIG={name!r} is not one of {sorted(config_module.CONFIGS)}"
+            ) from None
+    if isinstance(config, str):
+        return config_module.CONFIGS[config]
+    return config
+
+
+def _instance_secret_key(instance_path: str) -> str:
+    """Development only: a random key kept in the instance folder, never in the code."""
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    """SQLite: enforce foreign keys, and WAL so readers never block the writer."""
+    import sqlite3
+
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+
+def create_app(config=None, **overrides) -> Flask:
+    """Build the application. ``config``: a class, a name, or None (``DISCLOSURES_CONFIG``)."""
+    config_class = _config_class(config)
+    if hasattr(config_class, "check"):
+        config_class.check()
+
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_DIR / "templates"),
+        instance_path=os.environ.get("DISCLOSURES_INSTANCE", str(PROJECT_DIR / "instance")),
+        instance_relative_config=True,
+    )
+    app.config.from_object(config_class)
+    app.config.update(overrides)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret_key(app.instance_path)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = (
+            f"sqlite:///{Path(app.instance_path) / 'disclosures.db'}"
+        )
+    if not app.config.get("DOCUMENT_CACHE_DIR"):
+        app.config["DOCUMENT_CACHE_DIR"] = str(Path(app.instance_path) / "cache")
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), compare_type=True, render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+    from . import models  # noqa: F401  (register every table with the metadata)
+    from .auth import views as auth_views
+    from .faculty import views as faculty_views
+    from .main import views as main_views
+    from .public import views as public_views
+    from .review import views as review_views
+    from .staff import views as staff_views
+    from .web import register_web
+
+    register_web(app)
+    for module in (auth_views, main_views, faculty_views, review_views, staff_views, public_views):
+        app.register_blueprint(module.bp)
+
+    from .cli import register_cli
+
+    register_cli(app)
+    return app
+

@@ -1,0 +1,90 @@
+"""Command-line tools: ``flask --app wsgi <command>``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from flask import Flask, current_app
+
+from .enums import Role
+from .extensions import db
+from .models import Meeting, User, normalise_email
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(create_user)
+    app.cli.add_command(demo_data)
+
+
+@click.command("create-user")
+@click.argument("email")
+@click.option("--name", "full_name", required=True, help="Full name as it appears on sheets.")
+@click.option(
+    "--role",
+    type=click.Choice([r.value for r in Role]),
+    default=Role.FACULTY.value,
+    show_default=True,
+)
+@click.option("--degrees", default=None)
+@click.option("--institution", default=None)
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Prompted for when not given (recommended: keeps it out of shell history).",
+)
+def create_user(email, full_name, role, degrees, institution, password):
+    """Create an account with a password (staff and reviewers, or faculty without invitation)."""
+    from .audit import record
+
+    if len(password) < 10:
+        raise click.BadParameter("use at least 10 characters", param_hint="--password")
+    if db.session.scalar(sa.select(User).where(User.email == normalise_email(email))):
+        raise click.ClickException(f"An account for {normalise_email(email)} already exists.")
+    user = User(
+        email=email, full_name=full_name, role=Role(role), degrees=degrees, institution=institution
+    )
+    user.set_password(password)
+    db.session.add(user)
+    record(None, "user.created", user, {"email": user.email, "role": user.role}, subject=user)
+    db.session.commit()
+    click.echo(f"Created {user.role.label.lower()} account {user.email}.")
+
+
+def _logins_file() -> Path:
+    return Path(current_app.instance_path) / "demo-logins.txt"
+
+
+@click.command("demo-data")
+@click.option("--if-empty", is_flag=True, help="Do nothing when a meeting already exists.")
+@click.option("--password", default=None, help="Password for every demo account (default: random).")
+def demo_data(if_empty: bool, password: str | None):
+    """Load the demo meeting (a spine society's four-day annual meeting) and print its logins."""
+    from .demo import load_demo_meeting
+
+    if current_app.config.get("NAME") == "production":
+        raise click.ClickException("Refusing to load demo data under ProductionConfig.")
+    if db.session.scalar(sa.select(sa.func.count(Meeting.id))):
+        if if_empty:
+            path = _logins_file()
+            if path.exists():
+                click.echo(path.read_text(), nl=False)
+            else:
+                click.echo("The database already has a meeting; demo data not loaded.")
+            return
+        raise click.ClickException("The database already has a meeting; demo data not loaded.")
+    if db.session.scalar(sa.select(User.id).where(User.email == "staff@example.org")):
+        raise click.ClickException("Demo accounts already exist; demo data not loaded.")
+    logins = load_demo_meeting(password=password)
+    db.session.commit()
+    text = (
+        "Demo logins (password for each: {p})\n"
+        "  staff     {s}\n  reviewer  {r}\n  faculty   {f}\n"
+    ).format(p=logins.password, s=logins.staff, r=logins.reviewer, f=logins.faculty)
+    path = _logins_file()
+    path.write_text(text)
+    path.chmod(0o600)
+    click.echo(text, nl=False)

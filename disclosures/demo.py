@@ -1,0 +1,329 @@
+"""A realistic demo meeting: a spine society's annual meeting over four days.
+
+Deterministic (seeded): the same call gives the same meeting. Dates are set
+relative to ``today`` so the meeting is always upcoming and disclosures current.
+Every workflow state is present: awaiting disclosure, awaiting review, needs
+mitigation, cleared (with and without relevant relationships), excluded, and an
+expired disclosure.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from .enums import AssignmentRole, MitigationMethod, Nature, OwnerException, Role
+from .extensions import db
+from .models import (
+    Activity,
+    Assignment,
+    Company,
+    CompanyAlias,
+    Determination,
+    Disclosure,
+    Meeting,
+    Mitigation,
+    Relationship,
+    Room,
+    User,
+)
+
+INELIGIBLE_COMPANIES = [
+    ("Meridian Spine Technologies", ["Meridian Spine"]),
+    ("NuVista Orthopedics", []),
+    ("Axial Biologics", []),
+    ("Keystone Surgical Devices", ["KSD"]),
+    ("Halcyon Neuromodulation", []),
+    ("Cortex Medical Systems", []),
+    ("Hartwell & Hayes Medical", ["H&H Medical", "Hartwell and Hayes"]),
+    ("Summit Pharmaceuticals", ["Summit Pharma"]),
+    ("Bridgewater Therapeutics", []),
+    ("Lumen Imaging Diagnostics", []),
+    ("OsteoGen Labs", []),
+    ("Vertebral Innovations", []),
+    ("Pinnacle Implant Distributors", []),
+    ("Crestline Pain Therapeutics", []),
+    ("Sacrum Dynamics", []),
+    ("Anchor Fixation Systems", []),
+    ("Northstar Navigation Robotics", ["Northstar Robotics"]),
+    ("Bluefield Biosciences", []),
+    ("Orion Regenerative Medicine", []),
+    ("Tidewater Compounding Pharmacy", []),
+    ("Evergreen Wearable Health", []),
+    ("Clearpath Pharmacy Benefits", []),
+    ("Granite Reagents", []),
+    ("Solstice Spinal Cord Stimulation", []),
+    ("Atlas Disc Arthroplasty", []),
+    ("Riverbend Biomedical", []),
+    ("Larkspur Medical Marketing", []),
+    ("Fulcrum Bone Graft", []),
+    ("Quantum Neurodiagnostics", []),
+    ("Beacon Surgical Instruments", []),
+]
+
+ELIGIBLE_ORGANISATIONS = [
+    ("Lakeside University Hospital", "Hospital: eligible, not disclosed as ineligible"),
+    ("Prairie Health Insurance", "Insurer: eligible"),
+    ("ChartWell EHR", "EHR software company: eligible"),
+]
+
+TOPICS = [
+    ("Lumbar fusion: indications and outcomes", ["lumbar fusion", "degenerative spondylolisthesis"]),
+    ("Cervical disc replacement versus ACDF", ["cervical disc replacement", "ACDF"]),
+    ("Spinal cord stimulation for chronic back pain", ["spinal cord stimulation", "neuromodulation"]),
+    ("Sacroiliac joint fusion: who benefits?", ["SI joint fusion"]),
+    ("Minimally invasive lumbar decompression", ["lumbar stenosis", "decompression"]),
+    ("Bone graft substitutes and biologics", ["bone graft", "biologics"]),
+    ("Robotic navigation in pedicle screw placement", ["navigation", "robotics"]),
+    ("Adult spinal deformity: planning the correction", ["spinal deformity"]),
+    ("Vertebral augmentation for osteoporotic fractures", ["kyphoplasty", "vertebroplasty"]),
+    ("Opioid-sparing pain management after spine surgery", ["pain management", "ERAS"]),
+    ("Basivertebral nerve ablation", ["basivertebral nerve ablation", "vertebrogenic pain"]),
+    ("Endoscopic discectomy", ["endoscopic spine surgery"]),
+    ("Cervical myelopathy: timing of surgery", ["cervical myelopathy"]),
+    ("Epidural steroid injections: evidence review", ["epidural steroid injections"]),
+    ("Coding, billing and practice management", ["practice management"]),
+    ("Imaging of the degenerative spine", ["MRI", "imaging"]),
+    ("Spinal infections and antibiotic strategy", ["spinal infection"]),
+    ("Pediatric scoliosis bracing", ["scoliosis", "bracing"]),
+    ("Research methods for spine registries", ["research methods", "registries"]),
+    ("Physical therapy and rehabilitation after fusion", ["rehabilitation"]),
+]
+
+FIRST_NAMES = [
+    "Maria", "James", "Aisha", "Robert", "Mei", "David", "Priya", "Michael", "Sofia", "Daniel",
+    "Elena", "Thomas", "Fatima", "Christopher", "Hannah", "Kenji", "Laura", "Samuel", "Olga", "Ahmed",
+    "Grace", "Lucas", "Nadia", "Benjamin", "Ingrid", "Carlos", "Yuki", "Patrick", "Amara", "Victor",
+]
+LAST_NAMES = [
+    "Okafor", "Chen", "Patel", "Nguyen", "Schmidt", "Rossi", "Kowalski", "Haddad", "Johansson",
+    "Murphy", "García", "Tanaka", "Ivanova", "Mensah", "Silva", "Kim", "O'Brien", "Novak", "Dubois",
+    "Andersen", "Fischer", "Moreau", "Bauer", "Reyes", "Kaplan", "Lindqvist", "Adeyemi", "Costa",
+]
+SPECIAL_NAMES = [
+    ("José Álvarez-Peña", "MD"),
+    ("Zoë Brontë-Søndergaard", "MD, PhD"),
+    ("王伟 (Wang Wei)", "MD"),
+    ("Дмитрий Соколов", "MD"),
+]
+INSTITUTIONS = [
+    "Lakeside University Hospital", "Midwest Spine Institute", "St. Catherine Medical Center",
+    "University of the Plains School of Medicine", "Harbor Orthopedic Group", "Riverside Neurosurgery",
+]
+ROOM_NAMES = [
+    "Ballroom A", "Ballroom B", "Room 201", "Room 202", "Room 203", "Room 210",
+    "Skyline Hall", "Learning Lab 1",
+]
+
+
+@dataclass
+class DemoLogins:
+    staff: str
+    reviewer: str
+    faculty: str
+    password: str
+
+
+def _person(rng: random.Random, index: int) -> tuple[str, str]:
+    if index < len(SPECIAL_NAMES):
+        return SPECIAL_NAMES[index]
+    first = FIRST_NAMES[index % len(FIRST_NAMES)]
+    last = LAST_NAMES[(index * 7) % len(LAST_NAMES)]
+    return f"{first} {last}", rng.choice(["MD", "MD", "DO", "MD, PhD", "PhD", "PT, DPT", "MD, MPH"])
+
+
+def _email(name: str, index: int) -> str:
+    ascii_name = "".join(ch for ch in name.lower() if ch.isascii() and (ch.isalnum() or ch == " "))
+    parts = ascii_name.split() or ["faculty"]
+    return f"{parts[0]}.{parts[-1]}{index}@example.org"
+
+
+def load_demo_meeting(today: date | None = None, password: str | None = None, seed: int = 2026) -> DemoLogins:
+    """Create the demo meeting and its people. Caller commits."""
+    rng = random.Random(seed)
+    today = today or date.today()
+    password = password or secrets.token_urlsafe(9)
+    tz = ZoneInfo("America/Chicago")
+    start = today + timedelta(days=21)
+
+    meeting = Meeting(
+        name="North American Spine Forum Annual Meeting",
+        slug=f"spine-annual-{start.year}",
+        location="Chicago, IL",
+        starts_on=start,
+        ends_on=start + timedelta(days=3),
+        timezone="America/Chicago",
+        disclosure_deadline=start - timedelta(days=7),
+    )
+    db.session.add(meeting)
+    rooms = [Room(meeting=meeting, name=name) for name in ROOM_NAMES]
+    db.session.add_all(rooms)
+
+    companies = []
+    for name, aliases in INELIGIBLE_COMPANIES:
+        company = Company(name=name, is_ineligible=True)
+        company.aliases = [CompanyAlias(name=alias) for alias in aliases]
+        companies.append(company)
+    db.session.add_all(companies)
+    eligible = [Company(name=name, is_ineligible=False, note=note) for name, note in ELIGIBLE_ORGANISATIONS]
+    db.session.add_all(eligible)
+    # A company typed by a faculty member that staff have not confirmed yet.
+    unconfirmed = Company(name="Spinewave Startup Devices", is_ineligible=True, needs_review=True)
+    db.session.add(unconfirmed)
+
+    staff = User(email="staff@example.org", full_name="Carla Staffordson", role=Role.STAFF,
+                 institution="North American Spine Forum")
+    reviewer = User(email="reviewer@example.org", full_name="Dr. Renee Reviewer", degrees="MD",
+                    role=Role.REVIEWER, institution="Lakeside University Hospital")
+    reviewer2 = User(email="reviewer2@example.org", full_name="Peter Peerson", degrees="MD",
+                     role=Role.REVIEWER, institution="Midwest Spine Institute")
+    staff.set_password(password)
+    shared_hash = staff.password_hash  # hashing is slow by design: hash the demo password once
+    for account in (reviewer, reviewer2):
+        account.password_hash = shared_hash
+    db.session.add_all([staff, reviewer, reviewer2])
+
+    faculty: list[User] = []
+    for index in range(80):
+        name, degrees = _person(rng, index)
+        email = "faculty@example.org" if index == 4 else _email(name, index)
+        person = User(email=email, full_name=name, degrees=degrees, role=Role.FACULTY,
+                      institution=rng.choice(INSTITUTIONS))
+        person.password_hash = shared_hash
+        faculty.append(person)
+    db.session.add_all(faculty)
+
+    activities: list[Activity] = []
+    slots = [time(8, 0), time(9, 30), time(11, 0), time(13, 30), time(15, 0)]
+    code = 0
+    for day in range(4):
+        for slot_index, slot in enumerate(slots):
+            for room_index in range(2):
+                if len(activities) >= 40:
+                    break
+                code += 1
+                title, topics = TOPICS[(code * 3 + room_index) % len(TOPICS)]
+                room = rooms[(day * 2 + room_index + slot_index) % len(rooms)]
+                local_start = datetime.combine(start + timedelta(days=day), slot, tzinfo=tz)
+                supporters = []
+                if code % 6 == 0:
+                    supporters = [{"name": companies[code % len(companies)].name, "in_kind": None}]
+                if code % 10 == 0:
+                    supporters.append({"name": companies[(code + 3) % len(companies)].name,
+                                       "in_kind": "Loan of cadaver-lab instruments"})
+                activities.append(Activity(
+                    meeting=meeting, room=room, code=f"S{code:03d}", title=title,
+                    starts_at=local_start.astimezone(UTC),
+                    ends_at=(local_start + timedelta(minutes=75)).astimezone(UTC),
+                    topics=topics, credit_hours=Decimal("1.25"), commercial_supporters=supporters,
+                ))
+    db.session.add_all(activities)
+
+    assignments: list[Assignment] = []
+    for index, activity in enumerate(activities):
+        people = [faculty[(index * 2) % 80], faculty[(index * 2 + 1) % 80]]
+        roles = [AssignmentRole.SPEAKER, AssignmentRole.MODERATOR]
+        if index % 3 == 0:
+            people.append(faculty[(index * 2 + 41) % 80])
+            roles.append(AssignmentRole.PANELIST)
+        if index % 8 == 0:
+            people.append(faculty[(index + 60) % 80])
+            roles.append(AssignmentRole.PLANNER)
+        for person, role in zip(people, roles, strict=True):
+            if any(a.user is person and a.activity is activity for a in assignments):
+                continue
+            assignments.append(Assignment(user=person, activity=activity, role=role))
+    db.session.add_all(assignments)
+    db.session.flush()
+
+    now = datetime.now(UTC)
+    by_person: dict[int, list[Assignment]] = {}
+    for assignment in assignments:
+        by_person.setdefault(assignment.user_id, []).append(assignment)
+
+    for index, person in enumerate(faculty):
+        # Profile of this person in the workflow, spread deterministically.
+        bucket = index % 10
+        if bucket == 9 and index != 4:
+            continue  # awaiting disclosure: has not disclosed
+        submitted = now - timedelta(days=rng.randint(3, 60))
+        disclosure = Disclosure(
+            user=person, version=1, submitted_at=submitted, attested_at=submitted,
+            valid_until=submitted.date() + timedelta(days=365),
+            attestation_name=person.full_name, attested_complete=True,
+            has_relationships=bucket not in (0, 1, 2),
+        )
+        if bucket == 8 and index % 20 == 8:
+            # Expired: submitted 13 months ago, so the assignment waits for a new disclosure.
+            old = now - timedelta(days=400)
+            disclosure.submitted_at = disclosure.attested_at = old
+            disclosure.valid_until = old.date() + timedelta(days=365)
+        if index % 7 == 0:
+            disclosure.discusses_off_label = True
+            disclosure.off_label_detail = "Off-label use of recombinant bone morphogenetic protein in the cervical spine."
+        db.session.add(disclosure)
+        if disclosure.has_relationships:
+            count = 1 + rng.randint(0, 3)
+            chosen = rng.sample(companies, count)
+            for company in chosen:
+                nature = rng.choice([Nature.CONSULTANT, Nature.RESEARCHER, Nature.SPEAKER, Nature.ADVISOR,
+                                     Nature.ROYALTIES, Nature.CONTRACTOR])
+                began = today - timedelta(days=rng.randint(30, 900))
+                ended = None if rng.random() < .7 else min(today, began + timedelta(days=rng.randint(60, 300)))
+                if ended and ended < today - timedelta(days=700):
+                    ended = None
+                disclosure.relationships.append(Relationship(
+                    company=company, nature=nature, started_on=began, ended_on=ended,
+                    detail="Consulting on product design" if nature is Nature.CONSULTANT else None,
+                ))
+            if bucket == 7 and index % 20 == 7:
+                # Employee of an ineligible company: excluded until staff accept an exception.
+                disclosure.relationships.append(Relationship(
+                    company=companies[(index + 5) % len(companies)], nature=Nature.EMPLOYEE,
+                    started_on=today - timedelta(days=500), ended_on=None,
+                    detail="Medical director",
+                ))
+            if index % 11 == 0:
+                disclosure.relationships.append(Relationship(
+                    company=eligible[0], nature=Nature.EMPLOYEE, started_on=today - timedelta(days=2000),
+                ))
+        db.session.flush()
+        if bucket == 3:
+            continue  # awaiting review: nothing decided yet
+        for assignment in by_person.get(person.id, []):
+            title = assignment.activity.title.lower()
+            for relationship in disclosure.relationships:
+                if not relationship.company.is_ineligible:
+                    continue
+                if relationship.nature is Nature.EMPLOYEE:
+                    continue  # staff decide on owners/employees first
+                relevant = "practice management" not in title and rng.random() < .6
+                determination = Determination(
+                    relationship=relationship, assignment=assignment, is_relevant=relevant,
+                    rationale=(
+                        f"{relationship.company.name} markets products used in the content of this session."
+                        if relevant else "The content does not concern the company's business lines."
+                    ),
+                    reviewer=reviewer, decided_at=now - timedelta(days=1),
+                )
+                db.session.add(determination)
+                if relevant and bucket != 4:  # bucket 4: needs mitigation
+                    determination.mitigations.append(Mitigation(
+                        method=rng.choice([MitigationMethod.PEER_REVIEW, MitigationMethod.ATTEST_EVIDENCE]),
+                        notes="Slides peer reviewed by a planner without relevant relationships.",
+                        recorded_by=reviewer, recorded_at=now - timedelta(hours=20),
+                    ))
+        if bucket == 7 and index % 20 == 7 and index % 40 == 7:
+            for assignment in by_person.get(person.id, []):
+                assignment.owner_exception = OwnerException.BASIC_SCIENCE
+                assignment.owner_decided_by = staff
+                assignment.owner_decided_at = now - timedelta(days=2)
+                assignment.owner_decision_note = "Talk limited to pre-clinical research methods."
+
+    db.session.flush()
+    return DemoLogins(staff=staff.email, reviewer=reviewer.email, faculty="faculty@example.org",
+                      password=password)

@@ -1,0 +1,117 @@
+"""The domain's closed vocabularies. Imports nothing from the package.
+
+Each enum's ``value`` is what the database stores; ``label`` is what people read.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class LabelledEnum(str, enum.Enum):
+    """A string enum with a human label: ``Nature.CONSULTANT.label == "Consultant"``."""
+
+    def __new__(cls, value: str, label: str, help_text: str = ""):
+        obj = str.__new__(cls, value)
+        obj._value_ = value
+        obj.label = label
+        obj.help_text = help_text
+        return obj
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def choices(cls) -> list[tuple[str, str]]:
+        return [(member.value, member.label) for member in cls]
+
+
+class Role(LabelledEnum):
+    """Account roles, ordered: staff can do what reviewers can, reviewers what faculty can."""
+
+    FACULTY = ("faculty", "Faculty")
+    REVIEWER = ("reviewer", "Reviewer")
+    STAFF = ("staff", "Meeting staff")
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+
+class AssignmentRole(LabelledEnum):
+    SPEAKER = ("speaker", "Speaker")
+    MODERATOR = ("moderator", "Moderator")
+    PANELIST = ("panelist", "Panelist")
+    PLANNER = ("planner", "Planner")
+    AUTHOR = ("author", "Author")
+    OTHER = ("other", "Other")
+
+
+class Nature(LabelledEnum):
+    """Natures of a financial relationship named by ACCME Standard 3."""
+
+    EMPLOYEE = ("employee", "Employee")
+    RESEARCHER = (
+        "researcher",
+        "Researcher",
+        "Research funding counts when you are the principal or named investigator, "
+        "even if the grant is paid to and managed by your institution.",
+    )
+    CONSULTANT = ("consultant", "Consultant")
+    ADVISOR = ("advisor", "Advisor")
+    SPEAKER = ("speaker", "Speaker / speakers bureau")
+    CONTRACTOR = ("contractor", "Independent contractor (including contracted research)")
+    ROYALTIES = ("royalties", "Royalties or patent beneficiary")
+    EXECUTIVE = ("executive", "Executive role")
+    OWNERSHIP = (
+        "ownership",
+        "Ownership interest (including stock and stock options)",
+        "Individual stocks and stock options count; diversified mutual funds do not.",
+    )
+    OTHER = ("other", "Other")
+
+    @property
+    def makes_owner_or_employee(self) -> bool:
+        return self in (Nature.EMPLOYEE, Nature.OWNERSHIP)
+
+
+class MitigationMethod(LabelledEnum):
+    PEER_REVIEW = ("peer_review", "Peer review of content by persons without relevant relationships")
+    ATTEST_EVIDENCE = (
+        "attest_evidence",
+        "Attestation that clinical recommendations are evidence-based and free of commercial bias",
+    )
+    DIVEST = ("divest", "Divestiture of the relationship")
+    ALTER_ROLE = ("alter_role", "Role altered")
+    RECUSE = ("recuse", "Recusal from content related to the company")
+    OTHER = ("other", "Other")
+
+
+class AssignmentState(LabelledEnum):
+    """Derived state of an assignment; computed only by ``disclosures.state``."""
+
+    AWAITING_DISCLOSURE = ("awaiting_disclosure", "Awaiting disclosure")
+    AWAITING_REVIEW = ("awaiting_review", "Awaiting review")
+    NEEDS_MITIGATION = ("needs_mitigation", "Needs mitigation")
+    CLEARED = ("cleared", "Cleared")
+    EXCLUDED = ("excluded", "Excluded")
+
+
+class OwnerException(LabelledEnum):
+    """Standard 3 exceptions under which an owner or employee may still control content."""
+
+    UNRELATED = ("unrelated", "Content is not related to the company's business lines or products")
+    BASIC_SCIENCE = (
+        "basic_science",
+        "Content is limited to basic science research and makes no care recommendations",
+    )
+    DEVICE_TRAINING = (
+        "device_training",
+        "Teaching the safe and proper use of a medical device, without recommending whether or when to use it",
+    )
+    NONE = ("none", "No exception applies: the person may not control this content")
+
+
+class ReminderKind(LabelledEnum):
+    DISCLOSURE = ("disclosure", "Disclosure reminder")
+    REVIEW_SUMMARY = ("review_summary", "Reviewer summary")

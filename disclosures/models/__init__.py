@@ -1,0 +1,31 @@
+"""All models, importable from one place (and seen by Alembic)."""
+
+from .audit import AuditEvent, AuditLogIsAppendOnly
+from .base import UTCDateTime, utcnow
+from .disclosure import Company, CompanyAlias, Disclosure, Relationship, normalise_company_name
+from .meeting import Activity, Assignment, Meeting, Room, new_room_token
+from .review import Determination, Mitigation
+from .user import Reminder, User, hash_token, normalise_email
+
+__all__ = [
+    "Activity",
+    "Assignment",
+    "AuditEvent",
+    "AuditLogIsAppendOnly",
+    "Company",
+    "CompanyAlias",
+    "Determination",
+    "Disclosure",
+    "Meeting",
+    "Mitigation",
+    "Relationship",
+    "Reminder",
+    "Room",
+    "User",
+    "UTCDateTime",
+    "hash_token",
+    "new_room_token",
+    "normalise_company_name",
+    "normalise_email",
+    "utcnow",
+]

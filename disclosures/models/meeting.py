@@ -1,0 +1,159 @@
+"""The programme: meetings, rooms, activities (sessions) and who holds which role."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Optional
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..enums import AssignmentRole, OwnerException
+from ..extensions import db
+from .base import UTCDateTime, enum_column, utcnow
+
+if TYPE_CHECKING:
+    from .review import Determination
+    from .user import User
+
+
+def new_room_token() -> str:
+    """256 bits from the OS CSPRNG, URL-safe: unguessable, and printed in QR codes."""
+    return secrets.token_urlsafe(32)
+
+
+class Meeting(db.Model):
+    __tablename__ = "meeting"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    slug: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    location: Mapped[Optional[str]] = mapped_column(sa.String(200))
+    starts_on: Mapped[date]
+    ends_on: Mapped[date]
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="America/Chicago")
+    disclosure_deadline: Mapped[Optional[date]]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    rooms: Mapped[list[Room]] = relationship(
+        back_populates="meeting", order_by="Room.name", cascade="all, delete-orphan"
+    )
+    activities: Mapped[list[Activity]] = relationship(
+        back_populates="meeting", order_by="Activity.starts_at", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (sa.CheckConstraint("ends_on >= starts_on", name="ends_after_start"),)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def local(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.tz)
+
+    def __repr__(self) -> str:
+        return f"<Meeting {self.slug}>"
+
+
+class Room(db.Model):
+    __tablename__ = "room"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(sa.ForeignKey("meeting.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    public_token: Mapped[str] = mapped_column(sa.String(64), unique=True, default=new_room_token)
+    token_issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    meeting: Mapped[Meeting] = relationship(back_populates="rooms")
+    activities: Mapped[list[Activity]] = relationship(
+        back_populates="room", order_by="Activity.starts_at"
+    )
+
+    __table_args__ = (sa.UniqueConstraint("meeting_id", "name"),)
+
+    def reissue_token(self) -> str:
+        """A new token; the old one stops working at once (callers audit it)."""
+        self.public_token = new_room_token()
+        self.token_issued_at = utcnow()
+        return self.public_token
+
+    def __repr__(self) -> str:
+        return f"<Room {self.id} {self.name!r}>"
+
+
+class Activity(db.Model):
+    """An educational session in a room: what faculty control content of."""
+
+    __tablename__ = "activity"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(sa.ForeignKey("meeting.id"), index=True)
+    room_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("room.id"), index=True)
+    # Stable code from the programme file, so re-imports update in place.
+    code: Mapped[str] = mapped_column(sa.String(40))
+    title: Mapped[str] = mapped_column(sa.String(300))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    topics: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    credit_hours: Mapped[Decimal] = mapped_column(sa.Numeric(4, 2), default=Decimal("0"))
+    # Commercial support acknowledged on the sheet: [{"name": ..., "in_kind": "..."|None}].
+    commercial_supporters: Mapped[list[dict]] = mapped_column(sa.JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    version_id: Mapped[int] = mapped_column(default=1)
+
+    meeting: Mapped[Meeting] = relationship(back_populates="activities")
+    room: Mapped[Optional[Room]] = relationship(back_populates="activities")
+    assignments: Mapped[list[Assignment]] = relationship(
+        back_populates="activity", order_by="Assignment.id"
+    )
+
+    __mapper_args__ = {"version_id_col": version_id}
+    __table_args__ = (
+        sa.UniqueConstraint("meeting_id", "code"),
+        sa.CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        sa.CheckConstraint("credit_hours >= 0", name="credit_hours_positive"),
+        sa.Index("ix_activity_room_start", "room_id", "starts_at"),
+    )
+
+    def __repr__(self) -> str:
+        return f"<Activity {self.code}>"
+
+
+class Assignment(db.Model):
+    """A person's role in an activity. Never deleted: removal keeps the history."""
+
+    __tablename__ = "assignment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
+    activity_id: Mapped[int] = mapped_column(sa.ForeignKey("activity.id"), index=True)
+    role: Mapped[AssignmentRole] = mapped_column(enum_column(AssignmentRole, "assignment_role"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    removed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+
+    # Staff decision for owners/employees of an ineligible company (Standard 3 exceptions).
+    owner_exception: Mapped[Optional[OwnerException]] = mapped_column(
+        enum_column(OwnerException, "owner_exception")
+    )
+    owner_decision_note: Mapped[Optional[str]] = mapped_column(sa.Text)
+    owner_decided_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("user_account.id"))
+    owner_decided_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    version_id: Mapped[int] = mapped_column(default=1)
+
+    user: Mapped[User] = relationship(back_populates="assignments", foreign_keys=[user_id])
+    activity: Mapped[Activity] = relationship(back_populates="assignments")
+    owner_decided_by: Mapped[Optional[User]] = relationship(foreign_keys=[owner_decided_by_id])
+    determinations: Mapped[list[Determination]] = relationship(back_populates="assignment")
+
+    __mapper_args__ = {"version_id_col": version_id}
+    __table_args__ = (sa.UniqueConstraint("user_id", "activity_id", "role"),)
+
+    @property
+    def is_removed(self) -> bool:
+        return self.removed_at is not None
+
+    def __repr__(self) -> str:
+        return f"<Assignment {self.id} user={self.user_id} activity={self.activity_id}>"

@@ -1,0 +1,138 @@
+"""Cross-cutting HTTP behaviour: security headers, error pages, template helpers."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask import Flask, render_template, request
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from . import permissions
+from .extensions import db, login_manager
+from .models import User
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+ERROR_TITLES = {
+    400: "The request could not be understood",
+    401: "Please log in",
+    403: "You do not have access to this page",
+    404: "Page not found",
+    405: "That action is not allowed here",
+    409: "Someone else changed this first",
+    413: "The upload is too large",
+    429: "Too many attempts",
+    500: "Something went wrong on our side",
+}
+
+ERROR_HINTS = {
+    400: "Check what you entered and try again.",
+    404: "The address may be mistyped, or the page was moved. "
+    "If you scanned a room code, the code may have been replaced: scan the one posted now.",
+    413: "Files and forms are limited in size. Split the file or remove attachments and try again.",
+    429: "For your security we limit how often this can be tried. Wait a minute, then try again.",
+    500: "The error has been recorded and nothing you sent was half-saved. Please try again.",
+}
+
+
+def register_web(app: Flask) -> None:
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        try:
+            raw_id, nonce = user_id.split(":", 1)
+            user = db.session.get(User, int(raw_id))
+        except (ValueError, TypeError):
+            return None
+        if user is None or not user.is_active or user.session_nonce != nonce:
+            return None
+        return user
+
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please log in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+
+    @app.after_request
+    def security_headers(response):
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if app.config.get("SECURITY_HSTS"):
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if current_user and current_user.is_authenticated:
+            # Pages behind a login carry personal financial data: never cache them.
+            headers["Cache-Control"] = "no-store"
+        return response
+
+    def render_error(code: int, message: str | None = None):
+        if code >= 500:
+            db.session.rollback()
+        return (
+            render_template(
+                "errors/error.html",
+                code=code,
+                title=ERROR_TITLES.get(code, "Error"),
+                message=message,
+                hint=ERROR_HINTS.get(code),
+            ),
+            code,
+        )
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        return render_error(
+            400,
+            "The form could not be accepted because its security token was missing or out of "
+            "date. Go back, reload the page and send the form again.",
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        if error.code is None or error.code < 400:
+            return error
+        description = error.description
+        default = type(error).description
+        message = description if description and description != default else None
+        response = render_error(error.code, message)
+        if error.code == 405 and getattr(error, "valid_methods", None):
+            return (*response, {"Allow": ", ".join(error.valid_methods)})
+        return response
+
+    @app.errorhandler(Exception)
+    def unhandled_error(error: Exception):
+        app.logger.exception("Unhandled error on %s %s", request.method, request.path)
+        return render_error(500)
+
+    @app.context_processor
+    def template_helpers():
+        return {"permissions": permissions, "today": date.today()}
+
+    @app.template_filter("local_dt")
+    def local_dt(moment: datetime | None, meeting=None, fmt: str = "%a %b %-d, %Y %-I:%M %p"):
+        if moment is None:
+            return ""
+        if meeting is not None:
+            moment = meeting.local(moment)
+        return moment.strftime(fmt)
+
+    @app.template_filter("day")
+    def day(value: date | datetime | None, fmt: str = "%b %-d, %Y") -> str:
+        return value.strftime(fmt) if value else ""

@@ -1,0 +1,135 @@
+"""Fixtures: one app per test session, a clean database per test, clients and logins.
+
+Runs on SQLite by default and on PostgreSQL when DATABASE_URL is set. On
+PostgreSQL each test run gets its own empty schema (dropped at the end), so
+runs never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from flask import has_app_context
+from flask.testing import FlaskClient
+
+from config import TestConfig, normalise_database_url
+from disclosures import create_app
+from disclosures.extensions import db
+
+from . import factories
+
+
+def _is_postgres(url: str) -> bool:
+    return url.startswith("postgresql")
+
+
+@pytest.fixture(scope="session")
+def database(tmp_path_factory):
+    """(url, engine options) of an empty database for this test run."""
+    url = normalise_database_url(os.environ.get("DATABASE_URL"))
+    if url and _is_postgres(url):
+        schema = f"test_{uuid.uuid4().hex[:12]}"
+        admin = sa.create_engine(url)
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        options = {"connect_args": {"options": f"-csearch_path={schema}"}, "pool_pre_ping": True}
+        yield {"url": url, "options": options, "schema": schema}
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+    else:
+        path = tmp_path_factory.mktemp("db") / "test.sqlite"
+        yield {"url": f"sqlite:///{path}", "options": {}, "schema": None}
+
+
+@pytest.fixture(scope="session")
+def make_app(database, tmp_path_factory):
+    """Build an app on the test database with config overrides (CSRF on, limits on, …)."""
+    instance = tmp_path_factory.mktemp("instance")
+    os.environ["DISCLOSURES_INSTANCE"] = str(instance)
+
+    def build(**overrides):
+        settings = {
+            "SQLALCHEMY_DATABASE_URI": database["url"],
+            "SQLALCHEMY_ENGINE_OPTIONS": database["options"],
+            "DOCUMENT_CACHE_DIR": str(instance / "cache"),
+        }
+        settings.update(overrides)
+        app = create_app(TestConfig, **settings)
+        app.test_client_class = IsolatedClient
+        return app
+
+    return build
+
+
+class IsolatedClient(FlaskClient):
+    """Each request runs in its own app context, as in production (its own ``g`` and
+    database session). Afterwards the test's session ends its transaction, so the test
+    reads what the request committed."""
+
+    def open(self, *args, **kwargs):
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        if has_app_context():  # not inside a redirect being followed
+            db.session.rollback()
+        return response
+
+
+@pytest.fixture(scope="session")
+def _session_app(make_app):
+    app = make_app()
+    with app.app_context():
+        db.create_all()
+    return app
+
+
+def _empty_all_tables() -> None:
+    tables = db.metadata.sorted_tables
+    if db.engine.dialect.name == "postgresql":
+        names = ", ".join(f'"{t.name}"' for t in tables)
+        db.session.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        for table in reversed(tables):
+            db.session.execute(table.delete())
+    db.session.commit()
+
+
+@pytest.fixture()
+def app(_session_app):
+    """The app, inside an app context, with an empty database and an empty outbox."""
+    _session_app.extensions["mail_outbox"] = []
+    with _session_app.app_context():
+        yield _session_app
+        db.session.remove()
+        _empty_all_tables()
+        db.session.remove()
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture()
+def login_as(app):
+    """``login_as(user)`` → a test client logged in as that user (through the real login form)."""
+
+    def login(user, client=None):
+        db.session.commit()  # the request sees only what is committed
+        client = client or app.test_client()
+        response = client.post(
+            "/login", data={"email": user.email, "password": factories.PASSWORD}
+        )
+        assert response.status_code == 302, f"login failed for {user.email}"
+        return client
+
+    return login
+
+
+@pytest.fixture()
+def outbox(app):
+    return app.extensions["mail_outbox"]

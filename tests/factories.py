@@ -1,0 +1,164 @@
+"""Build objects with explicit defaults and no surprises. Each factory flushes, never commits."""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from werkzeug.security import generate_password_hash
+
+from disclosures.enums import AssignmentRole, MitigationMethod, Nature, Role
+from disclosures.extensions import db
+from disclosures.models import (
+    Activity,
+    Assignment,
+    Company,
+    CompanyAlias,
+    Determination,
+    Disclosure,
+    Meeting,
+    Mitigation,
+    Relationship,
+    Room,
+    User,
+)
+
+PASSWORD = "correct horse battery staple"
+_counter = itertools.count(1)
+
+
+@functools.cache
+def _password_hash() -> str:
+    # Cheap hash for tests only; production hashes use werkzeug's default (scrypt).
+    return generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
+
+
+def _n() -> int:
+    return next(_counter)
+
+
+def user(role: Role = Role.FACULTY, *, email: str | None = None, full_name: str | None = None,
+         degrees: str | None = "MD", password: bool = True, **fields) -> User:
+    n = _n()
+    person = User(
+        email=email or f"person{n}@example.org",
+        full_name=full_name or f"Person Number{n}",
+        degrees=degrees,
+        role=role,
+        **fields,
+    )
+    if password:
+        person.password_hash = _password_hash()
+    db.session.add(person)
+    db.session.flush()
+    return person
+
+
+def meeting(*, starts_on: date | None = None, days: int = 3, **fields) -> Meeting:
+    n = _n()
+    start = starts_on or (date.today() + timedelta(days=30))
+    m = Meeting(
+        name=fields.pop("name", f"Annual Meeting {n}"),
+        slug=fields.pop("slug", f"annual-{n}"),
+        starts_on=start,
+        ends_on=start + timedelta(days=days),
+        timezone=fields.pop("timezone", "America/Chicago"),
+        disclosure_deadline=fields.pop("disclosure_deadline", start - timedelta(days=7)),
+        **fields,
+    )
+    db.session.add(m)
+    db.session.flush()
+    return m
+
+
+def room(meeting_: Meeting, name: str | None = None) -> Room:
+    r = Room(meeting=meeting_, name=name or f"Room {_n()}")
+    db.session.add(r)
+    db.session.flush()
+    return r
+
+
+def activity(meeting_: Meeting, room_: Room | None = None, *, title: str | None = None,
+             starts_at: datetime | None = None, minutes: int = 60, topics=None, **fields) -> Activity:
+    n = _n()
+    start = starts_at or datetime.combine(meeting_.starts_on, datetime.min.time(), tzinfo=UTC) + timedelta(hours=14)
+    a = Activity(
+        meeting=meeting_,
+        room=room_,
+        code=fields.pop("code", f"A{n:04d}"),
+        title=title or f"Activity {n}",
+        starts_at=start,
+        ends_at=start + timedelta(minutes=minutes),
+        topics=topics if topics is not None else ["lumbar fusion"],
+        credit_hours=fields.pop("credit_hours", Decimal("1.00")),
+        commercial_supporters=fields.pop("commercial_supporters", []),
+        **fields,
+    )
+    db.session.add(a)
+    db.session.flush()
+    return a
+
+
+def assignment(person: User, activity_: Activity, role: AssignmentRole = AssignmentRole.SPEAKER,
+               **fields) -> Assignment:
+    a = Assignment(user=person, activity=activity_, role=role, **fields)
+    db.session.add(a)
+    db.session.flush()
+    return a
+
+
+def company(name: str | None = None, *, ineligible: bool = True, aliases=(), **fields) -> Company:
+    c = Company(name=name or f"Company {_n()}", is_ineligible=ineligible, **fields)
+    c.aliases = [CompanyAlias(name=alias) for alias in aliases]
+    db.session.add(c)
+    db.session.flush()
+    return c
+
+
+def disclosure(person: User, relationships=(), *, version: int | None = None,
+               submitted_at: datetime | None = None, valid_days: int = 365, **fields) -> Disclosure:
+    """``relationships``: iterable of (company, nature) or (company, nature, started_on, ended_on)."""
+    submitted = submitted_at or datetime.now(UTC) - timedelta(days=1)
+    if version is None:
+        version = len(person.disclosures) + 1
+    d = Disclosure(
+        user=person,
+        version=version,
+        submitted_at=submitted,
+        attested_at=submitted,
+        valid_until=submitted.date() + timedelta(days=valid_days),
+        has_relationships=bool(relationships),
+        attestation_name=person.full_name,
+        attested_complete=True,
+        **fields,
+    )
+    for item in relationships:
+        company_, nature, *dates = item
+        started = dates[0] if dates else date.today() - timedelta(days=200)
+        ended = dates[1] if len(dates) > 1 else None
+        d.relationships.append(
+            Relationship(company=company_, nature=Nature(nature), started_on=started, ended_on=ended)
+        )
+    db.session.add(d)
+    db.session.flush()
+    return d
+
+
+def determination(relationship: Relationship, assignment_: Assignment, reviewer: User, *,
+                  relevant: bool, rationale: str = "Judged by the reviewer.") -> Determination:
+    d = Determination(relationship=relationship, assignment=assignment_, is_relevant=relevant,
+                      rationale=rationale, reviewer=reviewer)
+    db.session.add(d)
+    db.session.flush()
+    return d
+
+
+def mitigation(determination_: Determination, by: User,
+               method: MitigationMethod = MitigationMethod.PEER_REVIEW,
+               notes: str = "Slides reviewed.") -> Mitigation:
+    m = Mitigation(determination=determination_, method=method, notes=notes, recorded_by=by)
+    db.session.add(m)
+    db.session.flush()
+    return m

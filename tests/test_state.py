@@ -1,0 +1,110 @@
+"""The derived assignment state: one function, every transition."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from disclosures.enums import AssignmentState, Nature, OwnerException, Role
+from disclosures.extensions import db
+from disclosures.state import states_for
+
+from . import factories
+
+
+@pytest.fixture()
+def setting(app):
+    reviewer = factories.user(Role.REVIEWER)
+    person = factories.user()
+    activity = factories.activity(factories.meeting())
+    assignment = factories.assignment(person, activity)
+    return reviewer, person, assignment
+
+
+def state_of(assignment, today=None):
+    db.session.flush()
+    db.session.expire_all()
+    return states_for([assignment], today or date.today())[assignment.id]
+
+
+def test_no_disclosure_awaits_disclosure(setting):
+    _, _, assignment = setting
+    status = state_of(assignment)
+    assert status.state is AssignmentState.AWAITING_DISCLOSURE
+    assert status.label == "Awaiting disclosure"
+
+
+def test_no_relationships_is_cleared_at_once(setting):
+    _, person, assignment = setting
+    factories.disclosure(person, [])
+    assert state_of(assignment).state is AssignmentState.CLEARED
+
+
+def test_relationship_without_determination_awaits_review(setting):
+    _, person, assignment = setting
+    factories.disclosure(person, [(factories.company(), Nature.CONSULTANT)])
+    assert state_of(assignment).state is AssignmentState.AWAITING_REVIEW
+
+
+def test_relevant_without_mitigation_needs_mitigation_then_cleared(setting):
+    reviewer, person, assignment = setting
+    d = factories.disclosure(person, [(factories.company(), Nature.CONSULTANT)])
+    determination = factories.determination(d.relationships[0], assignment, reviewer, relevant=True)
+    assert state_of(assignment).state is AssignmentState.NEEDS_MITIGATION
+    factories.mitigation(determination, reviewer)
+    status = state_of(assignment)
+    assert status.state is AssignmentState.CLEARED
+    assert [r.company.name for r, _ in status.relevant] == [d.relationships[0].company.name]
+
+
+def test_not_relevant_is_cleared_and_not_listed(setting):
+    reviewer, person, assignment = setting
+    d = factories.disclosure(person, [(factories.company(), Nature.SPEAKER)])
+    factories.determination(d.relationships[0], assignment, reviewer, relevant=False)
+    status = state_of(assignment)
+    assert status.state is AssignmentState.CLEARED and status.relevant == []
+
+
+def test_eligible_company_needs_no_determination(setting):
+    _, person, assignment = setting
+    factories.disclosure(person, [(factories.company("City Hospital", ineligible=False), Nature.EMPLOYEE)])
+    assert state_of(assignment).state is AssignmentState.CLEARED
+
+
+def test_expired_disclosure_goes_back_to_awaiting_disclosure(setting):
+    _, person, assignment = setting
+    old = datetime.now(UTC) - timedelta(days=400)
+    factories.disclosure(person, [], submitted_at=old)
+    status = state_of(assignment)
+    assert status.state is AssignmentState.AWAITING_DISCLOSURE
+    assert "expired" in status.reasons[0]
+
+
+@pytest.mark.parametrize("nature", [Nature.EMPLOYEE, Nature.OWNERSHIP])
+def test_owner_or_employee_is_excluded_until_an_exception_is_accepted(setting, nature):
+    reviewer, person, assignment = setting
+    d = factories.disclosure(person, [(factories.company(), nature)])
+    assert state_of(assignment).state is AssignmentState.EXCLUDED
+    assignment.owner_exception = OwnerException.NONE
+    assert state_of(assignment).state is AssignmentState.EXCLUDED
+    assignment.owner_exception = OwnerException.BASIC_SCIENCE
+    assert state_of(assignment).state is AssignmentState.AWAITING_REVIEW
+    factories.determination(d.relationships[0], assignment, reviewer, relevant=False)
+    assert state_of(assignment).state is AssignmentState.CLEARED
+
+
+def test_past_employment_does_not_exclude(setting):
+    _, person, assignment = setting
+    ended = date.today() - timedelta(days=100)
+    factories.disclosure(person, [(factories.company(), Nature.EMPLOYEE, ended - timedelta(days=300), ended)])
+    assert state_of(assignment).state is AssignmentState.AWAITING_REVIEW
+
+
+def test_determinations_are_per_assignment(setting):
+    reviewer, person, assignment = setting
+    other = factories.assignment(person, factories.activity(assignment.activity.meeting))
+    d = factories.disclosure(person, [(factories.company(), Nature.CONSULTANT)])
+    factories.determination(d.relationships[0], assignment, reviewer, relevant=False)
+    db.session.flush()
+    states = states_for([assignment, other], date.today())
+    assert states[assignment.id].state is AssignmentState.CLEARED
+    assert states[other.id].state is AssignmentState.AWAITING_REVIEW
