@@ -70,3 +70,7 @@ def invite():
             )
             return render_template("staff/invited.html", user=user, link=link, sent=sent)
     return render_template("staff/invite.html", form=form), (400 if form.errors else 200)
+
+
+# Staff pages live in one module per concern, all on this blueprint.
+from . import companies, dashboard, programme, records, rooms  # noqa: E402,F401

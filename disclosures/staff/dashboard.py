@@ -1,0 +1,3 @@
+"""Staff pages: dashboard. Routes register on the staff blueprint."""
+
+from .views import bp  # noqa: F401
