@@ -13,7 +13,6 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
-
 from flask import has_app_context
 from flask.testing import FlaskClient
 

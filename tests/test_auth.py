@@ -33,7 +33,7 @@ def test_login_then_logout(app, client):
 
 
 def test_login_email_is_case_insensitive(app, client):
-    person = factories.user(email="ada@example.org")
+    factories.user(email="ada@example.org")
     db.session.commit()
     response = client.post("/login", data={"email": "  ADA@Example.org ", "password": factories.PASSWORD})
     assert response.status_code == 302

@@ -7,7 +7,13 @@ from sqlalchemy.exc import IntegrityError
 from disclosures.audit import record
 from disclosures.enums import AssignmentRole, Nature
 from disclosures.extensions import db
-from disclosures.models import AuditEvent, AuditLogIsAppendOnly, Company, User, normalise_company_name
+from disclosures.models import (
+    AuditEvent,
+    AuditLogIsAppendOnly,
+    Company,
+    User,
+    normalise_company_name,
+)
 
 from . import factories
 

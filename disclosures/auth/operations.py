@@ -17,7 +17,6 @@ from ..extensions import db
 from ..models import User, hash_token, normalise_email, utcnow
 
 
-
 @functools.cache
 def _dummy_hash() -> str:
     """A real hash to check against when the email is unknown, so timing reveals nothing."""
