@@ -25,6 +25,14 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest
 
+# The end-to-end walk in Debian's Chromium (Playwright's own browser download is never used).
+e2e: $(STAMP)
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@command -v pdftotext >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils; }
+	$(BIN)/pip install --quiet -e '.[test,e2e]'
+	cd tests/e2e && npm ci --silent --no-audit --no-fund
+	$(BIN)/pytest -o addopts="" -p no:cacheprovider -q tests/e2e
+
 lint: $(STAMP)
 	$(BIN)/ruff check disclosures tests config.py wsgi.py
 	$(BIN)/bandit -q -r disclosures -ll
