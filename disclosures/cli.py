@@ -16,6 +16,7 @@ from .models import Meeting, User, normalise_email
 def register_cli(app: Flask) -> None:
     app.cli.add_command(create_user)
     app.cli.add_command(demo_data)
+    app.cli.add_command(backup_command)
 
 
 @click.command("create-user")
@@ -88,3 +89,15 @@ def demo_data(if_empty: bool, password: str | None):
     path.write_text(text)
     path.chmod(0o600)
     click.echo(text, nl=False)
+
+
+@click.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(path: Path):
+    """Back up the database to PATH (SQLite: online backup; PostgreSQL: prints the pg_dump command)."""
+    from .backup import BackupError, backup
+
+    try:
+        click.echo(backup(current_app.config["SQLALCHEMY_DATABASE_URI"], path))
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
