@@ -1,0 +1,43 @@
+"""Rate limits on logins and token endpoints; request size limit."""
+
+import pytest
+
+from disclosures.extensions import db, limiter
+
+from . import factories
+
+
+@pytest.fixture()
+def limited_app(app, make_app):
+    strict = make_app(LOGIN_RATE_LIMIT="3 per minute")
+    limiter.reset()
+    yield strict
+    limiter.reset()
+
+
+@pytest.mark.parametrize("path", ["/login", "/password/reset", "/invitation/not-a-real-token"])
+def test_repeated_attempts_are_limited(limited_app, path):
+    client = limited_app.test_client()
+    data = {"email": "someone@example.org", "password": "wrong password", "confirm": "wrong password"}
+    for _ in range(3):
+        assert client.post(path, data=data).status_code < 429
+    response = client.post(path, data=data)
+    assert response.status_code == 429
+    assert "Too many attempts" in response.get_data(as_text=True)
+
+
+def test_correct_password_is_also_refused_once_limited(limited_app):
+    person = factories.user()
+    db.session.commit()
+    client = limited_app.test_client()
+    for _ in range(3):
+        client.post("/login", data={"email": person.email, "password": "wrong"})
+    response = client.post("/login", data={"email": person.email, "password": factories.PASSWORD})
+    assert response.status_code == 429
+
+
+def test_oversized_request_gets_a_clear_413(make_app, app):
+    small = make_app(MAX_CONTENT_LENGTH=1024)
+    response = small.test_client().post("/login", data={"email": "x" * 5000, "password": "y"})
+    assert response.status_code == 413
+    assert "The upload is too large" in response.get_data(as_text=True)
