@@ -64,7 +64,8 @@ def register_web(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to continue."
     login_manager.login_message_category = "info"
-    login_manager.session_protection = "strong"
+    # "basic", not "strong": reviewers on phones move between conference Wi-Fi and cellular.
+    login_manager.session_protection = "basic"
 
     @app.after_request
     def security_headers(response):
