@@ -1,0 +1,266 @@
+"""Staff forms: meetings, rooms, activities, assignments, programme import, records, reminders.
+
+Context (the meeting, its rooms) is passed to ``__init__``; messages tell staff how to fix
+the input.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    DateField,
+    DecimalField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
+from wtforms.widgets import DateTimeLocalInput
+
+from ..enums import AssignmentRole
+
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+
+
+def split_lines(text: str | None) -> list[str]:
+    """Non-empty stripped lines (or ``;``-separated parts) of a text box."""
+    parts = re.split(r"[\n;]", text or "")
+    return [" ".join(p.split()) for p in parts if p.strip()]
+
+
+class DayField(DateField):
+    """A date whose parse error tells the user the expected format."""
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            self.data = None
+            raise ValueError(f"Enter {self.label.text.lower()} as YYYY-MM-DD, e.g. 2027-10-06.") from None
+
+
+class MeetingForm(FlaskForm):
+    name = StringField(
+        "Meeting name",
+        validators=[DataRequired("Enter the meeting's name."), Length(max=200)],
+    )
+    slug = StringField(
+        "Short name (slug)",
+        description="Lower-case letters, digits and hyphens, e.g. nass-2026. Used in addresses "
+        "and on the command line.",
+        validators=[
+            DataRequired("Enter a short name such as nass-2026."),
+            Length(max=80),
+            Regexp(SLUG_PATTERN, message="Use only lower-case letters, digits and single hyphens "
+                   "(for example nass-2026)."),
+        ],
+    )
+    location = StringField("Location", validators=[Optional(), Length(max=200)])
+    starts_on = DayField(
+        "First day", validators=[InputRequired("Enter the first day as YYYY-MM-DD.")]
+    )
+    ends_on = DayField("Last day", validators=[InputRequired("Enter the last day as YYYY-MM-DD.")])
+    timezone = StringField(
+        "Time zone",
+        default="America/Chicago",
+        description="An IANA time zone name such as America/Chicago or Europe/Paris: session "
+        "times are entered and shown in it.",
+        validators=[DataRequired("Enter the meeting's time zone, e.g. America/Chicago.")],
+    )
+    disclosure_deadline = DayField(
+        "Disclosure deadline",
+        description="Faculty must disclose by this day. Leave empty for no deadline.",
+        validators=[Optional()],
+    )
+    submit = SubmitField("Save meeting")
+
+    def validate_slug(self, field):
+        field.data = (field.data or "").strip().lower()
+
+    def validate_timezone(self, field):
+        value = (field.data or "").strip()
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            field.data = value
+            raise ValidationError(
+                f"“{value}” is not a known time zone. Use a name such as America/Chicago, "
+                "America/New_York or Europe/London."
+            ) from None
+        if value not in available_timezones() and value != "UTC":
+            raise ValidationError(f"“{value}” is not a known time zone name.")
+        field.data = value
+
+    def validate_ends_on(self, field):
+        if self.starts_on.data and field.data and field.data < self.starts_on.data:
+            raise ValidationError("The last day cannot be before the first day.")
+
+
+class RoomForm(FlaskForm):
+    name = StringField(
+        "Room name",
+        validators=[DataRequired("Enter the room's name as it is signposted."), Length(max=120)],
+    )
+    submit = SubmitField("Save room")
+
+    def validate_name(self, field):
+        field.data = " ".join((field.data or "").split())
+
+
+class ActivityForm(FlaskForm):
+    version_id = HiddenField()
+    code = StringField(
+        "Activity code",
+        description="The stable code of the programme (e.g. S101). Imports match activities by it.",
+        validators=[DataRequired("Enter the activity's code, e.g. S101."), Length(max=40)],
+    )
+    title = StringField("Title", validators=[DataRequired("Enter the title."), Length(max=300)])
+    room_id = SelectField("Room", coerce=int)
+    starts_at = StringField(
+        "Starts (meeting time)",
+        widget=DateTimeLocalInput(),
+        validators=[DataRequired("Enter the start as YYYY-MM-DD HH:MM.")],
+    )
+    ends_at = StringField(
+        "Ends (meeting time)",
+        widget=DateTimeLocalInput(),
+        validators=[DataRequired("Enter the end as YYYY-MM-DD HH:MM.")],
+    )
+    topics = TextAreaField(
+        "Topics", description="One per line.", validators=[Optional(), Length(max=4000)]
+    )
+    credit_hours = DecimalField(
+        "Credit hours",
+        places=2,
+        default=Decimal("0"),
+        validators=[
+            InputRequired("Enter the credit hours (0 when none)."),
+            NumberRange(min=0, max=99, message="Credit hours must be between 0 and 99."),
+        ],
+    )
+    commercial_supporters = TextAreaField(
+        "Commercial supporters",
+        description="One per line: the supporter's name, then optionally “|” and the nature of "
+        "in-kind support, e.g. “Keystone Surgical Devices | loaned instruments for the lab”. "
+        "Names only: no logos or product names.",
+        validators=[Optional(), Length(max=4000)],
+    )
+    submit = SubmitField("Save activity")
+
+    def __init__(self, meeting, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.meeting = meeting
+        self.room_id.choices = [(0, "— No room yet —")] + [(r.id, r.name) for r in meeting.rooms]
+
+    def _parse_local(self, field) -> datetime:
+        raw = (field.data or "").strip().replace("T", " ")
+        for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"):
+            try:
+                return datetime.strptime(raw, fmt).replace(tzinfo=self.meeting.tz)
+            except ValueError:
+                continue
+        raise ValidationError("Enter the date and time as YYYY-MM-DD HH:MM (24-hour clock).")
+
+    def validate_starts_at(self, field):
+        self.starts_local = self._parse_local(field)
+
+    def validate_ends_at(self, field):
+        self.ends_local = self._parse_local(field)
+        start = getattr(self, "starts_local", None)
+        if start is not None and self.ends_local <= start:
+            raise ValidationError("The end must be after the start.")
+
+    def validate_code(self, field):
+        field.data = (field.data or "").strip()
+
+    def supporters(self) -> list[dict]:
+        result = []
+        for line in (self.commercial_supporters.data or "").splitlines():
+            if not line.strip():
+                continue
+            name, _, in_kind = line.partition("|")
+            result.append({"name": " ".join(name.split()), "in_kind": " ".join(in_kind.split()) or None})
+        return result
+
+    def validate_commercial_supporters(self, field):
+        for item in self.supporters():
+            if not item["name"]:
+                raise ValidationError("Each line needs the supporter's name before any “|”.")
+
+    def topic_list(self) -> list[str]:
+        return [" ".join(t.split()) for t in (self.topics.data or "").splitlines() if t.strip()]
+
+
+class AssignmentForm(FlaskForm):
+    email = EmailField(
+        "Email",
+        validators=[
+            DataRequired("Enter the person's email address."),
+            Email("Enter a valid email address, like name@example.org."),
+            Length(max=254),
+        ],
+    )
+    full_name = StringField(
+        "Full name",
+        description="Needed only when the person has no account yet: an account is created and "
+        "an invitation sent.",
+        validators=[Optional(), Length(max=200)],
+    )
+    degrees = StringField("Degrees", validators=[Optional(), Length(max=100)])
+    role = SelectField("Role", choices=AssignmentRole.choices(), default=AssignmentRole.SPEAKER.value)
+    submit = SubmitField("Assign")
+
+
+class ConfirmForm(FlaskForm):
+    """A POST with only its CSRF token (remove, send reminders, confirm import)."""
+
+    submit = SubmitField("Confirm")
+
+
+class ImportUploadForm(FlaskForm):
+    file = FileField(
+        "Programme file (CSV or XLSX)",
+        validators=[FileRequired("Choose a CSV or XLSX file to upload.")],
+    )
+    submit = SubmitField("Preview import")
+
+
+class ImportConfirmForm(FlaskForm):
+    upload_id = HiddenField(validators=[DataRequired(), Regexp(r"^[A-Za-z0-9_-]{16,64}$")])
+    submit = SubmitField("Import now")
+
+
+class AuditFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET filter: nothing changes
+
+    person = StringField("Person (email or name)", validators=[Optional(), Length(max=200)])
+    actor = StringField("Done by (email or name)", validators=[Optional(), Length(max=200)])
+    action = StringField("Action", description="e.g. determination or user.invited",
+                         validators=[Optional(), Length(max=64)])
+    date_from = DayField("From", validators=[Optional()])
+    date_to = DayField("To", validators=[Optional()])
+    page = IntegerField(validators=[Optional(), NumberRange(min=1, max=100000)], default=1)
+
+    def validate_date_to(self, field):
+        if self.date_from.data and field.data and field.data < self.date_from.data:
+            raise ValidationError("“To” cannot be before “From”.")

@@ -1,0 +1,310 @@
+"""Programme changes made by staff: meetings, rooms, activities, assignments.
+
+One function per transition. Each checks what it must, changes the objects, writes
+the audit event and flushes. None of them commits: the view or command does, once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from ..audit import diff, record
+from ..auth import operations as account_operations
+from ..enums import AssignmentRole
+from ..extensions import db
+from ..models import Activity, Assignment, Meeting, Room, User, utcnow
+
+
+class ProgrammeError(ValueError):
+    """A refusal staff should read (slug taken, duplicate code, …)."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+class ConcurrentEdit(ProgrammeError):
+    """Someone saved the same record after this form was opened."""
+
+
+MEETING_FIELDS = ("name", "slug", "location", "starts_on", "ends_on", "timezone",
+                  "disclosure_deadline")
+
+
+def _meeting_values(meeting: Meeting) -> dict:
+    return {f: getattr(meeting, f) for f in MEETING_FIELDS}
+
+
+def _check_slug(slug: str, meeting: Meeting | None) -> None:
+    stmt = sa.select(Meeting.id).where(Meeting.slug == slug)
+    if meeting is not None and meeting.id is not None:
+        stmt = stmt.where(Meeting.id != meeting.id)
+    if db.session.scalar(stmt) is not None:
+        raise ProgrammeError(f"Another meeting already uses the short name “{slug}”.", "slug")
+
+
+def create_meeting(actor: User | None, *, name: str, slug: str, location: str | None,
+                   starts_on: date, ends_on: date, timezone: str,
+                   disclosure_deadline: date | None) -> Meeting:
+    """Create a meeting.
+
+    Side effects: adds the ``Meeting``; audit ``meeting.created`` with its fields.
+    Raises ``ProgrammeError`` when the slug is taken.
+    """
+    _check_slug(slug, None)
+    meeting = Meeting(name=" ".join(name.split()), slug=slug, location=(location or "").strip() or None,
+                      starts_on=starts_on, ends_on=ends_on, timezone=timezone,
+                      disclosure_deadline=disclosure_deadline)
+    db.session.add(meeting)
+    db.session.flush()
+    record(actor, "meeting.created", meeting, diff({}, _meeting_values(meeting)))
+    return meeting
+
+
+def update_meeting(actor: User | None, meeting: Meeting, **values) -> dict:
+    """Change a meeting's details.
+
+    Side effects: sets the given fields; audit ``meeting.updated`` with before/after of
+    what changed (nothing written when nothing changed). Activity times stay the same
+    instants in UTC when the time zone changes. Returns the diff.
+    """
+    if "slug" in values:
+        _check_slug(values["slug"], meeting)
+    if "name" in values:
+        values["name"] = " ".join(values["name"].split())
+    if "location" in values:
+        values["location"] = (values["location"] or "").strip() or None
+    before = _meeting_values(meeting)
+    for key, value in values.items():
+        if key not in MEETING_FIELDS:
+            raise TypeError(f"unknown meeting field {key}")
+        setattr(meeting, key, value)
+    changes = diff(before, _meeting_values(meeting))
+    if changes:
+        record(actor, "meeting.updated", meeting, changes)
+    return changes
+
+
+def _check_room_name(meeting: Meeting, name: str, room: Room | None) -> None:
+    stmt = sa.select(Room.id).where(Room.meeting_id == meeting.id, Room.name == name)
+    if room is not None:
+        stmt = stmt.where(Room.id != room.id)
+    if db.session.scalar(stmt) is not None:
+        raise ProgrammeError(f"This meeting already has a room called “{name}”.", "name")
+
+
+def add_room(actor: User | None, meeting: Meeting, name: str) -> Room:
+    """Add a room (its public QR token is created with it).
+
+    Side effects: adds the ``Room``; audit ``room.created``.
+    """
+    name = " ".join(name.split())
+    _check_room_name(meeting, name, None)
+    room = Room(meeting=meeting, name=name)
+    db.session.add(room)
+    db.session.flush()
+    record(actor, "room.created", room, {"name": name, "meeting_id": meeting.id})
+    return room
+
+
+def rename_room(actor: User | None, room: Room, name: str) -> bool:
+    """Rename a room; its QR token is unchanged so printed signs keep working.
+
+    Side effects: sets ``name``; audit ``room.renamed``. Returns False when unchanged.
+    """
+    name = " ".join(name.split())
+    if name == room.name:
+        return False
+    _check_room_name(room.meeting, name, room)
+    record(actor, "room.renamed", room, diff({"name": room.name}, {"name": name}))
+    room.name = name
+    return True
+
+
+@dataclass
+class ActivityValues:
+    """What staff (or an import) set on an activity; times are aware datetimes."""
+
+    code: str
+    title: str
+    room: Room | None
+    starts_at: datetime
+    ends_at: datetime
+    topics: list[str]
+    credit_hours: Decimal
+    commercial_supporters: list[dict] | None = None  # None: leave unchanged (imports)
+
+    def as_dict(self) -> dict:
+        values = {
+            "code": self.code,
+            "title": " ".join(self.title.split()),
+            "room": self.room.name if self.room else None,
+            "starts_at": self.starts_at,
+            "ends_at": self.ends_at,
+            "topics": list(self.topics),
+            "credit_hours": Decimal(self.credit_hours).quantize(Decimal("0.01")),
+        }
+        if self.commercial_supporters is not None:
+            values["commercial_supporters"] = list(self.commercial_supporters)
+        return values
+
+
+def activity_values(activity: Activity) -> dict:
+    return {
+        "code": activity.code,
+        "title": activity.title,
+        "room": activity.room.name if activity.room else None,
+        "starts_at": activity.starts_at,
+        "ends_at": activity.ends_at,
+        "topics": list(activity.topics or []),
+        "credit_hours": Decimal(activity.credit_hours or 0).quantize(Decimal("0.01")),
+        "commercial_supporters": list(activity.commercial_supporters or []),
+    }
+
+
+def _check_code(meeting: Meeting, code: str, activity: Activity | None) -> None:
+    stmt = sa.select(Activity.id).where(Activity.meeting_id == meeting.id, Activity.code == code)
+    if activity is not None and activity.id is not None:
+        stmt = stmt.where(Activity.id != activity.id)
+    if db.session.scalar(stmt) is not None:
+        raise ProgrammeError(f"Another activity of this meeting already has the code “{code}”.",
+                             "code")
+
+
+def _apply(activity: Activity, values: ActivityValues) -> None:
+    activity.code = values.code
+    activity.title = " ".join(values.title.split())
+    activity.room = values.room
+    activity.starts_at = values.starts_at
+    activity.ends_at = values.ends_at
+    activity.topics = list(values.topics)
+    activity.credit_hours = Decimal(values.credit_hours).quantize(Decimal("0.01"))
+    if values.commercial_supporters is not None:
+        activity.commercial_supporters = list(values.commercial_supporters)
+
+
+def create_activity(actor: User | None, meeting: Meeting, values: ActivityValues,
+                    *, audit: bool = True) -> Activity:
+    """Add an activity to the programme.
+
+    Side effects: adds the ``Activity``; audit ``activity.created`` (unless ``audit`` is
+    False: the programme import writes one event for the whole file).
+    """
+    _check_code(meeting, values.code, None)
+    activity = Activity(meeting=meeting, commercial_supporters=[])
+    _apply(activity, values)
+    db.session.add(activity)
+    db.session.flush()
+    if audit:
+        record(actor, "activity.created", activity, diff({}, values.as_dict()))
+    return activity
+
+
+def update_activity(actor: User | None, activity: Activity, values: ActivityValues,
+                    *, expected_version: int | None = None, audit: bool = True) -> dict:
+    """Change an activity.
+
+    ``expected_version`` is the ``version_id`` the editor saw: if someone saved in the
+    meantime, ``ConcurrentEdit`` is raised and nothing changes (the database's version
+    check catches the race at commit as well). Side effects: sets the fields; audit
+    ``activity.updated`` with before/after of what changed. Returns the diff.
+    """
+    if expected_version is not None and expected_version != activity.version_id:
+        raise ConcurrentEdit(
+            "Someone else saved this activity after you opened it. Your changes were not "
+            "saved: reload the page to see theirs, then make your change again."
+        )
+    _check_code(activity.meeting, values.code, activity)
+    before = activity_values(activity)
+    after = {**before, **values.as_dict()}
+    changes = diff(before, after)
+    if not changes:
+        return {}
+    _apply(activity, values)
+    if audit:
+        record(actor, "activity.updated", activity, changes)
+    db.session.flush()
+    return changes
+
+
+def find_assignment(activity: Activity, user: User, role: AssignmentRole) -> Assignment | None:
+    return db.session.scalar(
+        sa.select(Assignment).where(
+            Assignment.activity_id == activity.id,
+            Assignment.user_id == user.id,
+            Assignment.role == role,
+        )
+    )
+
+
+def assign_person(actor: User | None, activity: Activity, user: User, role: AssignmentRole,
+                  *, audit: bool = True) -> tuple[Assignment, bool]:
+    """Give ``user`` the ``role`` in ``activity``.
+
+    A removed assignment for the same role is restored (its history stays on it).
+    Side effects: adds or restores the ``Assignment``; audit ``assignment.created`` or
+    ``assignment.restored`` with the person as subject. Returns (assignment, changed);
+    raises ``ProgrammeError`` when the person already holds that role.
+    """
+    existing = find_assignment(activity, user, role)
+    if existing is not None:
+        if existing.removed_at is None:
+            if not audit:
+                return existing, False
+            raise ProgrammeError(
+                f"{user.full_name} is already {role.label.lower()} of {activity.code}.", "email"
+            )
+        existing.removed_at = None
+        if audit:
+            record(actor, "assignment.restored", existing,
+                   {"activity": activity.code, "role": role}, subject=user)
+        return existing, True
+    assignment = Assignment(user=user, activity=activity, role=role)
+    db.session.add(assignment)
+    db.session.flush()
+    if audit:
+        record(actor, "assignment.created", assignment,
+               {"activity": activity.code, "role": role}, subject=user)
+    return assignment, True
+
+
+def assign_by_email(actor: User | None, activity: Activity, email: str, role: AssignmentRole,
+                    *, full_name: str | None = None, degrees: str | None = None
+                    ) -> tuple[Assignment, User, str | None]:
+    """Assign the person with this email, creating and inviting the account if needed.
+
+    Side effects: as ``assign_person``; for a new person also ``invite_user`` (the account,
+    audit ``user.invited``). Returns (assignment, user, invitation token or None).
+    Raises ``ProgrammeError`` when the email is unknown and no name was given.
+    """
+    user = account_operations.find_user_by_email(email)
+    token = None
+    if user is None:
+        if not (full_name or "").strip():
+            raise ProgrammeError(
+                "No account uses this email yet: enter the person's full name too, and they "
+                "will be invited.",
+                "full_name",
+            )
+        user, token = account_operations.invite_user(actor, email, full_name, degrees=degrees)
+    assignment, _ = assign_person(actor, activity, user, role)
+    return assignment, user, token
+
+
+def remove_assignment(actor: User | None, assignment: Assignment) -> None:
+    """Take a person off an activity. Nothing is deleted: the disclosure, determinations
+    and mitigations stay, and the assignment keeps its history with ``removed_at`` set.
+
+    Side effects: sets ``removed_at``; audit ``assignment.removed`` with the person as subject.
+    Raises ``ProgrammeError`` if it was already removed.
+    """
+    if assignment.removed_at is not None:
+        raise ProgrammeError("This person was already removed from the activity.")
+    assignment.removed_at = utcnow()
+    record(actor, "assignment.removed", assignment,
+           {"activity": assignment.activity.code, "role": assignment.role},
+           subject=assignment.user)
