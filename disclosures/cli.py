@@ -62,9 +62,18 @@ def _logins_file() -> Path:
 @click.command("demo-data")
 @click.option("--if-empty", is_flag=True, help="Do nothing when a meeting already exists.")
 @click.option("--password", default=None, help="Password for every demo account (default: random).")
-def demo_data(if_empty: bool, password: str | None):
+@click.option(
+    "--size",
+    type=click.Choice(["demo", "large"]),
+    default="demo",
+    show_default=True,
+    help="demo: 40 sessions, 80 faculty. large: 600 sessions in 120 rooms, 2,000 faculty, "
+    "10,000 relationships (for load tests and `make bench`).",
+)
+def demo_data(if_empty: bool, password: str | None, size: str):
     """Load the demo meeting (a spine society's four-day annual meeting) and print its logins."""
     from .demo import load_demo_meeting
+    from .largedemo import load_large_meeting
 
     if current_app.config.get("NAME") == "production":
         raise click.ClickException("Refusing to load demo data under ProductionConfig.")
@@ -79,7 +88,8 @@ def demo_data(if_empty: bool, password: str | None):
         raise click.ClickException("The database already has a meeting; demo data not loaded.")
     if db.session.scalar(sa.select(User.id).where(User.email == "staff@example.org")):
         raise click.ClickException("Demo accounts already exist; demo data not loaded.")
-    logins = load_demo_meeting(password=password)
+    loader = load_large_meeting if size == "large" else load_demo_meeting
+    logins = loader(password=password)
     db.session.commit()
     text = (
         "Demo logins (password for each: {p})\n"
