@@ -2,15 +2,350 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import math
+from datetime import UTC, date, datetime, time, timedelta
 
-from ..enums import Role
-from ..permissions import role_required
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..enums import AssignmentRole, AssignmentState, OwnerException, Role
+from ..extensions import db
+from ..models import Activity, Assignment, Determination, Disclosure, Meeting, User
+from ..permissions import require, review_refusal, role_required
+from ..state import STATE_CSS, determinations_for, states_for
+from . import operations as ops
+from .forms import (
+    STATE_ALL,
+    STATE_EXCLUDED_PENDING,
+    STATE_NEEDS_ACTION,
+    DeterminationForm,
+    MitigationForm,
+    NoneRelevantForm,
+    QueueFilterForm,
+)
 
 bp = Blueprint("review", __name__, url_prefix="/review")
+
+PAGE_SIZE = 25
+NEEDS_ACTION = {AssignmentState.AWAITING_REVIEW, AssignmentState.NEEDS_MITIGATION}
+
+
+# --------------------------------------------------------------------------- queue
+
+def _co_faculty_ids(user_id: int) -> set[int]:
+    """People who share a current activity with ``user_id`` (one query)."""
+    mine = aliased(Assignment)
+    theirs = aliased(Assignment)
+    stmt = (
+        sa.select(theirs.user_id)
+        .select_from(mine)
+        .join(theirs, theirs.activity_id == mine.activity_id)
+        .where(mine.user_id == user_id, mine.removed_at.is_(None), theirs.removed_at.is_(None))
+        .distinct()
+    )
+    return set(db.session.scalars(stmt))
+
+
+def _matches_state(status, wanted: str) -> bool:
+    if wanted == STATE_ALL:
+        return True
+    if wanted == STATE_NEEDS_ACTION:
+        return status.state in NEEDS_ACTION
+    if wanted == STATE_EXCLUDED_PENDING:
+        return status.state is AssignmentState.EXCLUDED and any(
+            "staff decision needed" in reason for reason in status.reasons
+        )
+    return status.state.value == wanted
+
+
+def _page_args(page: int) -> dict:
+    return {**request.args.to_dict(), "page": page}
 
 
 @bp.route("/")
 @role_required(Role.REVIEWER)
 def queue():
-    return render_template("review/queue.html")
+    """Assignments awaiting a decision, newest disclosure first.
+
+    The state is derived, so the page loads every assignment matching the SQL
+    filters, computes their states with ``states_for`` (a fixed number of
+    queries), then filters and paginates in memory: the number of statements
+    does not depend on the number of rows.
+    """
+    meetings = db.session.scalars(sa.select(Meeting).order_by(Meeting.starts_on.desc())).all()
+    form = QueueFilterForm(formdata=request.args, meetings=meetings)
+    selected = next((m for m in meetings if str(m.id) == form.meeting.data), None)
+    form = QueueFilterForm(formdata=request.args, meetings=meetings, meeting=selected)
+    if not form.validate():
+        return render_template(
+            "review/queue.html", form=form, rows=[], counts={}, total=0, page=1, pages=1,
+            states=AssignmentState, co_faculty=set(), page_args=_page_args, state_css=STATE_CSS,
+        ), 400
+
+    stmt = (
+        sa.select(Assignment)
+        .join(Assignment.activity)
+        .where(
+            Assignment.removed_at.is_(None),
+            Assignment.user_id.in_(sa.select(Disclosure.user_id)),
+        )
+        .options(
+            joinedload(Assignment.user),
+            joinedload(Assignment.activity).joinedload(Activity.room),
+            joinedload(Assignment.activity).joinedload(Activity.meeting),
+        )
+    )
+    if selected is not None:
+        stmt = stmt.where(Activity.meeting_id == selected.id)
+        if form.day_date is not None:
+            start = datetime.combine(form.day_date, time.min, tzinfo=selected.tz).astimezone(UTC)
+            end = datetime.combine(form.day_date + timedelta(days=1), time.min, tzinfo=selected.tz)
+            stmt = stmt.where(Activity.starts_at >= start, Activity.starts_at < end.astimezone(UTC))
+        if form.room_id is not None:
+            stmt = stmt.where(Activity.room_id == form.room_id)
+    if form.role.data:
+        stmt = stmt.where(Assignment.role == AssignmentRole(form.role.data))
+    assignments = db.session.scalars(stmt).unique().all()
+    statuses = states_for(assignments, date.today())
+
+    counts = {state: 0 for state in AssignmentState}
+    for status in statuses.values():
+        counts[status.state] += 1
+    wanted = form.state.data
+    rows = [(a, statuses[a.id]) for a in assignments if _matches_state(statuses[a.id], wanted)]
+    rows.sort(
+        key=lambda row: (
+            -(row[1].disclosure.submitted_at.timestamp() if row[1].disclosure else 0),
+            row[0].activity.starts_at,
+            row[0].id,
+        )
+    )
+    total = len(rows)
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    page = min(form.page.data or 1, pages)
+    rows = rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    return render_template(
+        "review/queue.html",
+        form=form,
+        rows=rows,
+        counts=counts,
+        total=total,
+        page=page,
+        pages=pages,
+        states=AssignmentState,
+        co_faculty=_co_faculty_ids(current_user.id) | {current_user.id},
+        page_args=_page_args,
+        state_css=STATE_CSS,
+    )
+
+
+# --------------------------------------------------------------------------- person
+
+def _load_subject(meeting_id: int, user_id: int) -> ops.ReviewSubject:
+    """404 for a missing meeting or person, 403 (with the reason) when the reviewer may not review."""
+    meeting = db.get_or_404(Meeting, meeting_id)
+    person = db.get_or_404(User, user_id)
+    refusal = review_refusal(current_user, person)
+    require(refusal is None, refusal)
+    subject = ops.review_subject(person, meeting)
+    if not subject.assignments:
+        abort(404, description=f"{person.full_name} has no current role in {meeting.name}.")
+    return subject
+
+
+def _pair_prefix(relationship_id: int, assignment_id: int) -> str:
+    return f"d{relationship_id}-{assignment_id}"
+
+
+def _render_person(subject: ops.ReviewSubject, *, submitted=None, problem: str | None = None,
+                   status: int = 200):
+    """The review page; ``submitted`` replaces one form by the one the reviewer sent (with errors)."""
+    submitted = submitted or {}
+    statuses = states_for(subject.assignments, date.today())
+    found = determinations_for(
+        [a.id for a in subject.assignments], [r.id for r in subject.reviewable]
+    )
+    pairs = {}
+    for relationship in subject.reviewable:
+        for assignment in subject.assignments:
+            determination = found.get((relationship.id, assignment.id))
+            prefix = _pair_prefix(relationship.id, assignment.id)
+            form = submitted.get(prefix)
+            if form is None:
+                form = DeterminationForm(formdata=None, prefix=prefix)
+                if determination is not None:
+                    form.relevance.data = "relevant" if determination.is_relevant else "not_relevant"
+                    form.rationale.data = determination.rationale
+                    form.version.data = str(determination.version_id)
+            mitigation_form = None
+            if determination is not None and determination.is_relevant:
+                mprefix = f"m{determination.id}"
+                mitigation_form = submitted.get(mprefix) or MitigationForm(
+                    formdata=None, prefix=mprefix, role=assignment.role
+                )
+                if mprefix not in submitted:
+                    mitigation_form.version.data = str(determination.version_id)
+            pairs[(relationship.id, assignment.id)] = {
+                "determination": determination,
+                "form": form,
+                "mitigation_form": mitigation_form,
+            }
+    undecided = sum(1 for pair in pairs.values() if pair["determination"] is None)
+    none_form = submitted.get("none") or NoneRelevantForm(formdata=None, prefix="none")
+    return render_template(
+        "review/person.html",
+        subject=subject,
+        meeting=subject.meeting,
+        person=subject.person,
+        disclosure=subject.disclosure,
+        statuses=statuses,
+        pairs=pairs,
+        undecided=undecided,
+        none_form=none_form,
+        problem=problem,
+        OwnerException=OwnerException,
+    ), status
+
+
+def _back(subject: ops.ReviewSubject, anchor: str | None = None):
+    return redirect(
+        url_for("review.person", meeting_id=subject.meeting.id, user_id=subject.person.id, _anchor=anchor)
+    )
+
+
+def _conflict_after_rollback(meeting_id: int, user_id: int, relationship_id=None, assignment_id=None):
+    """After a failed flush (StaleDataError, unique violation): say who saved first, status 409."""
+    db.session.rollback()
+    subject = _load_subject(meeting_id, user_id)
+    message = ops.conflict_message(None, None)
+    if relationship_id is not None:
+        latest = db.session.scalar(
+            sa.select(Determination).where(
+                Determination.relationship_id == relationship_id,
+                Determination.assignment_id == assignment_id,
+            )
+        )
+        if latest is not None:
+            message = ops.conflict_message(latest.reviewer, latest.decided_at, subject.meeting)
+    return _render_person(subject, problem=message, status=409)
+
+
+@bp.route("/meetings/<int:meeting_id>/people/<int:user_id>")
+@role_required(Role.REVIEWER)
+def person(meeting_id: int, user_id: int):
+    subject = _load_subject(meeting_id, user_id)
+    return _render_person(subject)
+
+
+@bp.route(
+    "/meetings/<int:meeting_id>/people/<int:user_id>/determinations/<int:relationship_id>/<int:assignment_id>",
+    methods=["POST"],
+)
+@role_required(Role.REVIEWER)
+def decide(meeting_id: int, user_id: int, relationship_id: int, assignment_id: int):
+    subject = _load_subject(meeting_id, user_id)
+    relationship = subject.relationship(relationship_id)
+    assignment = subject.assignment(assignment_id)
+    if relationship is None or assignment is None:
+        abort(404, description="This relationship or role is not part of the person's current review.")
+    prefix = _pair_prefix(relationship_id, assignment_id)
+    form = DeterminationForm(prefix=prefix)
+    if not form.validate_on_submit():
+        return _render_person(
+            subject, submitted={prefix: form}, status=400,
+            problem="The decision was not saved: correct the form marked below.",
+        )
+    before = ops.existing_determination(relationship, assignment)
+    previous_reviewer = before.reviewer if before is not None else None
+    try:
+        saved = ops.record_determination(
+            current_user, subject, relationship, assignment,
+            is_relevant=form.is_relevant, rationale=form.rationale.data, seen_version=form.seen_version,
+        )
+        db.session.commit()
+    except ops.ReviewConflict as exc:
+        db.session.rollback()
+        return _render_person(_load_subject(meeting_id, user_id), problem=str(exc), status=409)
+    except ops.ReviewError as exc:
+        db.session.rollback()
+        return _render_person(_load_subject(meeting_id, user_id), problem=str(exc), status=400)
+    except (StaleDataError, IntegrityError):
+        return _conflict_after_rollback(meeting_id, user_id, relationship_id, assignment_id)
+    if saved is None:
+        flash("Nothing changed: the decision is as it was.", "info")
+    elif before is None:
+        flash(f"Decision recorded: {relationship.company.name} is "
+              f"{'relevant' if saved.is_relevant else 'not relevant'} to {assignment.activity.title}.",
+              "success")
+    else:
+        who = "" if previous_reviewer is None or previous_reviewer.id == current_user.id \
+            else f" (it was decided by {previous_reviewer.full_name}; the change is in the audit log)"
+        flash(f"Decision changed{who}.", "success")
+    return _back(subject, f"pair-{relationship_id}-{assignment_id}")
+
+
+@bp.route("/meetings/<int:meeting_id>/people/<int:user_id>/none-relevant", methods=["POST"])
+@role_required(Role.REVIEWER)
+def none_relevant(meeting_id: int, user_id: int):
+    subject = _load_subject(meeting_id, user_id)
+    form = NoneRelevantForm(prefix="none")
+    if not form.validate_on_submit():
+        return _render_person(
+            subject, submitted={"none": form}, status=400,
+            problem="Nothing was recorded: correct the form marked below.",
+        )
+    try:
+        created = ops.record_none_relevant(current_user, subject, form.rationale.data)
+        db.session.commit()
+    except ops.ReviewError as exc:
+        db.session.rollback()
+        return _render_person(_load_subject(meeting_id, user_id), problem=str(exc), status=400)
+    except (StaleDataError, IntegrityError):
+        return _conflict_after_rollback(meeting_id, user_id)
+    if created:
+        flash(f"Recorded “not relevant” for {len(created)} undecided pair(s).", "success")
+    else:
+        flash("Every pair was already decided: nothing was recorded.", "info")
+    return _back(subject)
+
+
+@bp.route(
+    "/meetings/<int:meeting_id>/people/<int:user_id>/determinations/<int:determination_id>/mitigations",
+    methods=["POST"],
+)
+@role_required(Role.REVIEWER)
+def mitigate(meeting_id: int, user_id: int, determination_id: int):
+    subject = _load_subject(meeting_id, user_id)
+    determination = db.get_or_404(Determination, determination_id)
+    if (subject.relationship(determination.relationship_id) is None
+            or subject.assignment(determination.assignment_id) is None):
+        abort(404, description="This decision is not part of the person's current review.")
+    prefix = f"m{determination.id}"
+    form = MitigationForm(prefix=prefix, role=determination.assignment.role)
+    if not form.validate_on_submit():
+        return _render_person(
+            subject, submitted={prefix: form}, status=400,
+            problem="The mitigation was not saved: correct the form marked below.",
+        )
+    try:
+        ops.record_mitigation(
+            current_user, subject, determination,
+            method=form.method_enum, notes=form.notes.data, seen_version=form.seen_version,
+        )
+        db.session.commit()
+    except ops.ReviewConflict as exc:
+        db.session.rollback()
+        return _render_person(_load_subject(meeting_id, user_id), problem=str(exc), status=409)
+    except ops.ReviewError as exc:
+        db.session.rollback()
+        return _render_person(_load_subject(meeting_id, user_id), problem=str(exc), status=400)
+    except (StaleDataError, IntegrityError):
+        return _conflict_after_rollback(
+            meeting_id, user_id, determination.relationship_id, determination.assignment_id
+        )
+    flash(f"Mitigation recorded for {determination.relationship.company.name}.", "success")
+    return _back(subject, f"pair-{determination.relationship_id}-{determination.assignment_id}")

@@ -1,0 +1,403 @@
+"""The per-person review page: determinations, mitigations, refusals, optimistic locking, audit."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm.exc import StaleDataError
+
+from disclosures.enums import AssignmentRole, AssignmentState, MitigationMethod, Nature, Role
+from disclosures.extensions import db
+from disclosures.models import AuditEvent, Determination, Mitigation
+from disclosures.review import operations as ops
+from disclosures.state import states_for
+
+from . import factories
+
+
+@pytest.fixture()
+def case(app):
+    """A speaker with two relationships in two activities of one meeting, and a reviewer."""
+    meeting = factories.meeting(name="Spine Forum 2031")
+    room = factories.room(meeting, "Ballroom A")
+    fusion = factories.activity(meeting, room, title="Lumbar fusion outcomes", topics=["lumbar fusion", "biologics"])
+    billing = factories.activity(meeting, room, title="Coding and billing", topics=["practice management"])
+    person = factories.user(full_name="Maria Okafor")
+    talk = factories.assignment(person, fusion, AssignmentRole.SPEAKER)
+    chair = factories.assignment(person, billing, AssignmentRole.MODERATOR)
+    meridian = factories.company("Meridian Spine Technologies")
+    summit = factories.company("Summit Pharmaceuticals")
+    hospital = factories.company("Lakeside University Hospital", ineligible=False)
+    disclosure = factories.disclosure(
+        person,
+        [(meridian, Nature.CONSULTANT), (summit, Nature.SPEAKER), (hospital, Nature.EMPLOYEE)],
+        discusses_off_label=True,
+        off_label_detail="Off-label use of rhBMP-2 in the cervical spine.",
+    )
+    reviewer = factories.user(Role.REVIEWER, full_name="Renee Reviewer")
+    return {
+        "meeting": meeting, "person": person, "talk": talk, "chair": chair, "fusion": fusion,
+        "disclosure": disclosure, "meridian_rel": disclosure.relationships[0],
+        "summit_rel": disclosure.relationships[1], "hospital_rel": disclosure.relationships[2],
+        "reviewer": reviewer,
+    }
+
+
+def page_url(c):
+    return f"/review/meetings/{c['meeting'].id}/people/{c['person'].id}"
+
+
+def decide_url(c, relationship, assignment):
+    return f"{page_url(c)}/determinations/{relationship.id}/{assignment.id}"
+
+
+def decision(relationship, assignment, relevance="relevant", rationale="Sells fusion devices.", version=0):
+    prefix = f"d{relationship.id}-{assignment.id}"
+    return {f"{prefix}-relevance": relevance, f"{prefix}-rationale": rationale, f"{prefix}-version": str(version)}
+
+
+def mitigation_data(determination, method="peer_review", notes="Slides peer reviewed.", version=None):
+    prefix = f"m{determination.id}"
+    return {f"{prefix}-method": method, f"{prefix}-notes": notes,
+            f"{prefix}-version": str(determination.version_id if version is None else version)}
+
+
+def determinations():
+    return db.session.scalars(sa.select(Determination).order_by(Determination.id)).all()
+
+
+def state(assignment):
+    db.session.expire_all()
+    return states_for([assignment], date.today())[assignment.id].state
+
+
+# ------------------------------------------------------------------ access
+
+def test_review_page_requires_login(client, case):
+    db.session.commit()
+    response = client.get(page_url(case))
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_review_page_forbidden_for_faculty(login_as, case):
+    other = factories.user(full_name="Plain Faculty")
+    response = login_as(other).get(page_url(case))
+    assert response.status_code == 403
+
+
+def test_review_page_missing_person_is_404(login_as, case):
+    response = login_as(case["reviewer"]).get(f"/review/meetings/{case['meeting'].id}/people/999999")
+    assert response.status_code == 404
+
+
+def test_review_page_person_without_role_in_meeting_is_404(login_as, case):
+    other_meeting = factories.meeting()
+    response = login_as(case["reviewer"]).get(f"/review/meetings/{other_meeting.id}/people/{case['person'].id}")
+    assert response.status_code == 404
+
+
+def test_review_own_disclosure_is_refused_and_changes_nothing(login_as, case):
+    reviewer = factories.user(Role.REVIEWER, full_name="Self Reviewer")
+    factories.assignment(reviewer, case["fusion"], AssignmentRole.PANELIST)
+    factories.disclosure(reviewer, [(factories.company("Axial Biologics"), Nature.ADVISOR)])
+    client = login_as(reviewer)
+    url = f"/review/meetings/{case['meeting'].id}/people/{reviewer.id}"
+    response = client.get(url)
+    assert response.status_code == 403
+    assert "You cannot review your own disclosure" in response.get_data(as_text=True)
+    relationship = reviewer.disclosures[0].relationships[0]
+    assignment = reviewer.assignments[0]
+    response = client.post(f"{url}/determinations/{relationship.id}/{assignment.id}",
+                           data=decision(relationship, assignment, "not_relevant"))
+    assert response.status_code == 403
+    assert determinations() == []
+
+
+def test_review_co_faculty_is_refused_and_changes_nothing(login_as, case):
+    colleague = factories.user(Role.REVIEWER, full_name="Colleague Panelist")
+    factories.assignment(colleague, case["fusion"], AssignmentRole.PANELIST)
+    client = login_as(colleague)
+    response = client.get(page_url(case))
+    assert response.status_code == 403
+    assert "co-faculty with Maria Okafor" in response.get_data(as_text=True)
+    response = client.post(decide_url(case, case["meridian_rel"], case["talk"]),
+                           data=decision(case["meridian_rel"], case["talk"]))
+    assert response.status_code == 403
+    response = client.post(f"{page_url(case)}/none-relevant", data={"none-rationale": "Unrelated."})
+    assert response.status_code == 403
+    assert determinations() == []
+
+
+def test_removed_co_faculty_role_no_longer_blocks_review(login_as, case):
+    colleague = factories.user(Role.REVIEWER)
+    factories.assignment(colleague, case["fusion"], AssignmentRole.PANELIST, removed_at=datetime.now(UTC))
+    assert login_as(colleague).get(page_url(case)).status_code == 200
+
+
+# ------------------------------------------------------------------ page content
+
+def test_review_page_shows_relationships_topics_and_off_label(login_as, case):
+    html = login_as(case["reviewer"]).get(page_url(case)).get_data(as_text=True)
+    for text in ("Maria Okafor", "Meridian Spine Technologies", "Summit Pharmaceuticals", "Consultant",
+                 "Lumbar fusion outcomes", "lumbar fusion, biologics", "Coding and billing",
+                 "Off-label use of rhBMP-2 in the cervical spine.", "Eligible organisation: no decision needed",
+                 "Awaiting review"):
+        assert text in html
+    # 2 ineligible relationships × 2 roles = 4 decision forms; the hospital needs none.
+    for rel in (case["meridian_rel"], case["summit_rel"]):
+        for assignment in (case["talk"], case["chair"]):
+            assert f'name="d{rel.id}-{assignment.id}-relevance"' in html
+    assert f"d{case['hospital_rel'].id}-" not in html
+
+
+def test_review_page_reviews_only_the_latest_version_and_shows_carried_over(login_as, case):
+    old_rel = case["meridian_rel"]
+    old = factories.determination(old_rel, case["talk"], case["reviewer"], relevant=False)
+    newer = factories.disclosure(case["person"], [(old_rel.company, Nature.CONSULTANT),
+                                                   (factories.company("Granite Reagents"), Nature.ADVISOR)])
+    carried = factories.determination(newer.relationships[0], case["talk"], case["reviewer"], relevant=False)
+    carried.carried_from_id = old.id
+    html = login_as(case["reviewer"]).get(page_url(case)).get_data(as_text=True)
+    assert "Granite Reagents" in html
+    assert "Summit Pharmaceuticals" not in html  # only in version 1
+    assert "Carried over from the previous disclosure" in html
+    assert f"d{old_rel.id}-" not in html
+
+
+# ------------------------------------------------------------------ transitions
+
+def test_relevant_determination_needs_mitigation_then_mitigation_clears(login_as, case):
+    client = login_as(case["reviewer"])
+    talk = case["talk"]
+    response = client.post(decide_url(case, case["meridian_rel"], talk), data=decision(case["meridian_rel"], talk))
+    assert response.status_code == 302
+    assert state(talk) is AssignmentState.AWAITING_REVIEW  # Summit still undecided
+    client.post(decide_url(case, case["summit_rel"], talk),
+                data=decision(case["summit_rel"], talk, "not_relevant", "Drug maker; talk is on devices."))
+    assert state(talk) is AssignmentState.NEEDS_MITIGATION
+    determination = db.session.scalar(sa.select(Determination).where(Determination.is_relevant.is_(True)))
+    assert determination.reviewer_id == case["reviewer"].id
+    response = client.post(f"{page_url(case)}/determinations/{determination.id}/mitigations",
+                           data=mitigation_data(determination))
+    assert response.status_code == 302
+    assert state(talk) is AssignmentState.CLEARED
+    mitigation = db.session.scalar(sa.select(Mitigation))
+    assert mitigation.recorded_by_id == case["reviewer"].id and mitigation.recorded_at is not None
+    html = client.get(page_url(case)).get_data(as_text=True)
+    assert "Peer review of content by persons without relevant relationships" in html
+    assert "recorded by Renee Reviewer" in html
+
+
+def test_several_mitigations_can_be_recorded(login_as, case):
+    determination = factories.determination(case["meridian_rel"], case["talk"], case["reviewer"], relevant=True)
+    client = login_as(case["reviewer"])
+    url = f"{page_url(case)}/determinations/{determination.id}/mitigations"
+    assert client.post(url, data=mitigation_data(determination)).status_code == 302
+    assert client.post(url, data=mitigation_data(determination, "attest_evidence", "")).status_code == 302
+    methods = db.session.scalars(sa.select(Mitigation.method).order_by(Mitigation.id)).all()
+    assert methods == [MitigationMethod.PEER_REVIEW, MitigationMethod.ATTEST_EVIDENCE]
+
+
+def test_not_relevant_for_every_pair_clears(login_as, case):
+    client = login_as(case["reviewer"])
+    for rel in (case["meridian_rel"], case["summit_rel"]):
+        client.post(decide_url(case, rel, case["chair"]), data=decision(rel, case["chair"], "not_relevant", "Billing talk."))
+    assert state(case["chair"]) is AssignmentState.CLEARED
+    assert state(case["talk"]) is AssignmentState.AWAITING_REVIEW
+
+
+def test_none_relevant_records_one_determination_per_undecided_pair(login_as, case):
+    decided = factories.determination(case["meridian_rel"], case["talk"], case["reviewer"], relevant=True)
+    response = login_as(case["reviewer"]).post(
+        f"{page_url(case)}/none-relevant", data={"none-rationale": "No product in these talks."}
+    )
+    assert response.status_code == 302
+    rows = determinations()
+    assert len(rows) == 4  # 2 ineligible relationships × 2 roles; the hospital is not judged
+    assert db.session.get(Determination, decided.id).is_relevant is True  # left as it was
+    assert sorted(r.is_relevant for r in rows) == [False, False, False, True]
+    assert state(case["chair"]) is AssignmentState.CLEARED
+    events = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "determination.recorded")).all()
+    assert len(events) == 3
+
+
+def test_none_relevant_without_rationale_is_400_and_saves_nothing(login_as, case):
+    response = login_as(case["reviewer"]).post(f"{page_url(case)}/none-relevant", data={"none-rationale": " "})
+    assert response.status_code == 400
+    assert "Give the reason none of the relationships is relevant." in response.get_data(as_text=True)
+    assert determinations() == []
+
+
+def test_determination_without_choice_is_400_and_saves_nothing(login_as, case):
+    data = decision(case["meridian_rel"], case["talk"], relevance="", rationale="")
+    response = login_as(case["reviewer"]).post(decide_url(case, case["meridian_rel"], case["talk"]), data=data)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "Choose “Relevant” or “Not relevant”." in html
+    assert "Give the reason in a sentence" in html
+    assert determinations() == []
+
+
+def test_eligible_company_cannot_be_judged(login_as, case):
+    response = login_as(case["reviewer"]).post(
+        decide_url(case, case["hospital_rel"], case["talk"]), data=decision(case["hospital_rel"], case["talk"])
+    )
+    assert response.status_code == 404
+    assert determinations() == []
+
+
+def test_mitigation_other_without_notes_is_400(login_as, case):
+    determination = factories.determination(case["meridian_rel"], case["talk"], case["reviewer"], relevant=True)
+    response = login_as(case["reviewer"]).post(
+        f"{page_url(case)}/determinations/{determination.id}/mitigations",
+        data=mitigation_data(determination, "other", ""),
+    )
+    assert response.status_code == 400
+    assert "Describe the mitigation in the notes" in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(Mitigation.id))) == 0
+
+
+def test_mitigation_of_not_relevant_determination_is_refused(login_as, case):
+    determination = factories.determination(case["meridian_rel"], case["talk"], case["reviewer"], relevant=False)
+    response = login_as(case["reviewer"]).post(
+        f"{page_url(case)}/determinations/{determination.id}/mitigations", data=mitigation_data(determination)
+    )
+    assert response.status_code == 400
+    assert "judged not relevant" in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(Mitigation.id))) == 0
+
+
+def test_planner_mitigation_choices_include_recusal(login_as, case):
+    planner = factories.assignment(case["person"], case["fusion"], AssignmentRole.PLANNER)
+    factories.determination(case["meridian_rel"], planner, case["reviewer"], relevant=True)
+    factories.determination(case["meridian_rel"], case["talk"], case["reviewer"], relevant=True)
+    html = login_as(case["reviewer"]).get(page_url(case)).get_data(as_text=True)
+    assert html.count("Recusal from content related to the company") == 1
+    assert html.count("Attestation that clinical recommendations") == 1
+
+
+# ------------------------------------------------------------------ optimistic locking
+
+def test_second_reviewer_first_decision_is_refused_with_who_and_when(app, login_as, case):
+    other = factories.user(Role.REVIEWER, full_name="Peter Peerson")
+    first = login_as(case["reviewer"])
+    second = login_as(other, app.test_client())
+    rel, talk = case["meridian_rel"], case["talk"]
+    assert 'value="0"' in second.get(page_url(case)).get_data(as_text=True)  # both open the page
+    assert first.post(decide_url(case, rel, talk), data=decision(rel, talk, "relevant", "Fusion devices.")).status_code == 302
+    response = second.post(decide_url(case, rel, talk), data=decision(rel, talk, "not_relevant", "Unrelated."))
+    assert response.status_code == 409
+    html = response.get_data(as_text=True)
+    assert "changed by Renee Reviewer at" in html and "reload" in html
+    rows = determinations()
+    assert len(rows) == 1 and rows[0].is_relevant is True and rows[0].rationale == "Fusion devices."
+
+
+def test_second_reviewer_change_is_refused_and_nothing_overwritten(app, login_as, case):
+    rel, talk = case["meridian_rel"], case["talk"]
+    existing = factories.determination(rel, talk, case["reviewer"], relevant=False, rationale="Unrelated.")
+    seen = existing.version_id
+    other = factories.user(Role.STAFF, full_name="Carla Staffordson")
+    first = login_as(case["reviewer"])
+    second = login_as(other, app.test_client())
+    assert first.post(decide_url(case, rel, talk),
+                      data=decision(rel, talk, "relevant", "On reflection: fusion devices.", seen)).status_code == 302
+    response = second.post(decide_url(case, rel, talk), data=decision(rel, talk, "not_relevant", "Staff view.", seen))
+    assert response.status_code == 409
+    assert "changed by Renee Reviewer at" in response.get_data(as_text=True)
+    row = db.session.get(Determination, existing.id)
+    assert row.is_relevant is True and row.rationale == "On reflection: fusion devices."
+    assert row.reviewer_id == case["reviewer"].id
+
+
+def test_mitigation_against_changed_determination_is_refused(app, login_as, case):
+    rel, talk = case["meridian_rel"], case["talk"]
+    determination = factories.determination(rel, talk, case["reviewer"], relevant=True)
+    seen = determination.version_id
+    client = login_as(case["reviewer"])
+    client.post(decide_url(case, rel, talk), data=decision(rel, talk, "not_relevant", "Unrelated after all.", seen))
+    response = client.post(f"{page_url(case)}/determinations/{determination.id}/mitigations",
+                           data=mitigation_data(determination, version=seen))
+    assert response.status_code == 409
+    assert db.session.scalar(sa.select(sa.func.count(Mitigation.id))) == 0
+
+
+def test_concurrent_update_raises_stale_data_at_flush(app, case):
+    rel, talk = case["meridian_rel"], case["talk"]
+    determination = factories.determination(rel, talk, case["reviewer"], relevant=False)
+    db.session.commit()
+    seen = determination.version_id
+    # Another session saves in between: the row's version moves on under our loaded object.
+    with db.engine.begin() as conn:
+        conn.execute(sa.update(Determination).where(Determination.id == determination.id)
+                     .values(version_id=seen + 1, is_relevant=True))
+    subject = ops.review_subject(case["person"], case["meeting"])
+    with pytest.raises(StaleDataError):
+        ops.record_determination(case["reviewer"], subject, rel, talk, is_relevant=False,
+                                 rationale="Overwrite attempt.", seen_version=seen)
+    db.session.rollback()
+    assert db.session.get(Determination, determination.id).is_relevant is True
+
+
+def test_stale_data_on_flush_is_a_409_not_a_500(login_as, case, monkeypatch):
+    rel, talk = case["meridian_rel"], case["talk"]
+
+    def racing(*args, **kwargs):
+        raise StaleDataError("UPDATE statement on table 'determination' expected to update 1 row(s)")
+
+    monkeypatch.setattr(ops, "record_determination", racing)
+    response = login_as(case["reviewer"]).post(decide_url(case, rel, talk), data=decision(rel, talk))
+    assert response.status_code == 409
+    assert "reload" in response.get_data(as_text=True)
+    assert determinations() == []
+
+
+# ------------------------------------------------------------------ audit and staff decisions
+
+def test_audit_one_event_per_determination_and_mitigation(login_as, case):
+    client = login_as(case["reviewer"])
+    rel, talk = case["meridian_rel"], case["talk"]
+    client.post(decide_url(case, rel, talk), data=decision(rel, talk, "relevant", "Fusion devices."))
+    determination = determinations()[0]
+    client.post(f"{page_url(case)}/determinations/{determination.id}/mitigations", data=mitigation_data(determination))
+    events = db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.id)).all()
+    assert [e.action for e in events] == ["determination.recorded", "mitigation.recorded"]
+    for event in events:
+        assert event.actor_id == case["reviewer"].id
+        assert event.subject_user_id == case["person"].id
+    assert events[0].object_id == determination.id
+    assert events[0].changes["is_relevant"] == {"before": None, "after": True}
+    assert events[1].changes["method"] == {"before": None, "after": "peer_review"}
+
+
+def test_staff_decision_is_a_determination_with_before_and_after(login_as, case):
+    rel, talk = case["meridian_rel"], case["talk"]
+    existing = factories.determination(rel, talk, case["reviewer"], relevant=False, rationale="Unrelated.")
+    staff = factories.user(Role.STAFF, full_name="Carla Staffordson")
+    response = login_as(staff).post(decide_url(case, rel, talk),
+                                    data=decision(rel, talk, "relevant", "Talk covers their cage.", existing.version_id))
+    assert response.status_code == 302
+    row = db.session.get(Determination, existing.id)
+    assert row.is_relevant is True and row.reviewer_id == staff.id
+    event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "determination.changed"))
+    assert event.actor_id == staff.id and event.subject_user_id == case["person"].id
+    assert event.changes["is_relevant"] == {"before": False, "after": True}
+    assert event.changes["reviewer_id"] == {"before": case["reviewer"].id, "after": staff.id}
+    assert event.changes["rationale"]["before"] == "Unrelated."
+
+
+def test_unchanged_resubmission_writes_no_event(login_as, case):
+    rel, talk = case["meridian_rel"], case["talk"]
+    existing = factories.determination(rel, talk, case["reviewer"], relevant=False, rationale="Unrelated.")
+    response = login_as(case["reviewer"]).post(
+        decide_url(case, rel, talk), data=decision(rel, talk, "not_relevant", "Unrelated.", existing.version_id)
+    )
+    assert response.status_code == 302
+    assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id))) == 0
+    assert db.session.get(Determination, existing.id).version_id == existing.version_id
+
+
+def test_rationale_never_reaches_the_application_log(login_as, case, caplog):
+    rel, talk = case["meridian_rel"], case["talk"]
+    login_as(case["reviewer"]).post(decide_url(case, rel, talk), data=decision(rel, talk, "relevant", "SECRET-RATIONALE-42"))
+    assert "SECRET-RATIONALE-42" not in caplog.text
