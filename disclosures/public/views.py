@@ -1,5 +1,298 @@
-"""Public pages (no login): room sheets and the all-faculty page."""
+"""Public pages (no login): room sheets and the all-faculty page, their PDFs, and slides.
 
-from flask import Blueprint
+Attendees scan a room's QR code and land on ``/r/<token>``. Every response carries
+an ETag and Last-Modified from ``documents.data`` change markers (one aggregate
+query), answers 304 when nothing changed, and reuses rendered pages (memory) and
+PDFs (disk, keyed by the marker) until the data they show changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+import threading
+from collections import OrderedDict
+from datetime import UTC, datetime
+from pathlib import Path
+
+from flask import Blueprint, Response, abort, current_app, render_template, request, session
+from flask_login import current_user, login_required
+from sqlalchemy.orm import joinedload
+
+from ..documents import booklet as booklet_doc
+from ..documents import data
+from ..documents import sheet as sheet_doc
+from ..documents import slide as slide_doc
+from ..extensions import db
+from ..models import Activity, Assignment, Meeting
+from ..permissions import can_see_disclosure_of, require
+from .forms import PageSizeForm, SearchForm
 
 bp = Blueprint("public", __name__)
+
+NOT_FOUND_ROOM = (
+    "This room code is not valid any more. Codes are replaced when a sign is reprinted: "
+    "scan the code posted at the room entrance now, or open the list of all faculty disclosures."
+)
+
+
+class _Memo:
+    """A small thread-safe LRU for rendered pages and built booklets."""
+
+    def __init__(self, size: int = 256):
+        self.size = size
+        self.items: OrderedDict = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key):
+        with self.lock:
+            value = self.items.get(key)
+            if value is not None:
+                self.items.move_to_end(key)
+            return value
+
+    def put(self, key, value) -> None:
+        with self.lock:
+            self.items[key] = value
+            self.items.move_to_end(key)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.items.clear()
+
+
+pages = _Memo(512)
+booklets = _Memo(16)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _period() -> int:
+    return int(current_app.config.get("DOCUMENT_CACHE_SECONDS", 600))
+
+
+def _is_fresh(marker: data.ChangeMarker) -> bool:
+    if request.if_none_match:
+        return request.if_none_match.contains(marker.etag)
+    since = request.if_modified_since
+    return since is not None and marker.last_modified <= since
+
+
+def _finish(response: Response, marker: data.ChangeMarker) -> Response:
+    response.set_etag(marker.etag)
+    response.last_modified = marker.last_modified
+    # Revalidate every time: a re-issued room code must stop working at once.
+    response.headers["Cache-Control"] = "public, no-cache"
+    return response
+
+
+def _not_modified(marker: data.ChangeMarker) -> Response:
+    return _finish(Response(status=304), marker)
+
+
+def _cacheable_render() -> bool:
+    """Only anonymous pages without flashed messages are the same for everyone."""
+    return not current_user.is_authenticated and not session.get("_flashes")
+
+
+def _page(key, render) -> str:
+    if not _cacheable_render():
+        return render()
+    html = pages.get(key)
+    if html is None:
+        html = render()
+        pages.put(key, html)
+    return html
+
+
+def _size_or_400() -> str:
+    form = PageSizeForm(request.args)
+    if not form.validate():
+        abort(400, description="Choose the paper size with ?size=letter or ?size=a4.")
+    return form.page_size()
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", data.fold(text)).strip("-")[:60] or "disclosures"
+
+
+def _cached_pdf(kind: str, key: str, marker: data.ChangeMarker, size: str, build) -> bytes:
+    """The PDF for (kind, key, size) at this marker: from disk, or built and written atomically."""
+    folder = Path(current_app.config["DOCUMENT_CACHE_DIR"]) / kind
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{key}-{size}-{marker.etag}.pdf"
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    content = build()
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".pdf")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        os.replace(tmp, path)
+    except OSError:
+        current_app.logger.warning("Could not cache %s", path, exc_info=True)
+        Path(tmp).unlink(missing_ok=True)
+        return content
+    for old in folder.glob(f"{key}-{size}-*.pdf"):
+        if old != path:
+            old.unlink(missing_ok=True)
+    return content
+
+
+def _pdf_response(content: bytes, filename: str, marker: data.ChangeMarker | None = None) -> Response:
+    response = Response(content, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    if marker is not None:
+        _finish(response, marker)
+    return response
+
+
+def _room_or_404(token: str):
+    found = data.load_room(token, _now(), _period()) if len(token) <= 64 else None
+    if found is None:
+        abort(404, description=NOT_FOUND_ROOM)
+    return found
+
+
+# --- Room sheets ---------------------------------------------------------------------------
+
+@bp.route("/r/<token>")
+def room_sheet(token: str):
+    """The disclosure sheet of one room, made for a phone."""
+    room, marker = _room_or_404(token)
+    if _is_fresh(marker):
+        return _not_modified(marker)
+
+    def render() -> str:
+        sheet = data.room_sheet(room, _now(), as_of=marker.last_modified)
+        return render_template("public/room_sheet.html", intro=data.INTRO, sheet=sheet, token=token,
+                               meeting=room.meeting)
+
+    html = _page(("room", token, marker.etag), render)
+    return _finish(Response(html, mimetype="text/html"), marker)
+
+
+@bp.route("/r/<token>.pdf")
+def room_sheet_pdf(token: str):
+    """The same sheet as a printable PDF (?size=letter|a4), cached on disk per change marker."""
+    size = _size_or_400()
+    room, marker = _room_or_404(token)
+    if _is_fresh(marker):
+        return _not_modified(marker)
+    content = _cached_pdf(
+        "rooms", str(room.id), marker, size,
+        lambda: sheet_doc.room_sheet_pdf(
+            data.room_sheet(room, _now(), as_of=marker.last_modified), size),
+    )
+    return _pdf_response(content, f"disclosures-{_slug(room.name)}.pdf", marker)
+
+
+# --- All faculty ---------------------------------------------------------------------------
+
+def _current_meeting_or_404() -> Meeting:
+    meeting = data.current_meeting(_now().date())
+    if meeting is None:
+        abort(404, description="No meeting has been published yet.")
+    return meeting
+
+
+def _meeting_by_slug(slug: str) -> Meeting:
+    meeting = db.session.scalars(db.select(Meeting).where(Meeting.slug == slug)).first()
+    if meeting is None:
+        abort(404, description="There is no meeting at this address. Check the link you followed.")
+    return meeting
+
+
+def _booklet(meeting: Meeting, marker: data.ChangeMarker) -> data.Booklet:
+    key = (meeting.id, marker.etag)
+    built = booklets.get(key)
+    if built is None:
+        built = data.booklet(meeting, _now(), as_of=marker.last_modified)
+        booklets.put(key, built)
+    return built
+
+
+def _all_faculty(meeting: Meeting):
+    form = SearchForm(request.args)
+    marker = data.meeting_marker(meeting, _now(), _period())
+    if not form.validate():
+        html = render_template("public/all_faculty.html", intro=data.INTRO, meeting=meeting, form=form,
+                               booklet=_booklet(meeting, marker), people=(), query="")
+        return html, 400
+    query = (form.q.data or "").strip()
+    if query:  # each search has its own validator
+        digest = hashlib.sha256(data.fold(query).encode()).hexdigest()[:12]
+        marker = data.ChangeMarker(f"{marker.etag}-{digest}", marker.last_modified)
+    if _is_fresh(marker):
+        return _not_modified(marker)
+
+    def render() -> str:
+        booklet = _booklet(meeting, marker_base)
+        return render_template("public/all_faculty.html", intro=data.INTRO, meeting=meeting, form=form,
+                               booklet=booklet, people=booklet.search(query), query=query)
+
+    marker_base = data.ChangeMarker(marker.etag.split("-")[0], marker.last_modified)
+    html = render() if query else _page(("faculty", meeting.id, marker.etag), render)
+    return _finish(Response(html, mimetype="text/html"), marker)
+
+
+def _all_faculty_pdf(meeting: Meeting):
+    size = _size_or_400()
+    marker = data.meeting_marker(meeting, _now(), _period())
+    if _is_fresh(marker):
+        return _not_modified(marker)
+    content = _cached_pdf("booklets", str(meeting.id), marker, size,
+                          lambda: booklet_doc.booklet_pdf(_booklet(meeting, marker), size))
+    return _pdf_response(content, f"faculty-disclosures-{_slug(meeting.slug)}.pdf", marker)
+
+
+@bp.route("/disclosures")
+def all_faculty():
+    """Every person in the current meeting (running, else next, else latest), searchable."""
+    return _all_faculty(_current_meeting_or_404())
+
+
+@bp.route("/disclosures.pdf")
+def all_faculty_pdf():
+    return _all_faculty_pdf(_current_meeting_or_404())
+
+
+@bp.route("/m/<slug>/disclosures")
+def meeting_faculty(slug: str):
+    return _all_faculty(_meeting_by_slug(slug))
+
+
+@bp.route("/m/<slug>/disclosures.pdf")
+def meeting_faculty_pdf(slug: str):
+    return _all_faculty_pdf(_meeting_by_slug(slug))
+
+
+# --- First slide ---------------------------------------------------------------------------
+
+@bp.route("/assignments/<int:assignment_id>/slide.pdf")
+@login_required
+def assignment_slide(assignment_id: int):
+    """A 16:9 first-slide disclosure: for the person themself, reviewers and staff."""
+    assignment = db.session.scalars(
+        db.select(Assignment).where(Assignment.id == assignment_id).options(
+            joinedload(Assignment.user),
+            joinedload(Assignment.activity).joinedload(Activity.meeting),
+            joinedload(Assignment.activity).joinedload(Activity.room),
+        )
+    ).first()
+    if assignment is None or assignment.is_removed:
+        abort(404, description="This role does not exist or was removed from the programme.")
+    require(
+        can_see_disclosure_of(current_user, assignment.user),
+        "Only the presenter, reviewers and meeting staff can download this disclosure slide.",
+    )
+    content = slide_doc.slide_pdf(data.slide(assignment, _now()))
+    return _pdf_response(content, f"disclosure-slide-{_slug(assignment.activity.code)}.pdf")

@@ -1,0 +1,49 @@
+"""The all-faculty disclosure booklet as a PDF: ``data.Booklet`` in, bytes out."""
+
+from __future__ import annotations
+
+from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer
+
+from . import pdf
+from .data import INTRO, Booklet
+from .sheet import statement_flowables
+from .text import markup
+
+
+def booklet_pdf(booklet: Booklet, size: str = "letter") -> bytes:
+    st = pdf.styles()
+    story: list[Flowable] = [
+        Paragraph(markup(booklet.meeting, 300), st["title"]),
+        Paragraph(f"Faculty disclosures · {booklet.starts_on:%B %-d} – {booklet.ends_on:%B %-d, %Y}"
+                  + (f" · {markup(booklet.location, 200)}" if booklet.location else ""),
+                  st["subtitle"]),
+        Paragraph(f"{INTRO} Everyone in control of content is listed alphabetically by family "
+                  f"name. Information as of {booklet.as_of:%B %-d, %Y %-I:%M %p} "
+                  f"({markup(booklet.timezone)} time).", st["intro"]),
+    ]
+    if not booklet.people:
+        story.append(Paragraph("No faculty are listed for this meeting yet.", st["base"]))
+    for person in booklet.people:
+        block: list[Flowable] = [Paragraph(markup(person.name, 300), st["activity"])]
+        for entry in person.entries:
+            where = f" · {markup(entry.room, 120)}" if entry.room else ""
+            block.append(Paragraph(
+                f"{markup(entry.role)}: <i>{markup(entry.activity, 300)}</i> · "
+                f"{entry.starts_at:%a %b %-d, %-I:%M %p}{where}", st["meta"]))
+            block.extend(statement_flowables(person.name, entry.statement, st))
+            if entry.statement.off_label:
+                block.append(Paragraph(f"<b>Off-label use:</b> {markup(entry.statement.off_label, 2000)}",
+                                       st["note"]))
+        block.append(Spacer(1, 4))
+        # Keep a short entry on one page; long ones may split between their lines.
+        story.append(KeepTogether(block) if len(block) <= 12 else block[0])
+        if len(block) > 12:
+            story.extend(block[1:])
+    return pdf.build(
+        story,
+        title=f"Faculty disclosures — {booklet.meeting}",
+        header=f"{booklet.meeting} · Faculty disclosures",
+        footer="Faculty disclosures (ACCME Standard 3)",
+        size=size,
+        subject="Disclosure of relevant financial relationships to learners",
+    )

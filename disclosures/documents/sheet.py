@@ -1,0 +1,106 @@
+"""The room disclosure sheet as a PDF: plain data in (``data.RoomSheet``), bytes out."""
+
+from __future__ import annotations
+
+from reportlab.platypus import Flowable, Paragraph, Spacer
+
+from . import pdf
+from .data import (
+    INTRO,
+    MITIGATED,
+    NO_RELATIONSHIPS,
+    UNDER_REVIEW,
+    ActivitySheet,
+    RoomSheet,
+    Statement,
+)
+from .text import markup
+
+
+def time_range(start, end) -> str:
+    return f"{start:%-I:%M %p} – {end:%-I:%M %p}"
+
+
+def day_heading(day) -> str:
+    return f"{day:%A, %B %-d, %Y}"
+
+
+def statement_flowables(name: str, statement: Statement, st: dict) -> list[Flowable]:
+    """The lines under a person's name: relationships + mitigation, none, or under review."""
+    if statement.kind == "review":
+        return [Paragraph(UNDER_REVIEW, st["review"])]
+    if statement.kind == "none":
+        return [Paragraph(f"{markup(name)} {NO_RELATIONSHIPS}", st["statement"])]
+    lines: list[Flowable] = [
+        Paragraph(f"{markup(company)} — {markup(nature)}", st["line"], bulletText="•")
+        for company, nature in statement.relationships
+    ]
+    lines.append(Paragraph(MITIGATED, st["statement"]))
+    return lines
+
+
+def supporters_paragraph(supporters, st: dict) -> Paragraph | None:
+    if not supporters:
+        return None
+    parts = []
+    for name, in_kind in supporters:
+        parts.append(f"{markup(name)} (in-kind: {markup(in_kind)})" if in_kind else markup(name))
+    return Paragraph("<b>Commercial support:</b> this activity received commercial support from "
+                     + "; ".join(parts) + ".", st["note"])
+
+
+def activity_flowables(activity: ActivitySheet, st: dict) -> list[Flowable]:
+    story: list[Flowable] = []
+    heading = Paragraph(markup(activity.title, 300), st["activity"])
+    heading.keepWithNext = True
+    story.append(heading)
+    meta = Paragraph(
+        f"{time_range(activity.starts_at, activity.ends_at)} · {markup(activity.code, 40)}",
+        st["meta"],
+    )
+    meta.keepWithNext = True
+    story.append(meta)
+    if not activity.people:
+        story.append(Paragraph("No faculty are listed for this activity yet.", st["line"]))
+    for person in activity.people:
+        label = Paragraph(f"{markup(person.name, 300)} <font color='#5f6b7a'>· "
+                          f"{markup(person.role)}</font>", st["person"])
+        label.keepWithNext = True
+        story.append(label)
+        story.extend(statement_flowables(person.name, person.statement, st))
+    supporters = supporters_paragraph(activity.supporters, st)
+    if supporters is not None:
+        story.append(supporters)
+    for name, detail in activity.off_label:
+        story.append(Paragraph(f"<b>Off-label use</b> ({markup(name, 300)}): "
+                               f"{markup(detail, 2000)}", st["note"]))
+    story.append(Spacer(1, 4))
+    return story
+
+
+def room_sheet_pdf(sheet: RoomSheet, size: str = "letter") -> bytes:
+    st = pdf.styles()
+    story: list[Flowable] = [
+        Paragraph(markup(sheet.meeting, 300), st["title"]),
+        Paragraph(f"Faculty disclosures · <b>{markup(sheet.room, 200)}</b>"
+                  + (f" · {markup(sheet.location, 200)}" if sheet.location else ""),
+                  st["subtitle"]),
+        Paragraph(f"{INTRO} Information as of {sheet.as_of:%B %-d, %Y %-I:%M %p} "
+                  f"({markup(sheet.timezone)} time).", st["intro"]),
+    ]
+    if not sheet.days:
+        story.append(Paragraph("No activities are scheduled in this room.", st["base"]))
+    for day in sheet.days:
+        heading = Paragraph(day_heading(day.day) + (" (today)" if day.is_today else ""), st["day"])
+        heading.keepWithNext = True
+        story.append(heading)
+        for activity in day.activities:
+            story.extend(activity_flowables(activity, st))
+    return pdf.build(
+        story,
+        title=f"Faculty disclosures: {sheet.room} — {sheet.meeting}",
+        header=f"{sheet.meeting} · {sheet.room}",
+        footer="Faculty disclosures (ACCME Standard 3)",
+        size=size,
+        subject="Disclosure of relevant financial relationships to learners",
+    )

@@ -1,0 +1,80 @@
+"""The printable room sign: meeting, room, a QR code that scans from 2 m, the URL under it."""
+
+from __future__ import annotations
+
+import io
+
+from reportlab.lib.units import cm, mm
+from reportlab.pdfgen import canvas as pdf_canvas
+
+from . import fonts, pdf, qr
+from .text import clean
+
+INSTRUCTION = "Scan with your phone camera to read the faculty disclosures for this room."
+SUB_INSTRUCTION = (
+    "Financial relationships of everyone presenting here, as required by the ACCME Standards."
+)
+
+
+def draw_qr(canvas, url: str, x: float, y: float, size: float) -> float:
+    """Draw the code as vector squares (crisp at any print size); returns the module size."""
+    matrix = qr.matrix(url)
+    count = len(matrix)
+    quiet = 4
+    module = size / (count + 2 * quiet)
+    canvas.setFillColorRGB(1, 1, 1)
+    canvas.rect(x, y, size, size, stroke=0, fill=1)
+    canvas.setFillColorRGB(0, 0, 0)
+    for r, row in enumerate(matrix):
+        top = y + size - (quiet + r + 1) * module
+        c = 0
+        while c < count:
+            if row[c]:
+                start = c
+                while c < count and row[c]:
+                    c += 1
+                canvas.rect(x + (quiet + start) * module, top, (c - start) * module, module,
+                            stroke=0, fill=1)
+            else:
+                c += 1
+    return module
+
+
+def sign_pdf(meeting: str, room: str, url: str, size: str = "letter") -> bytes:
+    fonts.register()
+    width, height = pdf.page_size(size)
+    buffer = io.BytesIO()
+    c = pdf_canvas.Canvas(buffer, pagesize=(width, height), lang="en-US")
+    c.setTitle(clean(f"Room sign: {room} — {meeting}", 300))
+    c.setAuthor(pdf.AUTHOR)
+    c.setSubject("Room sign with the QR code of the faculty disclosure sheet")
+    c.setCreator(pdf.AUTHOR)
+    margin = 15 * mm
+    usable = width - 2 * margin
+
+    c.setFillColor(pdf.BRAND)
+    c.rect(0, height - 3.2 * cm, width, 3.2 * cm, stroke=0, fill=1)
+    c.setFillColorRGB(1, 1, 1)
+    pdf.draw_text(c, meeting, width / 2, height - 2.0 * cm, 20, bold=True, center=True,
+                  max_width=usable)
+    c.setFillColor(pdf.INK)
+    pdf.draw_text(c, room, width / 2, height - 5.4 * cm, 44, bold=True, center=True,
+                  max_width=usable)
+    c.setFillColor(pdf.MUTED)
+    pdf.draw_text(c, "Faculty disclosures", width / 2, height - 6.7 * cm, 20, center=True)
+
+    # ~17 cm: the usual 10:1 distance-to-size rule of thumb gives 2 m and more.
+    side = min(usable, 17.5 * cm, height - 13.5 * cm)
+    qr_y = height - 7.4 * cm - side
+    draw_qr(c, url, (width - side) / 2, qr_y, side)
+
+    c.setFillColor(pdf.INK)
+    pdf.draw_text(c, url, width / 2, qr_y - 0.9 * cm, 13, center=True, max_width=usable)
+    pdf.draw_text(c, INSTRUCTION, width / 2, qr_y - 2.0 * cm, 15, bold=True, center=True,
+                  max_width=usable)
+    c.setFillColor(pdf.MUTED)
+    pdf.draw_text(c, SUB_INSTRUCTION, width / 2, qr_y - 2.8 * cm, 11, center=True,
+                  max_width=usable)
+    c.showPage()
+    c.save()
+    return buffer.getvalue()

@@ -1,0 +1,73 @@
+"""A speaker's first-slide disclosure: one 16:9 page, ``data.Slide`` in, bytes out."""
+
+from __future__ import annotations
+
+import io
+
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import inch
+from reportlab.pdfgen import canvas as pdf_canvas
+from reportlab.platypus import Frame, KeepInFrame, Paragraph
+
+from . import fonts, pdf
+from .data import MITIGATED, NO_RELATIONSHIPS, UNDER_REVIEW, Slide
+from .text import clean, markup
+
+WIDTH, HEIGHT = 13.333 * inch, 7.5 * inch  # 16:9, the size of a widescreen slide
+
+
+def slide_pdf(slide: Slide) -> bytes:
+    fonts.register()
+    buffer = io.BytesIO()
+    c = pdf_canvas.Canvas(buffer, pagesize=(WIDTH, HEIGHT), lang="en-US")
+    c.setTitle(clean(f"Disclosure: {slide.name} — {slide.activity}", 300))
+    c.setAuthor(pdf.AUTHOR)
+    c.setSubject("First-slide disclosure of relevant financial relationships")
+    c.setCreator(pdf.AUTHOR)
+
+    c.setFillColor(pdf.BRAND)
+    c.rect(0, HEIGHT - 0.9 * inch, WIDTH, 0.9 * inch, stroke=0, fill=1)
+    c.setFillColorRGB(1, 1, 1)
+    pdf.draw_text(c, "Disclosure of financial relationships", 0.6 * inch, HEIGHT - 0.58 * inch,
+                  26, bold=True)
+
+    base = ParagraphStyle("s", fontName=fonts.REGULAR, fontSize=20, leading=26,
+                          textColor=pdf.INK, splitLongWords=True)
+    name = ParagraphStyle("n", parent=base, fontName=fonts.BOLD, fontSize=34, leading=40,
+                          textColor=pdf.BRAND, spaceAfter=4)
+    meta = ParagraphStyle("m", parent=base, fontSize=17, leading=22, textColor=pdf.MUTED,
+                          spaceAfter=18)
+    item = ParagraphStyle("i", parent=base, leftIndent=26, bulletIndent=6, spaceAfter=4)
+    strong = ParagraphStyle("t", parent=base, fontName=fonts.BOLD, spaceBefore=10)
+    review = ParagraphStyle("r", parent=strong, textColor=pdf.WARN)
+
+    where = f" · {markup(slide.room, 120)}" if slide.room else ""
+    story = [
+        Paragraph(markup(slide.name, 300), name),
+        Paragraph(f"{markup(slide.role)} · <i>{markup(slide.activity, 300)}</i><br/>"
+                  f"{markup(slide.meeting, 300)} · {slide.starts_at:%A, %B %-d, %Y, %-I:%M %p}{where}",
+                  meta),
+    ]
+    statement = slide.statement
+    if statement.kind == "review":
+        story.append(Paragraph(UNDER_REVIEW + " The disclosure will appear here once it is "
+                               "reviewed and any relevant relationships are mitigated.", review))
+    elif statement.kind == "none":
+        story.append(Paragraph(f"{markup(slide.name, 300)} {NO_RELATIONSHIPS}", strong))
+    else:
+        story.append(Paragraph("Relevant financial relationships with ineligible companies:", base))
+        story.extend(
+            Paragraph(f"{markup(company)} — {markup(nature)}", item, bulletText="•")
+            for company, nature in statement.relationships
+        )
+        story.append(Paragraph(MITIGATED, strong))
+    if statement.off_label:
+        story.append(Paragraph(f"<b>Off-label use:</b> this presentation discusses "
+                               f"{markup(statement.off_label, 1000)}", base))
+
+    frame = Frame(0.6 * inch, 0.5 * inch, WIDTH - 1.2 * inch, HEIGHT - 1.7 * inch,
+                  leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
+    frame.addFromList([KeepInFrame(WIDTH - 1.2 * inch, HEIGHT - 1.7 * inch, story, mode="shrink")], c)
+    c.showPage()
+    c.save()
+    return buffer.getvalue()

@@ -1,0 +1,62 @@
+"""The one cleaner all user text passes before it reaches a ReportLab Paragraph.
+
+ReportLab parses a small XML markup inside paragraphs, so a name such as
+``Smith & <Jones>`` would break the document or inject markup. ``markup``
+strips control and bidi-override characters, shortens very long text, escapes
+``&``, ``<`` and ``>``, and wraps characters the main font lacks (CJK) in the
+fallback font. It never raises, whatever it is given.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from xml.sax.saxutils import escape
+
+from . import fonts
+
+# Explicit bidi embeddings/overrides/isolates: they can reorder what a reader sees.
+_BIDI_CONTROLS = {0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069}
+DEFAULT_LIMIT = 1000
+
+
+def clean(value: object, limit: int = DEFAULT_LIMIT) -> str:
+    """Plain text: no control characters, whitespace collapsed, at most ``limit`` characters."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    kept = []
+    for char in text:
+        category = unicodedata.category(char)
+        if category in ("Zl", "Zp") or char in "\t\r\n\f\v":
+            kept.append(" ")
+        elif category in ("Cc", "Cs", "Co", "Cn") or ord(char) in _BIDI_CONTROLS:
+            continue
+        else:
+            kept.append(char)
+    text = " ".join("".join(kept).split())
+    if len(text) > limit:
+        text = text[: max(limit - 1, 0)].rstrip() + "…"
+    return text
+
+
+def markup(value: object, limit: int = DEFAULT_LIMIT) -> str:
+    """Safe paragraph markup for user text: cleaned, escaped, with font fallback runs."""
+    text = clean(value, limit)
+    out: list[str] = []
+    run: list[str] = []
+    run_fallback = False
+    for char in text:
+        fallback = fonts.needs_fallback(char)
+        if run and fallback != run_fallback:
+            out.append(_run("".join(run), run_fallback))
+            run = []
+        run.append(char)
+        run_fallback = fallback
+    if run:
+        out.append(_run("".join(run), run_fallback))
+    return "".join(out)
+
+
+def _run(text: str, fallback: bool) -> str:
+    escaped = escape(text)
+    return f'<font name="{fonts.FALLBACK}">{escaped}</font>' if fallback else escaped
