@@ -1,31 +1,150 @@
-"""Faculty: home page and the disclosure form."""
+"""Faculty: home page, the disclosure form, past versions, company suggestions."""
 
 from __future__ import annotations
 
 from datetime import date
 
 import sqlalchemy as sa
-from flask import Blueprint, render_template
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
+from .. import permissions
 from ..extensions import db
-from ..models import Activity, Assignment
+from ..models import Activity, Assignment, Disclosure, Relationship, utcnow
 from ..state import states_for
+from . import operations
+from .forms import CompanyQueryForm, DisclosureForm, RelationshipForm
 
 bp = Blueprint("faculty", __name__, url_prefix="/faculty")
+
+
+def _valid_days() -> int:
+    return int(current_app.config.get("DISCLOSURE_VALID_DAYS", operations.DEFAULT_VALID_DAYS))
 
 
 @bp.route("/")
 @login_required
 def home():
+    now = utcnow()
     assignments = db.session.scalars(
         sa.select(Assignment)
         .join(Assignment.activity)
-        .where(Assignment.user_id == current_user.id, Assignment.removed_at.is_(None))
+        .where(
+            Assignment.user_id == current_user.id,
+            Assignment.removed_at.is_(None),
+            Activity.ends_at >= now,
+        )
         .options(joinedload(Assignment.activity).joinedload(Activity.room))
         .options(joinedload(Assignment.activity).joinedload(Activity.meeting))
         .order_by(Activity.starts_at)
     ).all()
     statuses = states_for(assignments, date.today())
-    return render_template("faculty/home.html", assignments=assignments, statuses=statuses)
+    versions = db.session.scalars(
+        sa.select(Disclosure)
+        .where(Disclosure.user_id == current_user.id)
+        .order_by(Disclosure.version.desc())
+        .options(selectinload(Disclosure.relationships))
+    ).all()
+    latest = versions[0] if versions else None
+    return render_template(
+        "faculty/home.html",
+        assignments=assignments,
+        statuses=statuses,
+        latest=latest,
+        is_current=bool(latest and latest.is_valid_on(date.today())),
+        versions=versions,
+    )
+
+
+@bp.route("/disclosure/new", methods=["GET", "POST"])
+@login_required
+def disclose():
+    form = DisclosureForm()
+    latest = operations.latest_disclosure(current_user)
+    if not form.is_submitted() and latest is not None:
+        form.fill_from(latest, date.today())
+    status = 200
+    if form.is_submitted() and form.row_action() is None:
+        if form.validate():
+            try:
+                result = operations.submit_disclosure(
+                    current_user, form.to_entry(), valid_days=_valid_days()
+                )
+            except operations.DisclosureRejected as exc:
+                db.session.rollback()
+                form.add_problems(exc.problems)
+            else:
+                disclosure = result.disclosure
+                db.session.commit()
+                message = (
+                    f"Thank you. Version {disclosure.version} of your disclosure was submitted; "
+                    f"it is valid until {disclosure.valid_until:%B} {disclosure.valid_until.day}, "
+                    f"{disclosure.valid_until.year}."
+                )
+                if result.matched:
+                    message += " Matched to the company registry: " + "; ".join(
+                        f"“{typed}” as {name}" for typed, name in result.matched.items()
+                    ) + "."
+                if result.carried:
+                    message += (
+                        f" {result.carried} unchanged relationship(s) keep their review."
+                    )
+                flash(message, "success")
+                return redirect(url_for("faculty.disclosure", disclosure_id=disclosure.id))
+        status = 400
+    return (
+        render_template(
+            "faculty/disclose.html",
+            form=form,
+            latest=latest,
+            window_start=operations.window_start(date.today()),
+            row_template=RelationshipForm(prefix="relationships-__index__-"),
+        ),
+        status,
+    )
+
+
+@bp.route("/disclosure/<int:disclosure_id>")
+@login_required
+def disclosure(disclosure_id: int):
+    shown = db.first_or_404(
+        sa.select(Disclosure)
+        .where(Disclosure.id == disclosure_id)
+        .options(
+            joinedload(Disclosure.user),
+            selectinload(Disclosure.relationships).joinedload(Relationship.company),
+        )
+    )
+    permissions.require(
+        permissions.can_see_disclosure_of(current_user, shown.user),
+        "You can see only your own disclosures. Reviewers and meeting staff see everyone's.",
+    )
+    latest_version = db.session.scalar(
+        sa.select(sa.func.max(Disclosure.version)).where(Disclosure.user_id == shown.user_id)
+    )
+    return render_template(
+        "faculty/disclosure.html",
+        disclosure=shown,
+        latest_version=latest_version,
+        is_own=shown.user_id == current_user.id,
+    )
+
+
+@bp.route("/companies/suggest")
+@login_required
+def company_suggestions():
+    """Registry names matching what is typed (names and aliases), for the form's datalist."""
+    form = CompanyQueryForm(request.args)
+    if not form.validate():
+        return jsonify({"error": "Type at most 200 characters."}), 400
+    return jsonify(operations.suggest_companies(form.q.data or ""))

@@ -1,0 +1,581 @@
+"""The rules of a disclosure and of the company registry. Operations never commit.
+
+Faculty side: ``submit_disclosure`` checks every Standard 3 rule (24-month
+window, dates, the explicit has/has-not choice, the attestation) and saves a
+new ``Disclosure`` version, carrying the review of unchanged relationships.
+
+Staff side: ``confirm_company``, ``add_alias``, ``merge_companies`` keep the
+registry clean; ``record_owner_decision`` records which Standard 3 exception
+lets an owner or employee of an ineligible company take part.
+
+Each operation writes its audit event. Disclosure contents (company names,
+natures, details) never go into the audit ``changes``: only ids and counts.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from ..audit import record
+from ..enums import Nature, OwnerException
+from ..extensions import db
+from ..models import (
+    Assignment,
+    Company,
+    CompanyAlias,
+    Determination,
+    Disclosure,
+    Mitigation,
+    Relationship,
+    User,
+    normalise_company_name,
+    utcnow,
+)
+
+LOOKBACK_MONTHS = 24
+DEFAULT_VALID_DAYS = 365
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One refusal: ``field`` names the form field; ``row`` the relationship row (0-based)."""
+
+    field: str
+    message: str
+    row: int | None = None
+
+
+class DisclosureRejected(ValueError):
+    """The submission breaks a rule; nothing was saved. ``problems`` says what to fix."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__("; ".join(p.message for p in problems))
+        self.problems = problems
+
+
+class RegistryError(ValueError):
+    """A company-registry or owner-decision change that cannot be made, with the reason."""
+
+
+# --------------------------------------------------------------------------- input
+
+
+@dataclass
+class RelationshipEntry:
+    """One relationship as the person typed it (plain data, no form objects)."""
+
+    company_name: str
+    nature: Nature | None
+    started_on: date | None
+    ended_on: date | None
+    ongoing: bool
+    detail: str | None = None
+
+    @property
+    def is_blank(self) -> bool:
+        return not (self.company_name or "").strip() and self.nature is None and not (
+            self.started_on or self.ended_on or self.ongoing or (self.detail or "").strip()
+        )
+
+
+@dataclass
+class DisclosureEntry:
+    has_relationships: bool | None
+    relationships: list[RelationshipEntry]
+    attestation_name: str
+    attested_complete: bool
+    discusses_off_label: bool | None
+    off_label_detail: str | None = None
+
+
+@dataclass
+class SubmissionResult:
+    disclosure: Disclosure
+    carried: int = 0
+    new_companies: list[Company] = field(default_factory=list)
+    # Typed name → registry name, where they differ (shown to the person, never logged).
+    matched: dict[str, str] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- dates
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day ``months`` calendar months earlier (clamped to the month's end)."""
+    total = day.year * 12 + (day.month - 1) - months
+    year, month = divmod(total, 12)
+    month += 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def window_start(submitted_on: date, months: int = LOOKBACK_MONTHS) -> date:
+    """First day of the disclosure window: relationships ending before it need not be disclosed."""
+    return months_before(submitted_on, months)
+
+
+def _fmt(day: date) -> str:
+    return f"{day:%B} {day.day}, {day.year}"
+
+
+def names_match(typed: str, account_name: str) -> bool:
+    """The attestation signature: same words, ignoring case and spacing."""
+    return " ".join(typed.split()).casefold() == " ".join(account_name.split()).casefold()
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def check_relationship(entry: RelationshipEntry, row: int, submitted_on: date) -> list[Problem]:
+    """Every rule one relationship row must meet (pure: no database)."""
+    problems: list[Problem] = []
+    if not (entry.company_name or "").strip():
+        problems.append(Problem("company", "Enter the company's name.", row))
+    elif len(entry.company_name.strip()) > 200:
+        problems.append(Problem("company", "Shorten the company name to 200 characters.", row))
+    if entry.nature is None:
+        problems.append(Problem("nature", "Choose the nature of the relationship.", row))
+    if entry.started_on is None:
+        problems.append(
+            Problem("started_on", "Enter when the relationship started (an approximate date is fine).", row)
+        )
+    elif entry.started_on > submitted_on:
+        problems.append(
+            Problem(
+                "started_on",
+                f"The start date {_fmt(entry.started_on)} is in the future. Disclose relationships "
+                "that have started; add this one when it begins.",
+                row,
+            )
+        )
+    if entry.ongoing and entry.ended_on is not None:
+        problems.append(
+            Problem("ended_on", "Either enter an end date or tick “Ongoing”, not both.", row)
+        )
+    elif not entry.ongoing and entry.ended_on is None:
+        problems.append(
+            Problem("ended_on", "Enter when the relationship ended, or tick “Ongoing”.", row)
+        )
+    if entry.ended_on is not None:
+        first = window_start(submitted_on)
+        if entry.started_on is not None and entry.ended_on < entry.started_on:
+            problems.append(
+                Problem("ended_on", "The end date is before the start date. Check both dates.", row)
+            )
+        elif entry.ended_on < first:
+            problems.append(
+                Problem(
+                    "ended_on",
+                    f"This relationship ended before {_fmt(first)}, the first day of the 24-month "
+                    "window. It need not be disclosed: remove the row.",
+                    row,
+                )
+            )
+    return problems
+
+
+def check_disclosure(entry: DisclosureEntry, person: User, submitted_on: date) -> list[Problem]:
+    """Every rule of a whole submission (pure: no database)."""
+    problems: list[Problem] = []
+    rows = [(i, r) for i, r in enumerate(entry.relationships) if not r.is_blank]
+    if entry.has_relationships is None:
+        problems.append(
+            Problem(
+                "has_relationships",
+                "Say whether you have had financial relationships with ineligible companies "
+                "in the past 24 months.",
+            )
+        )
+    elif entry.has_relationships and not rows:
+        problems.append(
+            Problem(
+                "has_relationships",
+                "You said you have had financial relationships, but listed none. Add each "
+                "relationship below, or choose “I have had none”.",
+            )
+        )
+    elif not entry.has_relationships and rows:
+        problems.append(
+            Problem(
+                "has_relationships",
+                f"You chose “I have had none” but filled in {len(rows)} relationship row(s). "
+                "Choose “I have had financial relationships”, or remove the rows.",
+            )
+        )
+    if entry.has_relationships:
+        for index, relationship in rows:
+            problems.extend(check_relationship(relationship, index, submitted_on))
+    if entry.discusses_off_label is None:
+        problems.append(
+            Problem(
+                "discusses_off_label",
+                "Say whether your presentation will discuss unlabelled or investigational uses.",
+            )
+        )
+    elif entry.discusses_off_label and not (entry.off_label_detail or "").strip():
+        problems.append(
+            Problem(
+                "off_label_detail",
+                "Name the drugs or devices and the unlabelled or investigational uses you will discuss.",
+            )
+        )
+    if not (entry.attestation_name or "").strip():
+        problems.append(Problem("attestation_name", "Type your full name to sign the disclosure."))
+    elif not names_match(entry.attestation_name, person.full_name):
+        problems.append(
+            Problem(
+                "attestation_name",
+                f"The name you typed does not match your account name. Type it as “{person.full_name}”.",
+            )
+        )
+    if not entry.attested_complete:
+        problems.append(
+            Problem(
+                "attested_complete",
+                "Tick the box to confirm the disclosure is complete, whatever the amounts.",
+            )
+        )
+    return problems
+
+
+# --------------------------------------------------------------------------- registry look-up
+
+
+def find_company(name: str) -> Company | None:
+    """The registry company a typed name means: by name or alias, ignoring case and punctuation."""
+    key = normalise_company_name(name)
+    if not key:
+        return None
+    company = db.session.scalar(sa.select(Company).where(Company.normalized_name == key))
+    if company is not None:
+        return company
+    return db.session.scalar(
+        sa.select(Company).join(CompanyAlias).where(CompanyAlias.normalized_name == key)
+    )
+
+
+def suggest_companies(query: str, limit: int = 10) -> list[dict[str, str | None]]:
+    """Confirmed registry names (and aliases) whose key contains the typed text's key."""
+    key = normalise_company_name(query)
+    if len(key) < 2:
+        return []
+    like = f"%{key}%"
+    by_name = db.session.scalars(
+        sa.select(Company)
+        .where(Company.needs_review.is_(False), Company.normalized_name.like(like))
+        .order_by(Company.normalized_name.startswith(key).desc(), Company.name)
+        .limit(limit)
+    ).all()
+    results: list[dict[str, str | None]] = [{"name": c.name, "alias": None} for c in by_name]
+    seen = {c.id for c in by_name}
+    aliases = db.session.execute(
+        sa.select(CompanyAlias.name, Company.name, Company.id)
+        .join(Company)
+        .where(Company.needs_review.is_(False), CompanyAlias.normalized_name.like(like))
+        .order_by(CompanyAlias.name)
+        .limit(limit)
+    ).all()
+    for alias, name, company_id in aliases:
+        if company_id not in seen and len(results) < limit:
+            results.append({"name": name, "alias": alias})
+            seen.add(company_id)
+    return results[:limit]
+
+
+# --------------------------------------------------------------------------- submission
+
+
+def latest_disclosure(person: User) -> Disclosure | None:
+    return db.session.scalar(
+        sa.select(Disclosure)
+        .where(Disclosure.user_id == person.id)
+        .order_by(Disclosure.version.desc())
+        .limit(1)
+        .options(selectinload(Disclosure.relationships).joinedload(Relationship.company))
+    )
+
+
+def _carry_review(new: Relationship, old: Relationship) -> None:
+    """Copy each determination of ``old`` (and its mitigations) onto ``new``."""
+    determinations = db.session.scalars(
+        sa.select(Determination)
+        .where(Determination.relationship_id == old.id)
+        .options(selectinload(Determination.mitigations))
+    ).all()
+    for previous in determinations:
+        copy = Determination(
+            relationship=new,
+            assignment_id=previous.assignment_id,
+            is_relevant=previous.is_relevant,
+            rationale=previous.rationale,
+            reviewer_id=previous.reviewer_id,
+            decided_at=previous.decided_at,
+            carried_from_id=previous.id,
+        )
+        copy.mitigations = [
+            Mitigation(
+                method=m.method,
+                notes=m.notes,
+                recorded_by_id=m.recorded_by_id,
+                recorded_at=m.recorded_at,
+            )
+            for m in previous.mitigations
+        ]
+        db.session.add(copy)
+
+
+def submit_disclosure(
+    person: User,
+    entry: DisclosureEntry,
+    *,
+    now: datetime | None = None,
+    valid_days: int = DEFAULT_VALID_DAYS,
+) -> SubmissionResult:
+    """Save ``entry`` as ``person``'s next disclosure version.
+
+    Raises ``DisclosureRejected`` (nothing added to the session) when a rule is
+    broken. Side effects otherwise:
+
+    - adds a ``Disclosure`` with ``version`` = previous + 1, ``valid_until`` =
+      submission date + ``valid_days``, the attestation and its timestamp;
+      earlier versions are not touched;
+    - resolves each company by name or alias; an unknown one is created
+      ``is_ineligible=True, needs_review=True`` for staff to confirm or merge;
+    - a relationship identical to one in the previous version (same company,
+      nature, start and end) gets ``carried_from_id`` and copies of that
+      relationship's determinations and mitigations, so its review stands;
+      changed or new relationships start without any;
+    - when an owner/employee relationship with an ineligible company is new in
+      this version, staff decisions already recorded on the person's current
+      assignments are cleared (the exception was judged for other companies)
+      and each clearing is audited;
+    - writes one ``disclosure.submitted`` audit event (ids and counts only).
+    """
+    now = now or utcnow()
+    today = now.date()
+    problems = check_disclosure(entry, person, today)
+    if problems:
+        raise DisclosureRejected(problems)
+
+    previous = latest_disclosure(person)
+    disclosure = Disclosure(
+        user=person,
+        version=(previous.version + 1) if previous else 1,
+        submitted_at=now,
+        valid_until=today + timedelta(days=valid_days),
+        has_relationships=bool(entry.has_relationships),
+        attestation_name=" ".join(entry.attestation_name.split()),
+        attested_complete=True,
+        attested_at=now,
+        discusses_off_label=bool(entry.discusses_off_label),
+        off_label_detail=(entry.off_label_detail or "").strip() or None
+        if entry.discusses_off_label
+        else None,
+    )
+    db.session.add(disclosure)
+    result = SubmissionResult(disclosure)
+
+    created: dict[str, Company] = {}
+    unused_previous = list(previous.relationships) if previous else []
+    new_owner_employee = False
+    rows = [r for r in entry.relationships if not r.is_blank] if entry.has_relationships else []
+    for row in rows:
+        typed = " ".join(row.company_name.split())
+        key = normalise_company_name(typed)
+        company = created.get(key) or find_company(typed)
+        if company is None:
+            company = Company(name=typed, is_ineligible=True, needs_review=True)
+            db.session.add(company)
+            db.session.flush()
+            created[key] = company
+            result.new_companies.append(company)
+        elif company.name != typed and key not in created:
+            result.matched[typed] = company.name
+        relationship = Relationship(
+            disclosure=disclosure,
+            company=company,
+            nature=row.nature,
+            started_on=row.started_on,
+            ended_on=None if row.ongoing else row.ended_on,
+            detail=(row.detail or "").strip() or None,
+        )
+        db.session.add(relationship)
+        match = next(
+            (
+                old
+                for old in unused_previous
+                if old.company_id == company.id
+                and old.nature is relationship.nature
+                and old.started_on == relationship.started_on
+                and old.ended_on == relationship.ended_on
+            ),
+            None,
+        )
+        if match is not None:
+            unused_previous.remove(match)
+            relationship.carried_from_id = match.id
+            _carry_review(relationship, match)
+            result.carried += 1
+        elif (
+            relationship.nature.makes_owner_or_employee
+            and company.is_ineligible
+            and (relationship.ended_on is None or relationship.ended_on >= today)
+        ):
+            new_owner_employee = True
+
+    db.session.flush()
+    if new_owner_employee:
+        decided = db.session.scalars(
+            sa.select(Assignment).where(
+                Assignment.user_id == person.id,
+                Assignment.removed_at.is_(None),
+                Assignment.owner_exception.is_not(None),
+            )
+        ).all()
+        for assignment in decided:
+            before = assignment.owner_exception
+            assignment.owner_exception = None
+            assignment.owner_decision_note = None
+            assignment.owner_decided_by = None
+            assignment.owner_decided_at = None
+            record(
+                person,
+                "assignment.owner_decision_reset",
+                assignment,
+                {"owner_exception": {"before": before, "after": None}, "disclosure_id": disclosure.id},
+                subject=person,
+            )
+
+    record(
+        person,
+        "disclosure.submitted",
+        disclosure,
+        {
+            "version": disclosure.version,
+            "has_relationships": disclosure.has_relationships,
+            "relationship_count": len(disclosure.relationships),
+            "carried_count": result.carried,
+            "new_company_ids": [c.id for c in result.new_companies],
+            "discusses_off_label": disclosure.discusses_off_label,
+            "valid_until": disclosure.valid_until,
+        },
+        subject=person,
+    )
+    return result
+
+
+# --------------------------------------------------------------------------- company registry
+
+
+def confirm_company(actor: User, company: Company, *, is_ineligible: bool, note: str | None) -> None:
+    """Staff confirm a company and say whether it is ineligible.
+
+    Side effects: sets ``is_ineligible``, ``note``, clears ``needs_review``;
+    writes ``company.confirmed`` with the before/after values.
+    """
+    before = {"is_ineligible": company.is_ineligible, "needs_review": company.needs_review}
+    company.is_ineligible = is_ineligible
+    company.needs_review = False
+    company.note = (note or "").strip() or None
+    after = {"is_ineligible": company.is_ineligible, "needs_review": False}
+    record(actor, "company.confirmed", company, {k: {"before": before[k], "after": after[k]} for k in after})
+
+
+def add_alias(actor: User, company: Company, alias: str) -> CompanyAlias:
+    """Another spelling of ``company`` (for example "J&J").
+
+    Raises ``RegistryError`` when the spelling already names a company or alias.
+    Side effects: adds a ``CompanyAlias``; writes ``company.alias_added``.
+    """
+    name = " ".join((alias or "").split())
+    key = normalise_company_name(name)
+    if not key:
+        raise RegistryError("Type the other spelling of the company's name.")
+    if key == company.normalized_name:
+        raise RegistryError("That spelling already matches the company's name: no alias is needed.")
+    other = find_company(name)
+    if other is not None:
+        raise RegistryError(
+            f"“{name}” already matches {other.name}. Merge the two companies instead, if they are one."
+        )
+    entry = CompanyAlias(name=name)
+    company.aliases.append(entry)
+    db.session.flush()
+    record(actor, "company.alias_added", company, {"alias_id": entry.id})
+    return entry
+
+
+def merge_companies(actor: User, source: Company, target: Company) -> int:
+    """Fold ``source`` into ``target``: one company, every relationship kept.
+
+    Side effects: every ``Relationship`` of ``source`` (in every disclosure
+    version) now points at ``target``; ``source``'s name and aliases become
+    aliases of ``target``; ``source`` is deleted; ``target`` stays as staff
+    set it. Writes ``company.merged`` on the target. Returns the number of
+    relationships moved. Raises ``RegistryError`` when both are the same.
+    """
+    if source.id == target.id:
+        raise RegistryError("Choose a different company to merge into.")
+    db.session.flush()
+    moved = db.session.execute(
+        sa.update(Relationship)
+        .where(Relationship.company_id == source.id)
+        .values(company_id=target.id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    spellings = [source.name, *(a.name for a in source.aliases)]
+    source_id = source.id
+    db.session.expire_all()  # loaded relationships now point at the target
+    db.session.delete(source)
+    db.session.flush()
+    for spelling in spellings:
+        key = normalise_company_name(spelling)
+        if key and key != target.normalized_name and all(a.normalized_name != key for a in target.aliases):
+            target.aliases.append(CompanyAlias(name=spelling))
+    db.session.flush()
+    record(
+        actor,
+        "company.merged",
+        target,
+        {"merged_company_id": source_id, "relationships_moved": moved},
+    )
+    return moved
+
+
+# --------------------------------------------------------------------------- owners and employees
+
+
+def record_owner_decision(
+    actor: User, assignment: Assignment, exception: OwnerException, note: str
+) -> None:
+    """Staff record which Standard 3 exception (or none) applies to an owner/employee's role.
+
+    Side effects: sets ``owner_exception``, ``owner_decision_note``,
+    ``owner_decided_by``, ``owner_decided_at``; writes
+    ``assignment.owner_exception_recorded`` (before/after exception) with the
+    person as subject. Raises ``RegistryError`` for a removed assignment or an
+    empty note.
+    """
+    if assignment.removed_at is not None:
+        raise RegistryError("This role was removed from the programme; there is nothing to decide.")
+    if not (note or "").strip():
+        raise RegistryError("Explain the decision in a sentence or two for the record.")
+    before = assignment.owner_exception
+    assignment.owner_exception = exception
+    assignment.owner_decision_note = note.strip()
+    assignment.owner_decided_by = actor
+    assignment.owner_decided_at = utcnow()
+    record(
+        actor,
+        "assignment.owner_exception_recorded",
+        assignment,
+        {"owner_exception": {"before": before, "after": exception}},
+        subject=assignment.user,
+    )
