@@ -1,0 +1,138 @@
+"""The staff dashboard: counts by state, what blocks each room and day, CSV export."""
+
+import csv
+import io
+import re
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from disclosures.demo import load_demo_meeting
+from disclosures.enums import AssignmentRole, AssignmentState, Nature, Role
+from disclosures.extensions import db
+from disclosures.models import Activity, Assignment, Meeting, User
+from disclosures.state import states_for
+
+from . import factories
+
+
+@pytest.fixture()
+def setting(app):
+    meeting = factories.meeting(name="Spine Forum 2031", starts_on=date.today() + timedelta(days=30))
+    room = factories.room(meeting, "Ballroom A")
+    activity = factories.activity(meeting, room, title="Lumbar fusion outcomes", code="S001")
+    cleared_activity = factories.activity(meeting, room, title="Coding and billing", code="S002")
+    waiting = factories.user(full_name="Waiting Speaker")
+    factories.assignment(waiting, activity, AssignmentRole.SPEAKER)
+    factories.disclosure(waiting, [(factories.company(), Nature.CONSULTANT)])
+    silent = factories.user(full_name="Silent Moderator")
+    factories.assignment(silent, activity, AssignmentRole.MODERATOR)
+    clear = factories.user(full_name="Clear Person")
+    factories.assignment(clear, cleared_activity)
+    factories.assignment(clear, activity, AssignmentRole.PANELIST)
+    factories.disclosure(clear, [])
+    staff = factories.user(Role.STAFF)
+    return {"meeting": meeting, "staff": staff}
+
+
+def url(meeting, csv_=False):
+    return f"/staff/meetings/{meeting.id}/dashboard" + (".csv" if csv_ else "")
+
+
+@pytest.mark.parametrize("csv_", [False, True])
+def test_dashboard_requires_login(client, setting, csv_):
+    db.session.commit()
+    response = client.get(url(setting["meeting"], csv_))
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("role", [Role.FACULTY, Role.REVIEWER])
+@pytest.mark.parametrize("csv_", [False, True])
+def test_dashboard_forbidden_below_staff(login_as, setting, role, csv_):
+    response = login_as(factories.user(role)).get(url(setting["meeting"], csv_))
+    assert response.status_code == 403
+    assert "Waiting Speaker" not in response.get_data(as_text=True)
+
+
+def test_dashboard_missing_meeting_is_404(login_as, setting):
+    assert login_as(setting["staff"]).get("/staff/meetings/999999/dashboard").status_code == 404
+
+
+def test_dashboard_lists_who_is_missing_what(login_as, setting):
+    html = login_as(setting["staff"]).get(url(setting["meeting"])).get_data(as_text=True)
+    assert "Ballroom A" in html and "Lumbar fusion outcomes" in html
+    assert "Waiting Speaker" in html and "1 relationship(s) awaiting a relevance decision" in html
+    assert "Silent Moderator" in html and "No disclosure submitted" in html
+    assert "Clear Person" not in html  # cleared people are not listed
+    assert "Coding and billing" not in html  # fully cleared activity is not listed
+    assert "1 / 2" in html  # activities fully cleared
+    assert "30" in html and "days to the meeting" in html
+    assert "23" in html and "days to the disclosure deadline" in html
+
+
+def test_dashboard_says_when_deadline_passed(login_as, app):
+    meeting = factories.meeting(starts_on=date.today() + timedelta(days=3), disclosure_deadline=date.today() - timedelta(days=4))
+    html = login_as(factories.user(Role.STAFF)).get(url(meeting)).get_data(as_text=True)
+    assert "4 days ago" in html and "Every role in every activity is cleared." in html
+
+
+def test_dashboard_csv_has_the_same_rows(login_as, setting):
+    response = login_as(setting["staff"]).get(url(setting["meeting"], csv_=True))
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0][:5] == ["Day", "Room", "Start", "Activity code", "Activity"]
+    people = {(r[5], r[7], r[8], r[9]) for r in rows[1:]}
+    assert people == {
+        ("Waiting Speaker", "Speaker", "Awaiting review", "1 relationship(s) awaiting a relevance decision"),
+        ("Silent Moderator", "Moderator", "Awaiting disclosure", "No disclosure submitted"),
+    }
+    assert all(r[1] == "Ballroom A" and r[3] == "S001" for r in rows[1:])
+
+
+def test_dashboard_csv_neutralises_spreadsheet_formulas(login_as, setting):
+    person = db.session.scalar(sa.select(User).where(User.full_name == "Silent Moderator"))
+    person.full_name = "=HYPERLINK(\"http://evil\")"
+    text = login_as(setting["staff"]).get(url(setting["meeting"], csv_=True)).get_data(as_text=True)
+    assert "'=HYPERLINK" in text
+    assert "\n=HYPERLINK" not in text and ",=HYPERLINK" not in text
+
+
+def test_dashboard_ignores_removed_assignments(login_as, setting):
+    silent = db.session.scalar(sa.select(User).where(User.full_name == "Silent Moderator"))
+    silent.assignments[0].removed_at = datetime.now(UTC)
+    html = login_as(setting["staff"]).get(url(setting["meeting"])).get_data(as_text=True)
+    assert "Silent Moderator" not in html
+
+
+def test_dashboard_counts_match_the_demo_meeting(login_as, app):
+    load_demo_meeting(password="x" * 12)
+    meeting = db.session.scalar(sa.select(Meeting))
+    staff = factories.user(Role.STAFF)  # logs in with the factories' password
+    # Computed independently of the dashboard: every current assignment of the meeting.
+    assignments = db.session.scalars(
+        sa.select(Assignment).join(Activity).where(Activity.meeting_id == meeting.id, Assignment.removed_at.is_(None))
+    ).all()
+    expected = Counter(s.state for s in states_for(assignments, date.today()).values())
+    assert set(expected) == set(AssignmentState)  # the demo has every state
+    html = login_as(staff).get(url(meeting)).get_data(as_text=True)
+    shown = {
+        state: int(count)
+        for state, count in re.findall(r'class="dashboard-count" data-state="([a-z_]+)">(\d+)<', html)
+    }
+    assert shown == {state.value: expected[state] for state in AssignmentState}
+    rows = list(csv.reader(io.StringIO(
+        login_as(staff).get(url(meeting, csv_=True)).get_data(as_text=True).lstrip("\ufeff")
+    )))[1:]
+    assert len(rows) == sum(expected.values()) - expected[AssignmentState.CLEARED]
+    assert Counter(r[8] for r in rows) == Counter(
+        {s.label: n for s, n in expected.items() if s is not AssignmentState.CLEARED}
+    )
+
+
+def test_dashboard_linked_from_meeting_nav(login_as, setting):
+    html = login_as(setting["staff"]).get(url(setting["meeting"])).get_data(as_text=True)
+    assert f'href="/staff/meetings/{setting["meeting"].id}/dashboard" aria-current="page"' in html
