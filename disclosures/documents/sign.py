@@ -40,6 +40,19 @@ def draw_qr(canvas, url: str, x: float, y: float, size: float) -> float:
     return module
 
 
+MARGIN = 15 * mm
+QR_TOP = 5.9 * cm  # from the top edge of the page to the top of the code
+
+
+def qr_side(size: str = "letter") -> float:
+    """Side of the printed code, quiet zone included: 17 cm on Letter and A4.
+
+    The usual rule of thumb (scanning distance ≈ 10 × code size) gives about 2 m.
+    """
+    width, height = pdf.page_size(size)
+    return min(width - 2 * MARGIN, 17 * cm, height - QR_TOP - 4.4 * cm)
+
+
 def sign_pdf(meeting: str, room: str, url: str, size: str = "letter") -> bytes:
     fonts.register()
     width, height = pdf.page_size(size)
@@ -49,31 +62,29 @@ def sign_pdf(meeting: str, room: str, url: str, size: str = "letter") -> bytes:
     c.setAuthor(pdf.AUTHOR)
     c.setSubject("Room sign with the QR code of the faculty disclosure sheet")
     c.setCreator(pdf.AUTHOR)
-    margin = 15 * mm
-    usable = width - 2 * margin
+    usable = width - 2 * MARGIN
 
     c.setFillColor(pdf.BRAND)
-    c.rect(0, height - 3.2 * cm, width, 3.2 * cm, stroke=0, fill=1)
+    c.rect(0, height - 2.6 * cm, width, 2.6 * cm, stroke=0, fill=1)
     c.setFillColorRGB(1, 1, 1)
-    pdf.draw_text(c, meeting, width / 2, height - 2.0 * cm, 20, bold=True, center=True,
+    pdf.draw_text(c, meeting, width / 2, height - 1.55 * cm, 18, bold=True, center=True,
                   max_width=usable)
     c.setFillColor(pdf.INK)
-    pdf.draw_text(c, room, width / 2, height - 5.4 * cm, 44, bold=True, center=True,
+    pdf.draw_text(c, room, width / 2, height - 4.3 * cm, 40, bold=True, center=True,
                   max_width=usable)
     c.setFillColor(pdf.MUTED)
-    pdf.draw_text(c, "Faculty disclosures", width / 2, height - 6.7 * cm, 20, center=True)
+    pdf.draw_text(c, "Faculty disclosures", width / 2, height - 5.3 * cm, 17, center=True)
 
-    # ~17 cm: the usual 10:1 distance-to-size rule of thumb gives 2 m and more.
-    side = min(usable, 17.5 * cm, height - 13.5 * cm)
-    qr_y = height - 7.4 * cm - side
+    side = qr_side(size)
+    qr_y = height - QR_TOP - side
     draw_qr(c, url, (width - side) / 2, qr_y, side)
 
     c.setFillColor(pdf.INK)
-    pdf.draw_text(c, url, width / 2, qr_y - 0.9 * cm, 13, center=True, max_width=usable)
-    pdf.draw_text(c, INSTRUCTION, width / 2, qr_y - 2.0 * cm, 15, bold=True, center=True,
+    pdf.draw_text(c, url, width / 2, qr_y - 0.7 * cm, 12, center=True, max_width=usable)
+    pdf.draw_text(c, INSTRUCTION, width / 2, qr_y - 1.7 * cm, 14, bold=True, center=True,
                   max_width=usable)
     c.setFillColor(pdf.MUTED)
-    pdf.draw_text(c, SUB_INSTRUCTION, width / 2, qr_y - 2.8 * cm, 11, center=True,
+    pdf.draw_text(c, SUB_INSTRUCTION, width / 2, qr_y - 2.4 * cm, 10.5, center=True,
                   max_width=usable)
     c.showPage()
     c.save()

@@ -1,0 +1,83 @@
+"""The text cleaner in front of every ReportLab Paragraph, and PDFs built from hostile names."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime
+
+import pypdf
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from reportlab.platypus import Paragraph
+
+from disclosures.documents import pdf, sheet, slide, text
+from disclosures.documents.data import ActivitySheet, Day, PersonLine, RoomSheet, Slide, Statement
+
+HOSTILE = [
+    "<para>", "</para>", "<font name='nope'>", "<b>unclosed", "a & b", "&amp;", "&#0;", "<br/>",
+    "x" * 10_000, "שלום עולם", "مرحبا", "😀🧑‍⚕️", "\x00\x07\x1b[31m", "\u202eevil", "\ud800",
+    "王伟 (Wang Wei)", "<img src=x onerror=alert(1)>", "]]>", "<!-- -->",
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_markup_never_raises_and_parses(value):
+    style = pdf.styles()["base"]
+    Paragraph(text.markup(value), style).wrap(400, 800)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_markup_parses_for_any_text(value):
+    Paragraph(text.markup(value), pdf.styles()["base"]).wrap(300, 5000)
+
+
+def test_markup_escapes_markup_characters():
+    assert text.markup("Smith & <Jones>") == "Smith &amp; &lt;Jones&gt;"
+
+
+def test_clean_strips_controls_and_bidi_overrides_and_limits_length():
+    assert text.clean("a\x00b\x07c\u202ed\nline") == "abcd line"
+    assert len(text.clean("y" * 10_000, limit=100)) == 100
+    assert text.clean(None) == ""
+
+
+def test_markup_wraps_cjk_in_fallback_font():
+    assert text.markup("王伟 (Wang Wei)").startswith('<font name="DroidSansFallback">王伟</font>')
+
+
+def _sheet(name: str, company: str) -> RoomSheet:
+    now = datetime(2030, 5, 1, 14, tzinfo=UTC)
+    person = PersonLine(name, "Speaker", Statement("relevant", ((company, "Consultant"),)))
+    activity = ActivitySheet(name, "S1", now, now, "Room <1>", ((company, "in & kind"),), (person,))
+    return RoomSheet("Meeting <b>&", "Room <1>", None, "UTC", now,
+                     (Day(date(2030, 5, 1), False, (activity,)),))
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_room_sheet_pdf_builds_with_hostile_names(value):
+    content = sheet.room_sheet_pdf(_sheet(value, value))
+    assert pypdf.PdfReader(io.BytesIO(content)).pages
+
+
+def test_room_sheet_pdf_wraps_many_long_relationships_onto_more_pages():
+    now = datetime(2030, 5, 1, 14, tzinfo=UTC)
+    long_name = "Professor " + "Verylongfamilyname" * 8
+    relationships = tuple((f"Company {i} " + "International Holdings " * 5, "Consultant") for i in range(60))
+    person = PersonLine(long_name, "Speaker", Statement("relevant", relationships))
+    activity = ActivitySheet("Talk", "S1", now, now, "R", (), (person,))
+    content = sheet.room_sheet_pdf(RoomSheet("M", "R", None, "UTC", now,
+                                             (Day(date(2030, 5, 1), False, (activity,)),)))
+    reader = pypdf.PdfReader(io.BytesIO(content))
+    assert len(reader.pages) > 1
+    joined = " ".join(" ".join(p.extract_text().split()) for p in reader.pages)
+    assert "Company 59" in joined and f"Page 1 of {len(reader.pages)}" in joined
+
+
+def test_slide_pdf_builds_with_hostile_and_very_long_text():
+    now = datetime(2030, 5, 1, 14, tzinfo=UTC)
+    relationships = tuple((f"<Company {i}> & Co", "Consultant") for i in range(40))
+    content = slide.slide_pdf(Slide("M", "x" * 10_000, "Speaker", "<para>", now, None,
+                                    Statement("relevant", relationships, "<b>off label")))
+    assert len(pypdf.PdfReader(io.BytesIO(content)).pages) == 1
