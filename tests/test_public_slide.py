@@ -92,3 +92,8 @@ def test_slide_without_relationships_says_so(login_as):
     text = slide_text(login_as(speaker).get(f"/assignments/{assignment.id}/slide.pdf"))
     assert ("Clara Clean, PhD has no relevant financial relationship(s) with ineligible "
             "companies to disclose") in text
+
+
+def test_faculty_home_links_to_slide_once_cleared(login_as, talk):
+    page = login_as(talk["speaker"]).get("/faculty/").get_data(as_text=True)
+    assert f"/assignments/{talk['assignment'].id}/slide.pdf" in page
