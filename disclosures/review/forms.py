@@ -17,7 +17,7 @@ STATE_NEEDS_ACTION = "needs_action"
 STATE_EXCLUDED_PENDING = "excluded_pending"
 STATE_ALL = "all"
 QUEUE_STATES = [
-    (STATE_NEEDS_ACTION, "Needs a reviewer (awaiting review or mitigation)"),
+    (STATE_NEEDS_ACTION, "Needs a reviewer"),
     (AssignmentState.AWAITING_REVIEW.value, AssignmentState.AWAITING_REVIEW.label),
     (AssignmentState.NEEDS_MITIGATION.value, AssignmentState.NEEDS_MITIGATION.label),
     (STATE_EXCLUDED_PENDING, "Excluded: staff decision needed"),
