@@ -14,6 +14,7 @@ from wtforms import (
     FieldList,
     Form,
     FormField,
+    IntegerField,
     RadioField,
     SelectField,
     StringField,
@@ -21,9 +22,9 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length, Optional
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from ..enums import Nature
+from ..enums import Nature, OwnerException
 from . import operations
 
 MAX_ROWS = 40
@@ -202,3 +203,89 @@ class CompanyQueryForm(Form):
     """What is typed in a company field, read from the query string (no CSRF: changes nothing)."""
 
     q = StringField("Company", validators=[Length(max=200)])
+
+
+# --------------------------------------------------------------------------- staff: registry
+
+
+class CompanyFilterForm(Form):
+    """Filters of the company registry list, read from the query string."""
+
+    q = StringField("Name or alias", validators=[Length(max=200, message="Type at most 200 characters.")])
+    show = SelectField(
+        "Show",
+        choices=[
+            SelectChoice("review", "Needing review"),
+            SelectChoice("all", "All companies"),
+            SelectChoice("ineligible", "Ineligible"),
+            SelectChoice("eligible", "Eligible"),
+        ],
+        default="review",
+    )
+    page = IntegerField("Page", validators=[Optional(), NumberRange(min=1, max=100000)])
+
+
+class ConfirmCompanyForm(FlaskForm):
+    eligibility = RadioField(
+        "Is this an ineligible company?",
+        choices=[
+            SelectChoice(
+                "ineligible",
+                "Ineligible: produces, markets, sells or distributes healthcare products used on patients",
+            ),
+            SelectChoice(
+                "eligible",
+                "Eligible: hospital, practice, insurer, software, publisher, school, society …",
+            ),
+        ],
+        validators=[InputRequired("Choose whether the company is ineligible or eligible.")],
+    )
+    note = TextAreaField(
+        "Note (optional)",
+        validators=[Length(max=2000, message="Keep the note under 2,000 characters.")],
+        description="Why, for the record: for example the company's main business.",
+    )
+    confirm = SubmitField("Confirm")
+
+
+class AliasForm(FlaskForm):
+    alias = StringField(
+        "Other spelling",
+        validators=[
+            InputRequired("Type the other spelling, for example J&J."),
+            Length(max=200, message="Type at most 200 characters."),
+        ],
+        description="Faculty typing this spelling will be matched to this company.",
+    )
+    add_alias = SubmitField("Add alias")
+
+
+class MergeForm(FlaskForm):
+    target = StringField(
+        "Merge into",
+        validators=[
+            InputRequired("Type the name of the company that should remain."),
+            Length(max=200, message="Type at most 200 characters."),
+        ],
+        description="The company that remains. Every relationship of this one moves to it, "
+        "and this name becomes one of its aliases.",
+        render_kw={"list": "company-suggestions", "autocomplete": "off", "data-company-input": ""},
+    )
+    merge = SubmitField("Merge")
+
+
+class OwnerDecisionForm(FlaskForm):
+    exception = RadioField(
+        "Which Standard 3 exception applies?",
+        choices=[SelectChoice(v, label) for v, label in OwnerException.choices()],
+        validators=[InputRequired("Choose the exception that applies, or that none does.")],
+    )
+    note = TextAreaField(
+        "Reasoning",
+        validators=[
+            InputRequired("Explain the decision in a sentence or two for the record."),
+            Length(max=4000, message="Keep the reasoning under 4,000 characters."),
+        ],
+        description="For example: the talk covers coding and billing, unrelated to the company's products.",
+    )
+    save = SubmitField("Record decision")

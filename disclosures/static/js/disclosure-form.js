@@ -56,7 +56,7 @@
 
     form.addEventListener("click", function (event) {
       var button = event.target.closest("[data-remove-row]");
-      if (!button || !rows.contains(button)) { return; }
+      if (!button || !rows || !rows.contains(button)) { return; }
       event.preventDefault();
       var row = button.closest("[data-row]");
       var all = rows.querySelectorAll("[data-row]");
@@ -75,7 +75,7 @@
     form.addEventListener("change", function (event) {
       if (event.target.matches("[data-ongoing]")) { syncOngoing(event.target.closest("[data-row]")); }
     });
-    rows.querySelectorAll("[data-row]").forEach(syncOngoing);
+    if (rows) { rows.querySelectorAll("[data-row]").forEach(syncOngoing); }
 
     // Company suggestions from the registry (names and aliases), as the person types.
     if (datalist) {
