@@ -1,3 +1,470 @@
-"""Staff pages: records. Routes register on the staff blueprint."""
+"""Records for the accreditor: per-meeting CSV / JSON / ZIP exports and the audit log.
 
-from .views import bp  # noqa: F401
+The export has every assignment of the meeting (removed ones too, marked), the person,
+the disclosure version its state is computed from, each relationship with this
+assignment's determination (relevant or not, rationale, reviewer, when) and its
+mitigations (method, notes, who, when), the owner/employee decision and the derived
+state. Determinations recorded against earlier disclosure versions are kept and listed
+as well: nothing is left out, nothing is deleted.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+import sqlalchemy as sa
+from flask import Response, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy.orm import joinedload, selectinload
+
+from ..audit import record
+from ..enums import Role
+from ..extensions import db
+from ..models import (
+    Activity,
+    Assignment,
+    AuditEvent,
+    Determination,
+    Disclosure,
+    Meeting,
+    Mitigation,
+    Relationship,
+    Room,
+    User,
+    utcnow,
+)
+from ..permissions import role_required
+from ..state import states_for
+from . import forms
+from .views import bp
+
+CSV_COLUMNS = [
+    "meeting", "activity_code", "activity_title", "activity_starts_local", "room",
+    "person_name", "person_degrees", "person_email", "role", "assigned_at", "removed_at",
+    "state", "state_reasons",
+    "owner_exception", "owner_decision_note", "owner_decided_by", "owner_decided_at",
+    "disclosure_version", "disclosure_submitted_at", "disclosure_valid_until",
+    "has_relationships", "attested_complete", "attestation_name", "attested_at",
+    "discusses_off_label", "off_label_detail",
+    "company", "company_is_ineligible", "nature", "relationship_started_on",
+    "relationship_ended_on", "relationship_detail",
+    "determination", "determination_rationale", "reviewer", "decided_at",
+    "determination_carried_from_id", "mitigations",
+]
+
+
+def _iso(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    return value.isoformat()
+
+
+def _person(user: User | None) -> str | None:
+    return f"{user.full_name} <{user.email}>" if user else None
+
+
+def _determination(d: Determination | None) -> dict | None:
+    if d is None:
+        return None
+    return {
+        "id": d.id,
+        "is_relevant": d.is_relevant,
+        "rationale": d.rationale,
+        "reviewer": _person(d.reviewer),
+        "decided_at": _iso(d.decided_at),
+        "carried_from_id": d.carried_from_id,
+        "mitigations": [
+            {
+                "id": m.id,
+                "method": m.method.value,
+                "method_label": m.method.label,
+                "notes": m.notes,
+                "recorded_by": _person(m.recorded_by),
+                "recorded_at": _iso(m.recorded_at),
+            }
+            for m in d.mitigations
+        ],
+    }
+
+
+def _relationship(r: Relationship, d: Determination | None, version: int) -> dict:
+    return {
+        "id": r.id,
+        "disclosure_version": version,
+        "company": r.company.name,
+        "company_is_ineligible": r.company.is_ineligible,
+        "nature": r.nature.value,
+        "nature_label": r.nature.label,
+        "started_on": _iso(r.started_on),
+        "ended_on": _iso(r.ended_on),
+        "detail": r.detail,
+        "determination": _determination(d),
+    }
+
+
+def meeting_records(meeting: Meeting, today: date | None = None) -> dict:
+    """Everything the accreditor asks about this meeting, as plain JSON-able data.
+
+    A fixed number of queries whatever the meeting's size.
+    """
+    today = today or date.today()
+    assignments = list(db.session.scalars(
+        sa.select(Assignment)
+        .join(Activity, Assignment.activity_id == Activity.id)
+        .where(Activity.meeting_id == meeting.id)
+        .options(
+            joinedload(Assignment.activity).joinedload(Activity.room),
+            joinedload(Assignment.user),
+            joinedload(Assignment.owner_decided_by),
+        )
+        .order_by(Activity.starts_at, Activity.code, Assignment.id)
+    ).unique())
+    statuses = states_for(assignments, today)
+    determinations: dict[int, list[Determination]] = {}
+    if assignments:
+        for d in db.session.scalars(
+            sa.select(Determination)
+            .where(Determination.assignment_id.in_([a.id for a in assignments]))
+            .options(
+                joinedload(Determination.reviewer),
+                joinedload(Determination.relationship).joinedload(Relationship.company),
+                joinedload(Determination.relationship).joinedload(Relationship.disclosure),
+                selectinload(Determination.mitigations).joinedload(Mitigation.recorded_by),
+            )
+            .order_by(Determination.id)
+        ).unique():
+            determinations.setdefault(d.assignment_id, []).append(d)
+
+    items = []
+    for a in assignments:
+        status = statuses[a.id]
+        disclosure: Disclosure | None = status.disclosure
+        mine = determinations.get(a.id, [])
+        by_relationship = {d.relationship_id: d for d in mine}
+        relationships = []
+        used: set[int] = set()
+        if disclosure is not None:
+            for r in disclosure.relationships:
+                d = by_relationship.get(r.id)
+                if d is not None:
+                    used.add(d.id)
+                relationships.append(_relationship(r, d, disclosure.version))
+        earlier = [
+            _relationship(d.relationship, d, d.relationship.disclosure.version)
+            for d in mine if d.id not in used
+        ]
+        activity = a.activity
+        items.append({
+            "assignment_id": a.id,
+            "activity": {
+                "code": activity.code,
+                "title": activity.title,
+                "starts_at": _iso(activity.starts_at),
+                "starts_local": meeting.local(activity.starts_at).strftime("%Y-%m-%d %H:%M"),
+                "ends_at": _iso(activity.ends_at),
+                "room": activity.room.name if activity.room else None,
+                "credit_hours": str(activity.credit_hours),
+                "commercial_supporters": activity.commercial_supporters or [],
+            },
+            "person": {
+                "id": a.user.id,
+                "name": a.user.full_name,
+                "degrees": a.user.degrees,
+                "email": a.user.email,
+                "institution": a.user.institution,
+            },
+            "role": a.role.value,
+            "assigned_at": _iso(a.created_at),
+            "removed_at": _iso(a.removed_at),
+            "state": status.state.value,
+            "state_label": status.state.label,
+            "state_reasons": status.reasons,
+            "owner_decision": None if a.owner_exception is None else {
+                "exception": a.owner_exception.value,
+                "exception_label": a.owner_exception.label,
+                "note": a.owner_decision_note,
+                "decided_by": _person(a.owner_decided_by),
+                "decided_at": _iso(a.owner_decided_at),
+            },
+            "disclosure": None if disclosure is None else {
+                "id": disclosure.id,
+                "version": disclosure.version,
+                "submitted_at": _iso(disclosure.submitted_at),
+                "valid_until": _iso(disclosure.valid_until),
+                "has_relationships": disclosure.has_relationships,
+                "attested_complete": disclosure.attested_complete,
+                "attestation_name": disclosure.attestation_name,
+                "attested_at": _iso(disclosure.attested_at),
+                "discusses_off_label": disclosure.discusses_off_label,
+                "off_label_detail": disclosure.off_label_detail,
+            },
+            "relationships": relationships,
+            "determinations_on_earlier_versions": earlier,
+        })
+    return {
+        "meeting": {
+            "name": meeting.name,
+            "slug": meeting.slug,
+            "location": meeting.location,
+            "starts_on": _iso(meeting.starts_on),
+            "ends_on": _iso(meeting.ends_on),
+            "timezone": meeting.timezone,
+            "disclosure_deadline": _iso(meeting.disclosure_deadline),
+        },
+        "generated_at": _iso(utcnow()),
+        "standard": "ACCME Standards for Integrity and Independence, Standard 3",
+        "assignments": items,
+    }
+
+
+def _safe_cell(value) -> str:
+    """Text for a spreadsheet cell; formulas are neutralised (CSV injection)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    text = str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        text = "'" + text
+    return text
+
+
+def _mitigation_text(d: dict | None) -> str:
+    if not d:
+        return ""
+    return " | ".join(
+        f"{m['method_label']} — by {m['recorded_by']} at {m['recorded_at']}"
+        + (f": {m['notes']}" if m["notes"] else "")
+        for m in d["mitigations"]
+    )
+
+
+def records_csv(records: dict) -> str:
+    """One row per assignment and relationship (one row for an assignment without any)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for item in records["assignments"]:
+        d = item["disclosure"] or {}
+        owner = item["owner_decision"] or {}
+        base = {
+            "meeting": records["meeting"]["name"],
+            "activity_code": item["activity"]["code"],
+            "activity_title": item["activity"]["title"],
+            "activity_starts_local": item["activity"]["starts_local"],
+            "room": item["activity"]["room"],
+            "person_name": item["person"]["name"],
+            "person_degrees": item["person"]["degrees"],
+            "person_email": item["person"]["email"],
+            "role": item["role"],
+            "assigned_at": item["assigned_at"],
+            "removed_at": item["removed_at"],
+            "state": item["state_label"],
+            "state_reasons": "; ".join(item["state_reasons"]),
+            "owner_exception": owner.get("exception_label"),
+            "owner_decision_note": owner.get("note"),
+            "owner_decided_by": owner.get("decided_by"),
+            "owner_decided_at": owner.get("decided_at"),
+            "disclosure_version": d.get("version"),
+            "disclosure_submitted_at": d.get("submitted_at"),
+            "disclosure_valid_until": d.get("valid_until"),
+            "has_relationships": d.get("has_relationships"),
+            "attested_complete": d.get("attested_complete"),
+            "attestation_name": d.get("attestation_name"),
+            "attested_at": d.get("attested_at"),
+            "discusses_off_label": d.get("discusses_off_label"),
+            "off_label_detail": d.get("off_label_detail"),
+        }
+        rels = item["relationships"] + item["determinations_on_earlier_versions"]
+        if not rels:
+            writer.writerow([_safe_cell(base.get(c)) for c in CSV_COLUMNS])
+            continue
+        for r in rels:
+            det = r["determination"]
+            row = {
+                **base,
+                "disclosure_version": r["disclosure_version"],
+                "company": r["company"],
+                "company_is_ineligible": r["company_is_ineligible"],
+                "nature": r["nature_label"],
+                "relationship_started_on": r["started_on"],
+                "relationship_ended_on": r["ended_on"],
+                "relationship_detail": r["detail"],
+                "determination": (
+                    "" if det is None else ("relevant" if det["is_relevant"] else "not relevant")
+                ),
+                "determination_rationale": det and det["rationale"],
+                "reviewer": det and det["reviewer"],
+                "decided_at": det and det["decided_at"],
+                "determination_carried_from_id": det and det["carried_from_id"],
+                "mitigations": _mitigation_text(det),
+            }
+            writer.writerow([_safe_cell(row.get(c)) for c in CSV_COLUMNS])
+    return out.getvalue()
+
+
+def records_json(records: dict) -> str:
+    return json.dumps(records, indent=2, ensure_ascii=False)
+
+
+def _zip_name(text: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "-_." else "-" for c in text).strip("-")
+    return cleaned[:80] or "room"
+
+
+def records_zip(meeting: Meeting, records: dict) -> bytes:
+    """CSV, JSON, every room sheet PDF and the booklet PDF, in one ZIP."""
+    from ..documents.booklet import booklet_pdf
+    from ..documents.data import booklet, room_sheet
+    from ..documents.sheet import room_sheet_pdf
+
+    now = utcnow()
+    buffer = io.BytesIO()
+    prefix = f"{meeting.slug}-records"
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(f"{prefix}/assignments.csv", records_csv(records))
+        archive.writestr(f"{prefix}/assignments.json", records_json(records))
+        archive.writestr(f"{prefix}/booklet.pdf", booklet_pdf(booklet(meeting, now)))
+        rooms = db.session.scalars(sa.select(Room).where(Room.meeting_id == meeting.id)
+                                   .order_by(Room.name)).all()
+        for room in rooms:
+            archive.writestr(f"{prefix}/rooms/{room.id}-{_zip_name(room.name)}.pdf",
+                             room_sheet_pdf(room_sheet(room, now)))
+        archive.writestr(f"{prefix}/README.txt", (
+            f"Records of {meeting.name} ({meeting.slug}), generated {now.isoformat()} UTC.\n"
+            "assignments.csv / assignments.json: every assignment with the disclosure used, each\n"
+            "relationship, its determination (reviewer, when, rationale) and mitigations (who, when).\n"
+            "booklet.pdf and rooms/*.pdf: what learners are shown, as of the time above.\n"
+        ))
+    return buffer.getvalue()
+
+
+def _download(meeting: Meeting, kind: str, body, mimetype: str, extension: str) -> Response:
+    record(current_user, "records.exported", meeting, {"format": kind})
+    db.session.commit()
+    stamp = date.today().isoformat()
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{meeting.slug}-records-{stamp}.{extension}"'
+    )
+    return response
+
+
+@bp.route("/meetings/<int:meeting_id>/records")
+@role_required(Role.STAFF)
+def records(meeting_id: int):
+    meeting = db.get_or_404(Meeting, meeting_id)
+    counts = db.session.execute(
+        sa.select(sa.func.count(Assignment.id), sa.func.count(sa.distinct(Assignment.user_id)))
+        .join(Activity, Assignment.activity_id == Activity.id)
+        .where(Activity.meeting_id == meeting.id)
+    ).one()
+    return render_template("staff/records.html", meeting=meeting, assignment_count=counts[0],
+                           people_count=counts[1])
+
+
+@bp.route("/meetings/<int:meeting_id>/records.csv")
+@role_required(Role.STAFF)
+def records_csv_download(meeting_id: int):
+    meeting = db.get_or_404(Meeting, meeting_id)
+    # A BOM so Excel opens the UTF-8 file with accents intact.
+    body = "\ufeff" + records_csv(meeting_records(meeting))
+    return _download(meeting, "csv", body, "text/csv; charset=utf-8", "csv")
+
+
+@bp.route("/meetings/<int:meeting_id>/records.json")
+@role_required(Role.STAFF)
+def records_json_download(meeting_id: int):
+    meeting = db.get_or_404(Meeting, meeting_id)
+    return _download(meeting, "json", records_json(meeting_records(meeting)),
+                     "application/json", "json")
+
+
+@bp.route("/meetings/<int:meeting_id>/records.zip")
+@role_required(Role.STAFF)
+def records_zip_download(meeting_id: int):
+    meeting = db.get_or_404(Meeting, meeting_id)
+    body = records_zip(meeting, meeting_records(meeting))
+    return _download(meeting, "zip", body, "application/zip", "zip")
+
+
+# --- The audit log ---------------------------------------------------------------------
+
+AUDIT_PAGE_SIZE = 50
+
+
+@dataclass
+class AuditFilters:
+    person: str | None = None
+    actor: str | None = None
+    action: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+def _people_matching(text: str) -> sa.Select:
+    pattern = f"%{text.strip().lower()}%"
+    return sa.select(User.id).where(
+        sa.or_(User.email.like(pattern), sa.func.lower(User.full_name).like(pattern))
+    )
+
+
+def audit_query(filters: AuditFilters) -> sa.Select:
+    """Newest first; every filter optional. Dates are UTC days, both ends included."""
+    stmt = sa.select(AuditEvent)
+    if filters.person:
+        stmt = stmt.where(AuditEvent.subject_user_id.in_(_people_matching(filters.person)))
+    if filters.actor:
+        stmt = stmt.where(AuditEvent.actor_id.in_(_people_matching(filters.actor)))
+    if filters.action:
+        stmt = stmt.where(AuditEvent.action.like(f"%{filters.action.strip().lower()}%"))
+    if filters.date_from:
+        stmt = stmt.where(AuditEvent.at >= datetime.combine(filters.date_from, time(), tzinfo=UTC))
+    if filters.date_to:
+        end = datetime.combine(filters.date_to + timedelta(days=1), time(), tzinfo=UTC)
+        stmt = stmt.where(AuditEvent.at < end)
+    return stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+
+
+@bp.route("/audit")
+@role_required(Role.STAFF)
+def audit_log():
+    form = forms.AuditFilterForm(request.args)
+    if request.args and not form.validate():
+        events = []
+        page = None
+        status = 400
+    else:
+        filters = AuditFilters(form.person.data, form.actor.data, form.action.data,
+                               form.date_from.data, form.date_to.data)
+        stmt = audit_query(filters).options(
+            joinedload(AuditEvent.actor), joinedload(AuditEvent.subject_user)
+        )
+        page = db.paginate(stmt, page=form.page.data or 1, per_page=AUDIT_PAGE_SIZE,
+                           error_out=False, count=True)
+        events = page.items
+        status = 200
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template("staff/audit_log.html", form=form, events=events, page=page,
+                           args=args, page_size=AUDIT_PAGE_SIZE), status
+
+
+@bp.app_template_global()
+def audit_page_url(args: dict, number: int) -> str:
+    return url_for("staff.audit_log", **args, page=number)
+
+
+@bp.app_template_global()
+def audit_changes_text(changes: dict) -> str:
+    """A short readable line for the ``changes`` column of one event."""
+    if not changes:
+        return ""
+    text = json.dumps(changes, ensure_ascii=False, default=str, sort_keys=True)
+    return text if len(text) <= 300 else text[:297] + "…"
