@@ -231,7 +231,8 @@ def test_update_form_starts_from_latest_version(app, login_as):
     factories.disclosure(person, [(factories.company("Prefilled Spine"), Nature.ADVISOR)],
                          discusses_off_label=True, off_label_detail="Bone graft substitutes")
     page = login_as(person).get("/faculty/disclosure/new").get_data(as_text=True)
-    assert 'value="Prefilled Spine"' in page
+    assert 'name="relationships-0-company" type="text" value="Prefilled Spine"' in page
+    assert 'name="relationships-1-company"' not in page
     assert "Bone graft substitutes" in page
     assert "Version 2" in page
 

@@ -184,8 +184,8 @@ class DisclosureForm(FlaskForm):
         self.discusses_off_label.data = "yes" if disclosure.discusses_off_label else "no"
         self.off_label_detail.data = disclosure.off_label_detail or ""
         if rows:
-            while self.relationships.entries:
-                self.relationships.entries.pop()
+            self.relationships.entries = []
+            self.relationships.last_index = -1  # numbering restarts at relationships-0
             for r in rows:
                 self.relationships.append_entry(
                     {
