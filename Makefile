@@ -33,6 +33,14 @@ e2e: $(STAMP)
 	cd tests/e2e && npm ci --silent --no-audit --no-fund
 	$(BIN)/pytest -o addopts="" -p no:cacheprovider -q tests/e2e
 
+# Speed at a real meeting's scale: a fresh large meeting, a 64-client burst on the room sheet
+# (wrk against gunicorn on 127.0.0.1), cold PDFs, staff/reviewer pages, nginx. About 5 minutes.
+# SQLite by default; DATABASE_URL=postgresql+psycopg://... for PostgreSQL (throw-away schemas).
+bench: $(STAMP)
+	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+	@command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; }
+	$(BIN)/python bench/run.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check disclosures tests config.py wsgi.py
 	$(BIN)/bandit -q -r disclosures -ll

@@ -1,0 +1,606 @@
+"""`make bench`: is the service fast at a real meeting's scale?
+
+One command, no arguments. It builds fresh databases (SQLite files in a temp
+directory; with ``DATABASE_URL`` set to PostgreSQL, throw-away schemas in that
+database), loads the demo meeting and the large one (``disclosures.largedemo``),
+then measures, side by side, with the target next to each figure:
+
+1. the public room sheet (HTML and PDF) under a burst of 64 concurrent clients
+   (wrk) against gunicorn on 127.0.0.1, next to a bare constant route of the same
+   size on the same server (the framework floor), for two worker classes;
+2. cold builds: one room's PDF sheet, the large meeting's booklet, a first slide,
+   a QR room sign;
+3. the reviewer queue, the review page of the busiest person and the staff
+   dashboard at demo and large size: latency, growth ratio, SQL statements;
+4. the published static sheet through nginx next to a plain file of the same size;
+5. the peak RSS of a gunicorn worker after the run.
+
+It prints a table and writes ``bench/results.json``. All load goes to 127.0.0.1.
+Tuning: ``BENCH_SECONDS`` (length of each load run, default 8),
+``BENCH_PORT`` (first of the ports used, default 5201).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BIN = Path(sys.executable).parent
+RESULTS = ROOT / "bench" / "results.json"
+SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
+PORT = int(os.environ.get("BENCH_PORT", "5201"))
+CONNECTIONS = 64
+PASSWORD = "bench password 1"  # noqa: S105 (throw-away accounts in a throw-away database)
+
+
+# --- Results ---------------------------------------------------------------------------------
+
+@dataclass
+class Row:
+    section: str
+    name: str
+    value: float | None
+    unit: str
+    target: str = ""
+    ok: bool | None = None
+    note: str = ""
+
+
+ROWS: list[Row] = []
+EXTRA: dict = {}
+
+
+def add(section: str, name: str, value: float | None, unit: str, target: str = "",
+        check: Callable[[float], bool] | None = None, note: str = "") -> Row:
+    ok = None if value is None or check is None else bool(check(value))
+    row = Row(section, name, None if value is None else round(value, 3), unit, target, ok, note)
+    ROWS.append(row)
+    mark = {True: "ok", False: "MISS", None: ""}[ok]
+    shown = "n/a" if value is None else f"{value:,.1f}"
+    print(f"  {name:<58} {shown:>12} {unit:<8} {target:<18} {mark} {note}", flush=True)
+    return row
+
+
+def step(text: str) -> None:
+    print(f"\n== {text}", flush=True)
+
+
+# --- Databases -------------------------------------------------------------------------------
+
+class Databases:
+    """Fresh databases for one run: SQLite files, or PostgreSQL schemas dropped at the end."""
+
+    def __init__(self, workdir: Path):
+        from config import normalise_database_url
+
+        self.workdir = workdir
+        self.base = normalise_database_url(os.environ.get("DATABASE_URL"))
+        self.kind = "postgresql" if self.base and self.base.startswith("postgresql") else "sqlite"
+        self.tag = uuid.uuid4().hex[:8]
+        self.schemas: list[str] = []
+
+    def url(self, name: str) -> str:
+        if self.kind == "sqlite":
+            return f"sqlite:///{self.workdir / f'{name}.db'}"
+        import sqlalchemy as sa
+
+        schema = f"bench_{self.tag}_{name}"
+        engine = sa.create_engine(self.base)
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        engine.dispose()
+        self.schemas.append(schema)
+        joiner = "&" if "?" in self.base else "?"
+        return f"{self.base}{joiner}options=-csearch_path%3D{schema}"
+
+    def drop(self) -> None:
+        if not self.schemas:
+            return
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(self.base)
+        with engine.begin() as conn:
+            for schema in self.schemas:
+                conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
+
+
+def make_app(url: str, workdir: Path, name: str):
+    from disclosures import create_app
+
+    return create_app(
+        "development",
+        SQLALCHEMY_DATABASE_URI=url,
+        DOCUMENT_CACHE_DIR=str(workdir / f"cache-{name}"),
+        WTF_CSRF_ENABLED=False,  # the bench logs in through the form without a browser
+        RATELIMIT_ENABLED=False,
+        PUBLIC_BASE_URL=f"http://127.0.0.1:{PORT}",
+    )
+
+
+@dataclass
+class Site:
+    name: str
+    url: str
+    app: object
+    meeting_id: int
+    meeting_slug: str
+    busiest_user_id: int
+    busiest_assignment_id: int
+    busiest_room_id: int
+    busiest_room_token: str
+    room_tokens: list[str]
+    room_ids: list[int]
+
+
+def build_site(dbs: Databases, workdir: Path, name: str) -> Site:
+    import sqlalchemy as sa
+    from flask_migrate import upgrade
+
+    from disclosures.demo import load_demo_meeting
+    from disclosures.extensions import db
+    from disclosures.largedemo import load_large_meeting
+    from disclosures.models import Activity, Assignment, Meeting, Room
+
+    url = dbs.url(name)
+    app = make_app(url, workdir, name)
+    with app.app_context():
+        started = time.perf_counter()
+        upgrade()
+        loader = load_large_meeting if name == "large" else load_demo_meeting
+        loaded = time.perf_counter()
+        loader(password=PASSWORD)
+        db.session.commit()
+        done = time.perf_counter()
+        meeting = db.session.scalars(sa.select(Meeting)).one()
+        per_person = db.session.execute(
+            sa.select(Assignment.user_id, sa.func.count())
+            .group_by(Assignment.user_id).order_by(sa.func.count().desc(), Assignment.user_id)
+        ).first()
+        busiest_assignment = db.session.scalar(
+            sa.select(Assignment.id).where(Assignment.user_id == per_person[0])
+            .order_by(Assignment.id).limit(1))
+        room_counts = db.session.execute(
+            sa.select(Room.id, Room.public_token, sa.func.count(Assignment.id))
+            .join(Activity, Activity.room_id == Room.id)
+            .join(Assignment, Assignment.activity_id == Activity.id)
+            .group_by(Room.id, Room.public_token)
+            .order_by(sa.func.count(Assignment.id).desc(), Room.id)
+        ).all()
+        site = Site(name, url, app, meeting.id, meeting.slug, per_person[0], busiest_assignment,
+                    room_counts[0][0], room_counts[0][1], [r[1] for r in room_counts],
+                    [r[0] for r in room_counts])
+    add("data", f"{name}: schema + meeting load", done - started, "s", "< 60 s (large)",
+        (lambda v: v < 60) if name == "large" else None,
+        note=f"load alone {done - loaded:.1f} s; busiest person {per_person[1]} assignments")
+    return site
+
+
+# --- In-process page timings (test client, statements counted by SQLAlchemy events) ---------
+
+class StatementCounter:
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, *args, **kwargs):
+        self.count += 1
+
+
+def logged_in(site: Site, email: str):
+    client = site.app.test_client()
+    response = client.post("/login", data={"email": email, "password": PASSWORD})
+    if response.status_code != 302:
+        raise RuntimeError(f"bench login as {email} failed: {response.status_code}")
+    return client
+
+
+def time_get(site: Site, client, path: str, reps: int) -> tuple[float, int, int, int]:
+    """(median ms, statements per request, status, bytes) of ``reps`` warm GETs."""
+    import sqlalchemy as sa
+
+    from disclosures.extensions import db
+
+    with site.app.app_context():
+        engine = db.engine
+    counter = StatementCounter()
+    sa.event.listen(engine, "before_cursor_execute", counter)
+    try:
+        response = client.get(path)  # warm-up (template compilation, first connection)
+        client.get(path)
+        times, statements = [], []
+        for _ in range(reps):
+            counter.count = 0
+            started = time.perf_counter()
+            response = client.get(path)
+            times.append((time.perf_counter() - started) * 1000)
+            statements.append(counter.count)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", counter)
+    return statistics.median(times), max(statements), response.status_code, len(response.data)
+
+
+def page_timings(sites: dict[str, Site]) -> None:
+    step("Staff and reviewer pages: demo vs large (in-process, median of warm requests)")
+    pages = {
+        "reviewer queue": ("reviewer@example.org", lambda s: f"/review/?meeting={s.meeting_id}"),
+        "review page of the busiest person": (
+            "reviewer@example.org",
+            lambda s: f"/review/meetings/{s.meeting_id}/people/{s.busiest_user_id}"),
+        "staff dashboard": ("staff@example.org", lambda s: f"/staff/meetings/{s.meeting_id}/dashboard"),
+        "public all-faculty page": (None, lambda s: f"/m/{s.meeting_slug}/disclosures"),
+    }
+    for label, (email, path_of) in pages.items():
+        found = {}
+        for name in ("demo", "large"):
+            site = sites[name]
+            client = logged_in(site, email) if email else site.app.test_client()
+            reps = 15 if name == "demo" else 9
+            ms, statements, status, size = time_get(site, client, path_of(site), reps)
+            if status != 200:
+                add("pages", f"{label} ({name})", None, "ms", note=f"HTTP {status}")
+                continue
+            found[name] = (ms, statements)
+            add("pages", f"{label} ({name})", ms, "ms",
+                "< 150 ms" if name == "large" else "", (lambda v: v < 150) if name == "large" else None,
+                note=f"{statements} statements, {size // 1024} KB")
+        if len(found) == 2:
+            add("pages", f"{label}: growth large/demo", found["large"][0] / found["demo"][0], "x",
+                "< 2", lambda v: v < 2)
+            add("pages", f"{label}: statements large - demo",
+                found["large"][1] - found["demo"][1], "stmts", "0 (constant)", lambda v: v <= 0,
+                note=f"{found['demo'][1]} vs {found['large'][1]}")
+
+
+def _clear_document_caches(site: Site, workdir: Path, label: str) -> None:
+    site.app.config["DOCUMENT_CACHE_DIR"] = str(workdir / f"cold-{label}-{uuid.uuid4().hex[:6]}")
+    with suppress(ImportError, AttributeError):
+        from disclosures.public import views as public_views
+
+        public_views.pages.clear()
+        public_views.booklets.clear()
+
+
+def cold_documents(site: Site, workdir: Path) -> None:
+    from pypdf import PdfReader
+
+    step("Cold document builds (large meeting, in-process, empty document cache)")
+    anonymous = site.app.test_client()
+
+    def cold(label: str, client, path: str) -> tuple[float | None, bytes, int]:
+        _clear_document_caches(site, workdir, label)
+        started = time.perf_counter()
+        response = client.get(path)
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.status_code != 200:
+            return None, b"", response.status_code
+        return elapsed, response.data, 200
+
+    def pages_of(content: bytes) -> int:
+        import io
+
+        return len(PdfReader(io.BytesIO(content)).pages)
+
+    ms, content, status = cold("room-busiest", anonymous, f"/r/{site.busiest_room_token}.pdf")
+    add("documents", "room sheet PDF, busiest room (cold)", ms, "ms", "< 50 ms", lambda v: v < 50,
+        note=f"{pages_of(content)} pages" if ms else f"HTTP {status}")
+    typical = []
+    for token in site.room_tokens[len(site.room_tokens) // 2:][:5]:
+        ms, content, status = cold("room", anonymous, f"/r/{token}.pdf")
+        if ms is not None:
+            typical.append(ms)
+    add("documents", "room sheet PDF, typical room (cold, median of 5)",
+        statistics.median(typical) if typical else None, "ms", "< 50 ms", lambda v: v < 50)
+    ms, content, status = cold("booklet", anonymous, f"/m/{site.meeting_slug}/disclosures.pdf")
+    if ms is not None:
+        count = pages_of(content)
+        add("documents", "booklet PDF of the large meeting (cold)", ms, "ms", "< 3000 ms",
+            lambda v: v < 3000, note=f"{count} pages, {len(content) // 1024} KB")
+        add("documents", "booklet build rate", count / (ms / 1000), "pages/s", "~550 simple")
+    else:
+        add("documents", "booklet PDF of the large meeting (cold)", None, "ms", note=f"HTTP {status}")
+    staff = logged_in(site, "staff@example.org")
+    ms, content, status = cold("slide", staff, f"/assignments/{site.busiest_assignment_id}/slide.pdf")
+    add("documents", "first-slide PDF (cold)", ms, "ms", "< 50 ms", lambda v: v < 50,
+        note="" if ms else f"HTTP {status}")
+    # A room whose QR code this process has not made yet.
+    ms, content, status = cold("sign", staff, f"/staff/rooms/{site.room_ids[-1]}/sign.pdf")
+    add("documents", "QR room sign PDF (cold)", ms, "ms", "< 50 ms", lambda v: v < 50,
+        note="" if ms else f"HTTP {status}")
+
+
+# --- Servers and load ------------------------------------------------------------------------
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _wait_http(url: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (127.0.0.1)
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {seconds} s")
+
+
+def fetch(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 (127.0.0.1 only)
+        return response.read()
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError, IndexError, ValueError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@contextmanager
+def gunicorn(site: Site, workdir: Path, worker_class: str, floor_sizes: dict[str, int]):
+    port = PORT
+    if not _free(port):
+        raise RuntimeError(f"port {port} is busy: set BENCH_PORT to a free port")
+    env = {
+        **os.environ,
+        "DISCLOSURES_CONFIG": "development",
+        "DATABASE_URL": site.url,
+        "DISCLOSURES_INSTANCE": str(workdir / "instance-gunicorn"),
+        "DOCUMENT_CACHE_DIR": str(workdir / f"cache-gunicorn-{worker_class}"),
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "BENCH_FLOOR_HTML_BYTES": str(floor_sizes.get("html", 8192)),
+        "BENCH_FLOOR_PDF_BYTES": str(floor_sizes.get("pdf", 8192)),
+        "PYTHONPATH": f"{ROOT / 'bench'}:{ROOT}",
+    }
+    args = [str(BIN / "gunicorn"), "--workers", "2", "--worker-class", worker_class,
+            "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+            "--error-logfile", str(workdir / f"gunicorn-{worker_class}.log"), "floor_app:app"]
+    if worker_class == "gthread":
+        args[5:5] = ["--threads", "4"]
+    process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,  # noqa: S603
+                               stderr=subprocess.DEVNULL)
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/healthz")
+        yield f"http://127.0.0.1:{port}", process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip()).groups()
+    return float(number) * _UNITS[unit]
+
+
+def wrk(url: str, seconds: int = SECONDS, connections: int = CONNECTIONS) -> dict:
+    """Requests/s, p50/p99 latency (ms) and errors of a wrk run."""
+    out = subprocess.run(  # noqa: S603
+        [shutil.which("wrk") or "wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s", url],
+        capture_output=True, text=True, timeout=seconds + 60, check=False,
+    ).stdout
+    result = {"rps": 0.0, "p50": None, "p99": None, "errors": 0, "requests": 0, "raw": out}
+    if match := re.search(r"Requests/sec:\s+([\d.]+)", out):
+        result["rps"] = float(match.group(1))
+    if match := re.search(r"(\d+) requests in", out):
+        result["requests"] = int(match.group(1))
+    for pct in ("50", "99"):
+        if match := re.search(rf"^\s+{pct}(?:\.000)?%\s+(\S+)", out, re.M):
+            result[f"p{pct}"] = _ms(match.group(1))
+    if match := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out):
+        result["errors"] += int(match.group(1))
+    if match := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
+        result["errors"] += sum(int(g) for g in match.groups())
+    return result
+
+
+def burst(label: str, url: str) -> dict:
+    wrk(url, seconds=2)  # warm every worker's caches and connections
+    result = wrk(url)
+    EXTRA.setdefault("wrk", {})[label] = {k: v for k, v in result.items() if k != "raw"}
+    return result
+
+
+def report_pair(section: str, what: str, sheet: dict, floor: dict, target: float = 0.8) -> None:
+    ratio = sheet["rps"] / floor["rps"] if floor["rps"] else None
+    add(section, f"{what}: floor (constant body, same size)", floor["rps"], "req/s",
+        note=f"p50 {floor['p50']:.1f} ms, p99 {floor['p99']:.1f} ms, {floor['errors']} errors"
+        if floor["p99"] is not None else "no answer")
+    add(section, f"{what}: sheet", sheet["rps"], "req/s", "0 errors",
+        lambda v: sheet["errors"] == 0 and sheet["requests"] > 0,
+        note=f"p50 {sheet['p50']:.1f} ms, p99 {sheet['p99']:.1f} ms, {sheet['errors']} errors"
+        if sheet["p99"] is not None else "no answer")
+    add(section, f"{what}: ratio sheet/floor", ratio, "x", f">= {target}",
+        lambda v: v >= target)
+
+
+def load_tests(site: Site, workdir: Path) -> dict:
+    step(f"Burst on the public room sheet: {CONNECTIONS} clients, {SECONDS} s per run, "
+         "gunicorn -w 2 on 127.0.0.1 (busiest room of the large meeting)")
+    client = site.app.test_client()
+    html = client.get(f"/r/{site.busiest_room_token}")
+    pdf = client.get(f"/r/{site.busiest_room_token}.pdf")
+    if html.status_code != 200 or pdf.status_code != 200:
+        add("burst", "room sheet", None, "req/s", note=f"HTTP {html.status_code}/{pdf.status_code}")
+        return {}
+    sizes = {"html": len(html.data), "pdf": len(pdf.data)}
+    EXTRA["sheet_bytes"] = sizes
+    chosen = {}
+    for worker_class in ("sync", "gthread"):
+        with gunicorn(site, workdir, worker_class, sizes) as (base, _process):
+            floor = burst(f"{worker_class} floor html", f"{base}/_floor.html")
+            sheet = burst(f"{worker_class} sheet html", f"{base}/r/{site.busiest_room_token}")
+            report_pair("burst", f"HTML {sizes['html'] // 1024} KB, {worker_class}", sheet, floor)
+            chosen[worker_class] = (sheet["rps"], sheet["errors"])
+    best = max(chosen, key=lambda k: (chosen[k][1] == 0, chosen[k][0]))
+    EXTRA["worker_class"] = {"chosen": best, "sheet_html_rps": {k: v[0] for k, v in chosen.items()}}
+    print(f"  worker class for the rest of the run: {best} (more sheet requests/s without errors)")
+    with gunicorn(site, workdir, best, sizes) as (base, process):
+        floor = burst(f"{best} floor pdf", f"{base}/_floor.pdf")
+        sheet = burst(f"{best} sheet pdf", f"{base}/r/{site.busiest_room_token}.pdf")
+        report_pair("burst", f"PDF {sizes['pdf'] // 1024} KB, {best}", sheet, floor)
+        # A worker's day: every room sheet and PDF, the booklet, the all-faculty page.
+        for token in site.room_tokens:
+            fetch(f"{base}/r/{token}")
+            fetch(f"{base}/r/{token}.pdf")
+        for _ in range(2):
+            fetch(f"{base}/m/{site.meeting_slug}/disclosures.pdf")
+            fetch(f"{base}/m/{site.meeting_slug}/disclosures")
+        workers = children(process.pid)
+        peak = max((peak_rss_mb(pid) for pid in workers), default=None)
+        add("memory", f"peak RSS of one worker ({best}, after the burst, every sheet and booklet)",
+            peak, "MB", "< 250 MB", lambda v: v < 250, note=f"{len(workers)} workers")
+    return {"sizes": sizes, "worker_class": best}
+
+
+# --- Static publishing and nginx -------------------------------------------------------------
+
+def nginx_bench(site: Site, workdir: Path) -> None:
+    step("Published sheets through nginx (publish-static) vs a plain file of the same size")
+    if shutil.which("nginx") is None:
+        add("nginx", "nginx", None, "req/s", note="nginx not installed (apt-get install -y nginx)")
+        return
+    try:
+        from disclosures.public import publish
+    except ImportError:
+        add("nginx", "published room sheet", None, "req/s", note="publish-static not available")
+        return
+    root = workdir / "published"
+    started = time.perf_counter()
+    with site.app.app_context():
+        first = publish.publish_static(root)
+    add("nginx", "publish-static, first run (large meeting)", time.perf_counter() - started, "s",
+        note=f"{first.written} files written")
+    started = time.perf_counter()
+    with site.app.app_context():
+        again = publish.publish_static(root)
+    add("nginx", "publish-static, nothing changed", time.perf_counter() - started, "s",
+        "0 files rewritten", lambda v: again.written == 0,
+        note=f"{again.written} written, {again.unchanged} unchanged")
+    sheet_path = root / "r" / f"{site.busiest_room_token}.html"
+    plain_dir = workdir / "plain"
+    plain_dir.mkdir(exist_ok=True)
+    (plain_dir / "plain.html").write_bytes(b"x" * sheet_path.stat().st_size)
+    port = PORT + 1
+    conf_dir = workdir / "nginx"
+    conf_dir.mkdir(exist_ok=True)
+    conf = conf_dir / "nginx.conf"
+    conf.write_text(publish.nginx_bench_config(
+        root=root, plain_root=plain_dir, port=port, upstream=f"127.0.0.1:{PORT}",
+        state_dir=conf_dir))
+    process = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(conf_dir),  # noqa: S603,S607
+                                "-g", "daemon off;"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/plain.html", 10)
+        plain = burst("nginx plain", f"http://127.0.0.1:{port}/plain.html")
+        sheet = burst("nginx sheet", f"http://127.0.0.1:{port}/r/{site.busiest_room_token}")
+        report_pair("nginx", f"published sheet {sheet_path.stat().st_size // 1024} KB via nginx",
+                    sheet, plain)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+# --- Main ------------------------------------------------------------------------------------
+
+def print_table() -> None:
+    print("\n" + "=" * 112)
+    print(f"{'measurement':<66} {'value':>12} {'unit':<8} {'target':<18} ok")
+    print("-" * 112)
+    section = None
+    for row in ROWS:
+        if row.section != section:
+            section = row.section
+            print(f"[{section}]")
+        shown = "n/a" if row.value is None else f"{row.value:,.1f}"
+        mark = {True: "ok", False: "MISS", None: ""}[row.ok]
+        print(f"  {row.name:<64} {shown:>12} {row.unit:<8} {row.target:<18} {mark}")
+    print("=" * 112)
+
+
+def main() -> int:
+    if shutil.which("wrk") is None:
+        print("wrk is needed: apt-get install -y wrk (make bench installs it)", file=sys.stderr)
+        return 2
+    began = time.perf_counter()
+    workdir = Path(tempfile.mkdtemp(prefix="disclosures-bench-"))
+    os.environ["DISCLOSURES_INSTANCE"] = str(workdir / "instance")
+    dbs = Databases(workdir)
+    print(f"disclosures bench: {dbs.kind}, {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.2f}, work dir {workdir}")
+    try:
+        step("Fresh databases")
+        sites = {name: build_site(dbs, workdir, name) for name in ("demo", "large")}
+        page_timings(sites)
+        cold_documents(sites["large"], workdir)
+        load_tests(sites["large"], workdir)
+        nginx_bench(sites["large"], workdir)
+    finally:
+        for site in locals().get("sites", {}).values():
+            with site.app.app_context():
+                from disclosures.extensions import db
+
+                db.engine.dispose()
+        dbs.drop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    print_table()
+    total = time.perf_counter() - began
+    result = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "database": dbs.kind,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "load_average_at_end": os.getloadavg()},
+        "seconds": round(total, 1),
+        "rows": [asdict(row) for row in ROWS],
+        **EXTRA,
+    }
+    RESULTS.write_text(json.dumps(result, indent=2, default=str))
+    missed = [row.name for row in ROWS if row.ok is False]
+    print(f"{len(ROWS)} figures in {total:.0f} s, {len(missed)} targets missed; "
+          f"written to {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
