@@ -183,9 +183,12 @@ def meeting(meeting_id: int):
     for act in activities:
         if act.room_id:
             room_counts[act.room_id] = room_counts.get(act.room_id, 0) + 1
+    from .reminders import reminder_overview
+
     return render_template(
         "staff/meeting.html",
         meeting=meeting,
+        reminders=reminder_overview(meeting),
         activities=activities,
         statuses=statuses,
         room_counts=room_counts,
@@ -367,4 +370,4 @@ def assignment_remove(assignment_id: int):
                     + f"#activity-{assignment.activity_id}")
 
 # Staff pages live in one module per concern, all on this blueprint.
-from . import companies, dashboard, programme, records, rooms  # noqa: E402,F401
+from . import companies, dashboard, programme, records, reminders, rooms  # noqa: E402,F401
