@@ -153,12 +153,19 @@ def determinations_for(
     r_ids = sorted(set(relationship_ids))
     if not a_ids or not r_ids:
         return {}
+    # One IN list only: with both (3,000 assignments × 10,000 relationships) SQLite
+    # plans the query badly (7 s instead of 0.6 s); the relationship filter is cheap here.
+    wanted = set(r_ids)
     stmt = (
         sa.select(Determination)
-        .where(Determination.assignment_id.in_(a_ids), Determination.relationship_id.in_(r_ids))
+        .where(Determination.assignment_id.in_(a_ids))
         .options(selectinload(Determination.mitigations))
     )
-    return {(d.relationship_id, d.assignment_id): d for d in db.session.scalars(stmt)}
+    return {
+        (d.relationship_id, d.assignment_id): d
+        for d in db.session.scalars(stmt)
+        if d.relationship_id in wanted
+    }
 
 
 def states_for(assignments: list[Assignment], today: date) -> dict[int, AssignmentStatus]:
