@@ -19,7 +19,16 @@ from sqlalchemy.orm import joinedload
 from ..audit import diff, record
 from ..enums import MitigationMethod
 from ..extensions import db
-from ..models import Activity, Assignment, Determination, Disclosure, Meeting, Mitigation, Relationship, User
+from ..models import (
+    Activity,
+    Assignment,
+    Determination,
+    Disclosure,
+    Meeting,
+    Mitigation,
+    Relationship,
+    User,
+)
 from ..models.base import utcnow
 from ..state import latest_disclosures, needs_determination
 

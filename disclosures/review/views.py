@@ -50,15 +50,13 @@ def _co_faculty_ids(user_id: int) -> set[int]:
     return set(db.session.scalars(stmt))
 
 
-def _matches_state(status, wanted: str) -> bool:
+def _matches_state(assignment: Assignment, status, wanted: str) -> bool:
     if wanted == STATE_ALL:
         return True
     if wanted == STATE_NEEDS_ACTION:
         return status.state in NEEDS_ACTION
     if wanted == STATE_EXCLUDED_PENDING:
-        return status.state is AssignmentState.EXCLUDED and any(
-            "staff decision needed" in reason for reason in status.reasons
-        )
+        return status.state is AssignmentState.EXCLUDED and assignment.owner_exception is None
     return status.state.value == wanted
 
 
@@ -116,7 +114,7 @@ def queue():
     for status in statuses.values():
         counts[status.state] += 1
     wanted = form.state.data
-    rows = [(a, statuses[a.id]) for a in assignments if _matches_state(statuses[a.id], wanted)]
+    rows = [(a, statuses[a.id]) for a in assignments if _matches_state(a, statuses[a.id], wanted)]
     rows.sort(
         key=lambda row: (
             -(row[1].disclosure.submitted_at.timestamp() if row[1].disclosure else 0),
