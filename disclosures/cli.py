@@ -17,6 +17,9 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(create_user)
     app.cli.add_command(demo_data)
     app.cli.add_command(backup_command)
+    from .public.publish import publish_static_command
+
+    app.cli.add_command(publish_static_command)
     from .staff.commands import register_staff_commands
 
     register_staff_commands(app)

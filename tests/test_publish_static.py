@@ -1,0 +1,116 @@
+"""flask publish-static DIR: the public sheets as files for nginx, swapped in atomically."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from disclosures.enums import Nature, Role
+from disclosures.extensions import db
+from disclosures.public.publish import PublishError, nginx_snippet, publish_static
+
+from . import factories
+
+
+@pytest.fixture()
+def published_meeting(app):
+    """A meeting with one room and a cleared speaker who has a relevant, mitigated relationship."""
+    meeting = factories.meeting(name="Spine Forum", slug="spine-forum")
+    room = factories.room(meeting, "Ballroom A")
+    activity = factories.activity(meeting, room, title="Lumbar fusion update")
+    reviewer = factories.user(Role.REVIEWER)
+    speaker = factories.user(full_name="Amelia Speaker")
+    disclosure = factories.disclosure(speaker, [(factories.company("Meridian Spine"), Nature.CONSULTANT)])
+    assignment = factories.assignment(speaker, activity)
+    determination = factories.determination(disclosure.relationships[0], assignment, reviewer,
+                                            relevant=True)
+    factories.mitigation(determination, reviewer)
+    db.session.commit()
+    return meeting, room
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_publish_static_writes_each_page_as_the_app_serves_it(app, client, published_meeting, tmp_path):
+    meeting, room = published_meeting
+    root = tmp_path / "site"
+    result = publish_static(root)
+    files = _tree(root)
+    assert files[f"r/{room.public_token}.html"] == client.get(f"/r/{room.public_token}").data
+    assert b"Amelia Speaker" in files[f"r/{room.public_token}.html"]
+    assert b"Meridian Spine" in files[f"r/{room.public_token}.html"]
+    assert files[f"r/{room.public_token}.pdf"].startswith(b"%PDF")
+    assert files["m/spine-forum/disclosures.pdf"].startswith(b"%PDF")
+    assert b"Amelia Speaker" in files["m/spine-forum/disclosures.html"]
+    assert b"Amelia Speaker" in files["disclosures.html"]  # the current meeting
+    assert "static/css/app.css" in files
+    assert result.written == len(result.files) and result.unchanged == 0
+    assert root.is_symlink()
+
+
+def test_publish_static_run_again_without_changes_rewrites_nothing(app, published_meeting, tmp_path):
+    _, room = published_meeting
+    root = tmp_path / "site"
+    publish_static(root)
+    target = os.readlink(root)
+    sheet = root / "r" / f"{room.public_token}.html"
+    inode, mtime = sheet.stat().st_ino, sheet.stat().st_mtime_ns
+    again = publish_static(root)
+    assert again.written == 0 and again.removed == 0 and again.unchanged == len(again.files)
+    assert os.readlink(root) == target  # the tree nginx serves was left alone
+    assert (sheet.stat().st_ino, sheet.stat().st_mtime_ns) == (inode, mtime)
+
+
+def test_publish_static_after_token_reissue_swaps_in_new_tree_without_old_code(
+        app, published_meeting, tmp_path):
+    meeting, room = published_meeting
+    root = tmp_path / "site"
+    publish_static(root)
+    first_version = Path(os.path.realpath(root))
+    old_token = room.public_token
+    css_inode = (root / "static/css/app.css").stat().st_ino
+    new_token = room.reissue_token()
+    db.session.commit()
+    result = publish_static(root)
+    files = _tree(root)
+    assert f"r/{new_token}.html" in files and f"r/{new_token}.pdf" in files
+    assert f"r/{old_token}.html" not in files and f"r/{old_token}.pdf" not in files
+    assert result.removed >= 2 and result.written >= 2
+    assert (root / "static/css/app.css").stat().st_ino == css_inode  # unchanged: hard-linked
+    assert not first_version.exists()  # the previous version is gone once swapped out
+
+
+def test_publish_static_refuses_a_directory_it_did_not_make(app, published_meeting, tmp_path):
+    root = tmp_path / "site"
+    root.mkdir()
+    (root / "important.txt").write_text("keep me")
+    with pytest.raises(PublishError, match="was not made by publish-static"):
+        publish_static(root)
+    assert (root / "important.txt").read_text() == "keep me"
+
+
+def test_publish_static_command_reports_counts_and_rejects_unknown_meeting(
+        app, published_meeting, tmp_path):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["publish-static", str(tmp_path / "site")])
+    assert result.exit_code == 0, result.output
+    assert "written" in result.output and "0 removed" in result.output
+    unknown = runner.invoke(args=["publish-static", str(tmp_path / "other"), "--meeting", "nope"])
+    assert unknown.exit_code != 0 and "No meeting with the slug nope" in unknown.output
+    assert not (tmp_path / "other").exists()
+
+
+def test_nginx_snippet_serves_files_and_falls_back_to_the_app(app, tmp_path):
+    text = nginx_snippet(tmp_path / "site", "127.0.0.1:8000")
+    assert str(tmp_path / "site") in text
+    assert "try_files $uri $uri.html @app;" in text
+    assert "server 127.0.0.1:8000;" in text
+    assert "Content-Security-Policy" in text
+    printed = app.test_cli_runner().invoke(
+        args=["publish-static", str(tmp_path / "site"), "--print-nginx"])
+    assert printed.exit_code == 0 and "proxy_pass http://disclosures_app;" in printed.output
+    assert not (tmp_path / "site").exists()
