@@ -108,3 +108,12 @@ def test_determinations_are_per_assignment(setting):
     states = states_for([assignment, other], date.today())
     assert states[assignment.id].state is AssignmentState.CLEARED
     assert states[other.id].state is AssignmentState.AWAITING_REVIEW
+
+
+def test_disclosure_submitted_today_in_utc_counts_on_the_local_day_before(setting):
+    """At 8 pm in Chicago it is already tomorrow in UTC: a disclosure just submitted is valid."""
+    _, person, assignment = setting
+    just_now = datetime.now(UTC)
+    factories.disclosure(person, [], submitted_at=just_now)
+    status = state_of(assignment, today=just_now.date() - timedelta(days=1))
+    assert status.state is AssignmentState.CLEARED

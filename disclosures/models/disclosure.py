@@ -118,7 +118,9 @@ class Disclosure(db.Model):
     )
 
     def is_valid_on(self, day: date) -> bool:
-        return self.submitted_at.date() <= day <= self.valid_until
+        """Valid through ``valid_until``. No lower bound: ``day`` is often a local date that is
+        still "yesterday" for a disclosure submitted minutes ago in UTC."""
+        return day <= self.valid_until
 
     def __repr__(self) -> str:
         return f"<Disclosure {self.id} user={self.user_id} v{self.version}>"
