@@ -631,9 +631,9 @@ def programme_import_confirm(meeting_id: int):
                                "imported: upload the file again to see a fresh preview.")
     discard_upload(form.upload_id.data)
     flash(
-        "Programme imported: {activities_created} activities created, {activities_updated} "
-        "updated, {activities_unchanged} unchanged; {rooms_created} rooms, {people_created} "
-        "people and {assignments_created} assignments added.".format(**counts),
+        "Programme imported. Activities: {activities_created} created, {activities_updated} "
+        "updated, {activities_unchanged} unchanged. Added: {rooms_created} room(s), "
+        "{people_created} new person(s), {assignments_created} assignment(s).".format(**counts),
         "success",
     )
     return redirect(url_for("staff.meeting", meeting_id=meeting.id))
