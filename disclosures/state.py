@@ -83,7 +83,7 @@ def compute_state(
     if not disclosure.is_valid_on(today):
         return AssignmentStatus(
             AssignmentState.AWAITING_DISCLOSURE,
-            [f"Disclosure expired on {disclosure.valid_until.isoformat()}"],
+            [f"Disclosure expired on {disclosure.valid_until.strftime('%b %-d, %Y')}"],
             disclosure=disclosure,
         )
 
