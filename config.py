@@ -79,6 +79,9 @@ class Config:
 
     # Where generated PDFs are cached (keyed by the data they show).
     DOCUMENT_CACHE_DIR = os.environ.get("DOCUMENT_CACHE_DIR")  # default: instance/cache
+    # Longest time a rename of a person or company can take to show on a cached public page
+    # (reviews, disclosures and programme changes show at once: they change the fingerprint).
+    DOCUMENT_CACHE_SECONDS = _int("DOCUMENT_CACHE_SECONDS", 600)
 
 
 class ProductionConfig(Config):
