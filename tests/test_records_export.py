@@ -242,3 +242,16 @@ def test_audit_log_paginates(login_as, app):
     assert "page 1 of 2" in first and "page=2" in first
     second = client.get("/staff/audit?action=test.&page=2").get_data(as_text=True)
     assert "test.event04" in second and "test.event00" in second and "test.event05" not in second
+
+
+def test_export_records_cli_writes_the_zip(app, tmp_path):
+    meeting = factories.meeting(slug="cli-meeting")
+    factories.room(meeting, "Hall B")
+    db.session.commit()
+    out = tmp_path / "records.zip"
+    result = app.test_cli_runner().invoke(args=["export-records", "cli-meeting", str(out)])
+    assert result.exit_code == 0, result.output
+    names = zipfile.ZipFile(out).namelist()
+    assert "cli-meeting-records/assignments.json" in names and "cli-meeting-records/booklet.pdf" in names
+    again = app.test_cli_runner().invoke(args=["export-records", "cli-meeting", str(out)])
+    assert again.exit_code != 0 and "exists" in again.output

@@ -93,6 +93,28 @@ def send_reminders_command(meeting_slug: str | None, dry_run: bool):
         raise click.ClickException("Some reminders could not be sent; run again later.")
 
 
+@click.command("export-records")
+@click.argument("meeting_slug")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def export_records_command(meeting_slug: str, path: Path):
+    """Write the accreditor's ZIP of MEETING_SLUG (CSV, JSON, room sheets, booklet) to PATH.
+
+    The same file as the Records page's download; for very large meetings, where building
+    every PDF takes longer than a web request should.
+    """
+    from ..audit import record
+    from .records import meeting_records, records_zip
+
+    if path.exists():
+        raise click.ClickException(f"{path} exists; choose a new file name.")
+    meeting = _meeting_by_slug(meeting_slug)
+    path.write_bytes(records_zip(meeting, meeting_records(meeting)))
+    record(None, "records.exported", meeting, {"format": "zip", "via": "cli"})
+    db.session.commit()
+    click.echo(f"Wrote {path} ({path.stat().st_size // 1024} KiB).")
+
+
 def register_staff_commands(app) -> None:
     app.cli.add_command(import_programme_command)
     app.cli.add_command(send_reminders_command)
+    app.cli.add_command(export_records_command)

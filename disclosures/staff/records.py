@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
-from flask import Response, render_template, request, url_for
+from flask import Response, current_app, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -322,21 +322,34 @@ def _zip_name(text: str) -> str:
 def records_zip(meeting: Meeting, records: dict) -> bytes:
     """CSV, JSON, every room sheet PDF and the booklet PDF, in one ZIP."""
     from ..documents.booklet import booklet_pdf
-    from ..documents.data import booklet, room_sheet
+    from ..documents.data import booklet, load_room, meeting_marker, room_sheet
     from ..documents.sheet import room_sheet_pdf
 
+    try:  # share the public pages' on-disk PDF cache (same files learners download)
+        from ..public.views import _cached_pdf as cached_pdf
+    except ImportError:  # pragma: no cover - the cache is an optimisation only
+        def cached_pdf(kind, key, marker, size, build):
+            return build()
+
     now = utcnow()
+    period = int(current_app.config.get("DOCUMENT_CACHE_SECONDS", 600))
     buffer = io.BytesIO()
     prefix = f"{meeting.slug}-records"
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(f"{prefix}/assignments.csv", records_csv(records))
         archive.writestr(f"{prefix}/assignments.json", records_json(records))
-        archive.writestr(f"{prefix}/booklet.pdf", booklet_pdf(booklet(meeting, now)))
+        marker = meeting_marker(meeting, now, period)
+        archive.writestr(f"{prefix}/booklet.pdf", cached_pdf(
+            "booklets", str(meeting.id), marker, "letter",
+            lambda: booklet_pdf(booklet(meeting, now, as_of=marker.last_modified))))
         rooms = db.session.scalars(sa.select(Room).where(Room.meeting_id == meeting.id)
                                    .order_by(Room.name)).all()
         for room in rooms:
-            archive.writestr(f"{prefix}/rooms/{room.id}-{_zip_name(room.name)}.pdf",
-                             room_sheet_pdf(room_sheet(room, now)))
+            _, room_marker = load_room(room.public_token, now, period)
+            content = cached_pdf(
+                "rooms", str(room.id), room_marker, "letter",
+                lambda room=room, m=room_marker: room_sheet_pdf(room_sheet(room, now, as_of=m.last_modified)))
+            archive.writestr(f"{prefix}/rooms/{room.id}-{_zip_name(room.name)}.pdf", content)
         archive.writestr(f"{prefix}/README.txt", (
             f"Records of {meeting.name} ({meeting.slug}), generated {now.isoformat()} UTC.\n"
             "assignments.csv / assignments.json: every assignment with the disclosure used, each\n"
