@@ -182,7 +182,14 @@ def test_disclose_review_and_read_the_room_sheet(live_server, browser, step, con
         handle.flush()
         text = subprocess.run(["pdftotext", "-layout", handle.name, "-"], capture_output=True,
                               text=True, check=True).stdout
+        from pypdf import PdfReader
+
+        reader = PdfReader(handle.name)
+        assert "Ballroom C" in (reader.metadata.title or "")  # a title for screen readers
+        assert str(reader.trailer["/Root"].get("/Lang", "")).startswith("en")
     flat = " ".join(text.split())
+    # pdftotext follows the reading order: the session, then the person, then the statement.
+    assert flat.index("Lumbar fusion: what the registries show") < flat.index(SPEAKER_NAME) < flat.index(MITIGATED)
     assert SPEAKER_NAME in flat and RELEVANT in flat
     assert MITIGATED in flat
     assert IRRELEVANT not in flat
