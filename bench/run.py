@@ -76,9 +76,15 @@ def add(section: str, name: str, value: float | None, unit: str, target: str = "
     row = Row(section, name, None if value is None else round(value, 3), unit, target, ok, note)
     ROWS.append(row)
     mark = {True: "ok", False: "MISS", None: ""}[ok]
-    shown = "n/a" if value is None else f"{value:,.1f}"
+    shown = _shown(value)
     print(f"  {name:<58} {shown:>12} {unit:<8} {target:<18} {mark} {note}", flush=True)
     return row
+
+
+def _shown(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:,.2f}" if abs(value) < 10 else f"{value:,.1f}"
 
 
 def step(text: str) -> None:
@@ -248,6 +254,8 @@ def page_timings(sites: dict[str, Site]) -> None:
             lambda s: f"/review/meetings/{s.meeting_id}/people/{s.busiest_user_id}"),
         "staff dashboard": ("staff@example.org", lambda s: f"/staff/meetings/{s.meeting_id}/dashboard"),
         "public all-faculty page": (None, lambda s: f"/m/{s.meeting_slug}/disclosures"),
+        "public room sheet, busiest room (warm: page cached)": (
+            None, lambda s: f"/r/{s.busiest_room_token}"),
     }
     for label, (email, path_of) in pages.items():
         found = {}
@@ -553,7 +561,7 @@ def print_table() -> None:
         if row.section != section:
             section = row.section
             print(f"[{section}]")
-        shown = "n/a" if row.value is None else f"{row.value:,.1f}"
+        shown = _shown(row.value)
         mark = {True: "ok", False: "MISS", None: ""}[row.ok]
         print(f"  {row.name:<64} {shown:>12} {row.unit:<8} {row.target:<18} {mark}")
     print("=" * 112)
@@ -565,6 +573,7 @@ def main() -> int:
         return 2
     began = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="disclosures-bench-"))
+    workdir.chmod(0o755)  # nginx workers (user nobody) read the published files in it
     os.environ["DISCLOSURES_INSTANCE"] = str(workdir / "instance")
     dbs = Databases(workdir)
     print(f"disclosures bench: {dbs.kind}, {os.cpu_count()} CPUs, load average "
