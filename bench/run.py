@@ -268,6 +268,10 @@ def page_timings(sites: dict[str, Site]) -> None:
                 add("pages", f"{label} ({name})", None, "ms", note=f"HTTP {status}")
                 continue
             found[name] = (ms, statements)
+            if name == "large" and ms >= 150:
+                spots = hot_spots(site, client, path_of(site))
+                EXTRA.setdefault("hot_spots", {})[label] = spots
+                print("      hot spots (cProfile, one request):\n        " + "\n        ".join(spots))
             add("pages", f"{label} ({name})", ms, "ms",
                 "< 150 ms" if name == "large" else "", (lambda v: v < 150) if name == "large" else None,
                 note=f"{statements} statements, {size // 1024} KB")
@@ -277,6 +281,25 @@ def page_timings(sites: dict[str, Site]) -> None:
             add("pages", f"{label}: statements large - demo",
                 found["large"][1] - found["demo"][1], "stmts", "0 (constant)", lambda v: v <= 0,
                 note=f"{found['demo'][1]} vs {found['large'][1]}")
+
+
+def hot_spots(site: Site, client, path: str, limit: int = 6) -> list[str]:
+    """The project's functions taking most time in one GET (cProfile, cumulative)."""
+    import cProfile
+    import pstats
+
+    profile = cProfile.Profile()
+    profile.enable()
+    client.get(path)
+    profile.disable()
+    stats = pstats.Stats(profile).stats
+    package = str(ROOT / "disclosures")
+    rows = sorted(
+        ((cumulative, f"{Path(file).relative_to(ROOT)}:{line} {name}")
+         for (file, line, name), (_cc, _nc, _tt, cumulative, _callers) in stats.items()
+         if file.startswith(package) and name not in ("wrapper", "wrapped", "decorated_view")),
+        reverse=True)
+    return [f"{seconds * 1000:,.0f} ms  {where}" for seconds, where in rows[:limit]]
 
 
 def _clear_document_caches(site: Site, workdir: Path, label: str) -> None:
@@ -311,6 +334,11 @@ def cold_documents(site: Site, workdir: Path) -> None:
     ms, content, status = cold("room-busiest", anonymous, f"/r/{site.busiest_room_token}.pdf")
     add("documents", "room sheet PDF, busiest room (cold)", ms, "ms", "< 50 ms", lambda v: v < 50,
         note=f"{pages_of(content)} pages" if ms else f"HTTP {status}")
+    if ms is not None and ms >= 50:
+        _clear_document_caches(site, workdir, "profile")
+        spots = hot_spots(site, anonymous, f"/r/{site.busiest_room_token}.pdf")
+        EXTRA.setdefault("hot_spots", {})["room sheet PDF, busiest room (cold)"] = spots
+        print("      hot spots (cProfile, one request):\n        " + "\n        ".join(spots))
     typical = []
     for token in site.room_tokens[len(site.room_tokens) // 2:][:5]:
         ms, content, status = cold("room", anonymous, f"/r/{token}.pdf")
