@@ -1,9 +1,12 @@
 """The derived state of an assignment, computed in this one place.
 
-``compute_state`` is a pure function of the person's latest disclosure, the
-determinations recorded for this assignment, and the staff decision on an
-owner/employee exception. ``states_for`` loads what it needs for many
-assignments in a fixed number of queries.
+``decide`` is the rule: a pure function of plain facts (is there a valid
+disclosure, is the person an owner or employee without an accepted exception,
+how many relationships await a decision, how many relevant ones lack a
+mitigation). Two loaders feed it: ``states_for`` loads the objects (for pages
+that show relationships: review, sheets, records), ``summaries_for`` lets the
+database count (for lists of thousands: queue, dashboard, programme). A test
+checks they agree.
 
     awaiting_disclosure → awaiting_review → needs_mitigation → cleared
     excluded: owner or employee of an ineligible company without an accepted exception
@@ -13,14 +16,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from .enums import AssignmentState, OwnerException
+from .enums import AssignmentState, Nature, OwnerException
 from .extensions import db
-from .models import Assignment, Determination, Disclosure, Relationship
+from .models import (
+    Assignment,
+    Company,
+    Determination,
+    Disclosure,
+    Mitigation,
+    Relationship,
+)
 
 STATE_CSS = {
     AssignmentState.AWAITING_DISCLOSURE: "state-awaiting-disclosure",
@@ -67,43 +77,62 @@ def is_owner_or_employee(relationship: Relationship, today: date) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class StateFacts:
+    """Everything the rule below needs to know about one assignment, as plain values."""
+
+    has_disclosure: bool
+    valid_until: date | None = None
+    owners_or_employees: int = 0  # ongoing employee/ownership relationships, ineligible companies
+    owner_exception: OwnerException | None = None
+    missing: int = 0  # relationships needing a determination that have none
+    unmitigated: int = 0  # relevant determinations without any mitigation
+
+
+def decide(facts: StateFacts, today: date) -> tuple[AssignmentState, list[str]]:
+    """THE rule of Standard 3's workflow: the state of an assignment and why."""
+    if not facts.has_disclosure:
+        return AssignmentState.AWAITING_DISCLOSURE, ["No disclosure submitted"]
+    if facts.valid_until is not None and today > facts.valid_until:
+        return AssignmentState.AWAITING_DISCLOSURE, [
+            f"Disclosure expired on {facts.valid_until.strftime('%b %-d, %Y')}"
+        ]
+    if facts.owners_or_employees and facts.owner_exception in (None, OwnerException.NONE):
+        return AssignmentState.EXCLUDED, [
+            "Owner or employee of an ineligible company: staff decision needed"
+            if facts.owner_exception is None
+            else "Owner or employee of an ineligible company: no exception applies"
+        ]
+    if facts.missing:
+        return AssignmentState.AWAITING_REVIEW, [
+            f"{facts.missing} relationship(s) awaiting a relevance decision"
+        ]
+    if facts.unmitigated:
+        return AssignmentState.NEEDS_MITIGATION, [
+            f"{facts.unmitigated} relevant relationship(s) without a mitigation"
+        ]
+    return AssignmentState.CLEARED, []
+
+
 def compute_state(
     assignment: Assignment,
     disclosure: Disclosure | None,
     determinations: Mapping[int, Determination],
     today: date,
 ) -> AssignmentStatus:
-    """The state of one assignment.
+    """The state of one assignment, with the objects behind it.
 
     ``disclosure`` is the person's latest version (or None); ``determinations``
     maps relationship id → this assignment's determination.
     """
     if disclosure is None:
-        return AssignmentStatus(AssignmentState.AWAITING_DISCLOSURE, ["No disclosure submitted"])
-    if not disclosure.is_valid_on(today):
-        return AssignmentStatus(
-            AssignmentState.AWAITING_DISCLOSURE,
-            [f"Disclosure expired on {disclosure.valid_until.strftime('%b %-d, %Y')}"],
-            disclosure=disclosure,
-        )
-
+        state, reasons = decide(StateFacts(has_disclosure=False), today)
+        return AssignmentStatus(state, reasons)
     status = AssignmentStatus(AssignmentState.CLEARED, disclosure=disclosure)
     status.owner_or_employee = [
         r for r in disclosure.relationships if is_owner_or_employee(r, today)
     ]
-    if status.owner_or_employee:
-        exception = assignment.owner_exception
-        if exception is None or exception is OwnerException.NONE:
-            status.state = AssignmentState.EXCLUDED
-            status.reasons.append(
-                "Owner or employee of an ineligible company: staff decision needed"
-                if exception is None
-                else "Owner or employee of an ineligible company: no exception applies"
-            )
-            return status
-
-    missing = 0
-    unmitigated = 0
+    missing = unmitigated = 0
     for relationship in disclosure.relationships:
         if not needs_determination(relationship):
             continue
@@ -114,12 +143,19 @@ def compute_state(
             status.relevant.append((relationship, determination))
             if not determination.mitigations:
                 unmitigated += 1
-    if missing:
-        status.state = AssignmentState.AWAITING_REVIEW
-        status.reasons.append(f"{missing} relationship(s) awaiting a relevance decision")
-    elif unmitigated:
-        status.state = AssignmentState.NEEDS_MITIGATION
-        status.reasons.append(f"{unmitigated} relevant relationship(s) without a mitigation")
+    facts = StateFacts(
+        has_disclosure=True,
+        valid_until=disclosure.valid_until,
+        owners_or_employees=len(status.owner_or_employee),
+        owner_exception=assignment.owner_exception,
+        missing=missing,
+        unmitigated=unmitigated,
+    )
+    status.state, status.reasons = decide(facts, today)
+    if status.state is not AssignmentState.CLEARED:
+        status.relevant = []  # only a cleared assignment has a list to show learners
+    if status.state is AssignmentState.AWAITING_DISCLOSURE:
+        status.owner_or_employee = []
     return status
 
 
@@ -184,4 +220,144 @@ def states_for(assignments: list[Assignment], today: date) -> dict[int, Assignme
                 if (r.id, assignment.id) in found
             }
         result[assignment.id] = compute_state(assignment, disclosure, mine, today)
+    return result
+
+
+@dataclass(frozen=True)
+class AssignmentSummary:
+    """State and reasons only, for lists of hundreds or thousands of assignments."""
+
+    state: AssignmentState
+    reasons: list[str]
+    disclosure_id: int | None = None
+    disclosure_version: int | None = None
+    disclosure_submitted_at: datetime | None = None
+
+    @property
+    def label(self) -> str:
+        return self.state.label
+
+    @property
+    def css(self) -> str:
+        return STATE_CSS[self.state]
+
+    @property
+    def is_cleared(self) -> bool:
+        return self.state is AssignmentState.CLEARED
+
+
+def _owner_or_employee_sql(today: date):
+    """SQL twin of ``is_owner_or_employee`` (the company is already known to be ineligible)."""
+    natures = [n for n in Nature if n.makes_owner_or_employee]
+    return sa.and_(
+        Relationship.nature.in_(natures),
+        sa.or_(Relationship.ended_on.is_(None), Relationship.ended_on >= today),
+    )
+
+
+def summaries_for(assignments: list[Assignment], today: date) -> dict[int, AssignmentSummary]:
+    """The same states and reasons as ``states_for``, counted by the database in two queries.
+
+    For pages that list many assignments (queue, dashboard, programme) and need no
+    relationship details. Both functions feed the same ``decide``; a test checks they
+    agree on every state.
+    """
+    if not assignments:
+        return {}
+    assignment_ids = sorted({a.id for a in assignments})
+    user_ids = sorted({a.user_id for a in assignments})
+    latest_version = (
+        sa.select(Disclosure.user_id, sa.func.max(Disclosure.version).label("version"))
+        .where(Disclosure.user_id.in_(user_ids))
+        .group_by(Disclosure.user_id)
+        .subquery()
+    )
+    latest = (
+        sa.select(
+            Disclosure.id, Disclosure.user_id, Disclosure.version,
+            Disclosure.submitted_at, Disclosure.valid_until,
+        )
+        .join(
+            latest_version,
+            sa.and_(
+                Disclosure.user_id == latest_version.c.user_id,
+                Disclosure.version == latest_version.c.version,
+            ),
+        )
+        .subquery()
+    )
+    disclosures = {
+        row.user_id: row
+        for row in db.session.execute(
+            sa.select(
+                latest.c.id, latest.c.user_id, latest.c.version,
+                latest.c.submitted_at, latest.c.valid_until,
+            )
+        )
+    }
+    mitigated = (
+        sa.select(Mitigation.determination_id).group_by(Mitigation.determination_id).subquery()
+    )
+    newer = sa.orm.aliased(Disclosure)
+    newest_version = (
+        sa.select(sa.func.max(newer.version))
+        .where(newer.user_id == Assignment.user_id)
+        .correlate(Assignment)
+        .scalar_subquery()
+    )
+    one = sa.literal(1)
+    counts_stmt = (
+        sa.select(
+            Assignment.id,
+            sa.func.sum(sa.case((Determination.id.is_(None), one), else_=0)).label("missing"),
+            sa.func.sum(
+                sa.case(
+                    (sa.and_(Determination.is_relevant, mitigated.c.determination_id.is_(None)), one),
+                    else_=0,
+                )
+            ).label("unmitigated"),
+            sa.func.sum(sa.case((_owner_or_employee_sql(today), one), else_=0)).label("owners"),
+        )
+        .select_from(Assignment)
+        .join(
+            Disclosure,
+            sa.and_(
+                Disclosure.user_id == Assignment.user_id,
+                Disclosure.version == newest_version,
+            ),
+        )
+        .join(Relationship, Relationship.disclosure_id == Disclosure.id)
+        .join(Company, sa.and_(Company.id == Relationship.company_id, Company.is_ineligible))
+        .outerjoin(
+            Determination,
+            sa.and_(
+                Determination.relationship_id == Relationship.id,
+                Determination.assignment_id == Assignment.id,
+            ),
+        )
+        .outerjoin(mitigated, mitigated.c.determination_id == Determination.id)
+        .where(Assignment.id.in_(assignment_ids))
+        .group_by(Assignment.id)
+    )
+    counts = {row.id: row for row in db.session.execute(counts_stmt)}
+    result: dict[int, AssignmentSummary] = {}
+    for assignment in assignments:
+        disclosure = disclosures.get(assignment.user_id)
+        row = counts.get(assignment.id)
+        facts = StateFacts(
+            has_disclosure=disclosure is not None,
+            valid_until=disclosure.valid_until if disclosure else None,
+            owners_or_employees=int(row.owners or 0) if row else 0,
+            owner_exception=assignment.owner_exception,
+            missing=int(row.missing or 0) if row else 0,
+            unmitigated=int(row.unmitigated or 0) if row else 0,
+        )
+        state, reasons = decide(facts, today)
+        result[assignment.id] = AssignmentSummary(
+            state,
+            reasons,
+            disclosure_id=disclosure.id if disclosure else None,
+            disclosure_version=disclosure.version if disclosure else None,
+            disclosure_submitted_at=disclosure.submitted_at if disclosure else None,
+        )
     return result

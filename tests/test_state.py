@@ -6,7 +6,7 @@ import pytest
 
 from disclosures.enums import AssignmentState, Nature, OwnerException, Role
 from disclosures.extensions import db
-from disclosures.state import states_for
+from disclosures.state import states_for, summaries_for
 
 from . import factories
 
@@ -21,9 +21,14 @@ def setting(app):
 
 
 def state_of(assignment, today=None):
+    """The state from both loaders; they must agree."""
     db.session.flush()
     db.session.expire_all()
-    return states_for([assignment], today or date.today())[assignment.id]
+    day = today or date.today()
+    status = states_for([assignment], day)[assignment.id]
+    summary = summaries_for([assignment], day)[assignment.id]
+    assert (summary.state, summary.reasons) == (status.state, status.reasons)
+    return status
 
 
 def test_no_disclosure_awaits_disclosure(setting):
@@ -105,9 +110,10 @@ def test_determinations_are_per_assignment(setting):
     d = factories.disclosure(person, [(factories.company(), Nature.CONSULTANT)])
     factories.determination(d.relationships[0], assignment, reviewer, relevant=False)
     db.session.flush()
-    states = states_for([assignment, other], date.today())
-    assert states[assignment.id].state is AssignmentState.CLEARED
-    assert states[other.id].state is AssignmentState.AWAITING_REVIEW
+    for loader in (states_for, summaries_for):
+        states = loader([assignment, other], date.today())
+        assert states[assignment.id].state is AssignmentState.CLEARED
+        assert states[other.id].state is AssignmentState.AWAITING_REVIEW
 
 
 def test_disclosure_submitted_today_in_utc_counts_on_the_local_day_before(setting):
@@ -117,3 +123,48 @@ def test_disclosure_submitted_today_in_utc_counts_on_the_local_day_before(settin
     factories.disclosure(person, [], submitted_at=just_now)
     status = state_of(assignment, today=just_now.date() - timedelta(days=1))
     assert status.state is AssignmentState.CLEARED
+
+
+def test_both_loaders_agree_on_every_assignment_of_the_demo_meeting(app):
+    import sqlalchemy as sa
+
+    from disclosures.demo import load_demo_meeting
+    from disclosures.models import Assignment
+
+    load_demo_meeting(password="x" * 12)
+    db.session.flush()
+    assignments = db.session.scalars(sa.select(Assignment)).all()
+    for day in (date.today(), date.today() + timedelta(days=400)):
+        full = states_for(assignments, day)
+        counted = summaries_for(assignments, day)
+        assert {a.id: (full[a.id].state, full[a.id].reasons) for a in assignments} == {
+            a.id: (counted[a.id].state, counted[a.id].reasons) for a in assignments
+        }
+    assert {s.state for s in states_for(assignments, date.today()).values()} == set(AssignmentState)
+
+
+def test_summary_needs_a_fixed_number_of_queries(app):
+    import sqlalchemy as sa
+
+    from disclosures.demo import load_demo_meeting
+    from disclosures.models import Assignment
+
+    load_demo_meeting(password="x" * 12)
+    db.session.commit()
+    statements = []
+
+    def count(*args):
+        statements.append(1)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        few = db.session.scalars(sa.select(Assignment).limit(5)).all()
+        statements.clear()
+        summaries_for(few, date.today())
+        small = len(statements)
+        many = db.session.scalars(sa.select(Assignment)).all()
+        statements.clear()
+        summaries_for(many, date.today())
+        assert len(statements) == small == 2
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)

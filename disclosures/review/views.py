@@ -16,7 +16,7 @@ from ..enums import AssignmentRole, AssignmentState, OwnerException, Role
 from ..extensions import db
 from ..models import Activity, Assignment, Determination, Disclosure, Meeting, User
 from ..permissions import require, review_refusal, role_required
-from ..state import STATE_CSS, determinations_for, states_for
+from ..state import STATE_CSS, determinations_for, states_for, summaries_for
 from . import operations as ops
 from .forms import (
     STATE_ALL,
@@ -70,7 +70,7 @@ def queue():
     """Assignments awaiting a decision, newest disclosure first.
 
     The state is derived, so the page loads every assignment matching the SQL
-    filters, computes their states with ``states_for`` (a fixed number of
+    filters, computes their states with ``summaries_for`` (a fixed number of
     queries), then filters and paginates in memory: the number of statements
     does not depend on the number of rows.
     """
@@ -108,7 +108,7 @@ def queue():
     if form.role.data:
         stmt = stmt.where(Assignment.role == AssignmentRole(form.role.data))
     assignments = db.session.scalars(stmt).unique().all()
-    statuses = states_for(assignments, date.today())
+    statuses = summaries_for(assignments, date.today())
 
     counts = {state: 0 for state in AssignmentState}
     for status in statuses.values():
@@ -117,7 +117,7 @@ def queue():
     rows = [(a, statuses[a.id]) for a in assignments if _matches_state(a, statuses[a.id], wanted)]
     rows.sort(
         key=lambda row: (
-            -(row[1].disclosure.submitted_at.timestamp() if row[1].disclosure else 0),
+            -(row[1].disclosure_submitted_at.timestamp() if row[1].disclosure_submitted_at else 0),
             row[0].activity.starts_at,
             row[0].id,
         )

@@ -21,7 +21,7 @@ from ..enums import AssignmentState, Role
 from ..extensions import db
 from ..models import Activity, Assignment, Meeting
 from ..permissions import role_required
-from ..state import STATE_CSS, AssignmentStatus, states_for
+from ..state import STATE_CSS, AssignmentSummary, summaries_for
 from .views import bp
 
 
@@ -30,7 +30,7 @@ class Blocker:
     """One person in one activity who is not cleared."""
 
     assignment: Assignment
-    status: AssignmentStatus
+    status: AssignmentSummary
 
 
 @dataclass
@@ -79,7 +79,7 @@ def build_dashboard(meeting: Meeting, today: date) -> Dashboard:
         )
         .order_by(Activity.starts_at, Activity.code, Assignment.id)
     ).unique().all()
-    statuses = states_for(assignments, today)
+    statuses = summaries_for(assignments, today)
     counts = Counter(statuses[a.id].state for a in assignments)
 
     by_activity: dict[int, BlockedActivity] = {}

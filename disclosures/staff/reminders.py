@@ -31,7 +31,7 @@ from ..enums import AssignmentState, ReminderKind, Role
 from ..extensions import db
 from ..models import Activity, Assignment, Meeting, Reminder, User, utcnow
 from ..permissions import role_required
-from ..state import states_for
+from ..state import summaries_for
 from . import forms
 from .views import bp
 
@@ -121,7 +121,7 @@ def plan_disclosure_reminders(meeting: Meeting | None, now: datetime | None = No
     today = now.date()
     meetings = _meetings(meeting, today)
     assignments = _current_assignments(meetings)
-    statuses = states_for(assignments, today)
+    statuses = summaries_for(assignments, today)
     people: dict[int, DisclosureReminder] = {}
     for a in assignments:
         if statuses[a.id].state is not AssignmentState.AWAITING_DISCLOSURE or not a.user.is_active:
@@ -142,7 +142,7 @@ def plan_review_summaries(meeting: Meeting | None, now: datetime | None = None) 
     today = now.date()
     meetings = _meetings(meeting, today)
     assignments = _current_assignments(meetings)
-    statuses = states_for(assignments, today)
+    statuses = summaries_for(assignments, today)
     counts: dict[int, list[int]] = {m.id: [0, 0, 0] for m in meetings}
     for a in assignments:
         state = statuses[a.id].state

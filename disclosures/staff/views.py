@@ -17,7 +17,7 @@ from ..enums import AssignmentRole, Role
 from ..extensions import db
 from ..models import Activity, Assignment, Meeting, Room, User
 from ..permissions import role_required
-from ..state import states_for
+from ..state import summaries_for
 from . import forms
 from . import operations as ops
 
@@ -178,7 +178,7 @@ def meeting(meeting_id: int):
         .order_by(Activity.starts_at, Activity.code)
     ).all()
     current = [a for act in activities for a in act.assignments if a.removed_at is None]
-    statuses = states_for(current, date.today())
+    statuses = summaries_for(current, date.today())
     room_counts = {}
     for act in activities:
         if act.room_id:
