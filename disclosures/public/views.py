@@ -9,13 +9,10 @@ PDFs (disk, keyed by the marker) until the data they show changes.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 import threading
 from collections import OrderedDict
 from datetime import UTC, datetime
-from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, session
 from flask_login import current_user, login_required
@@ -25,6 +22,7 @@ from ..documents import booklet as booklet_doc
 from ..documents import data
 from ..documents import sheet as sheet_doc
 from ..documents import slide as slide_doc
+from ..documents.cache import cached_pdf
 from ..extensions import db
 from ..models import Activity, Assignment, Meeting
 from ..permissions import can_see_disclosure_of, require
@@ -123,28 +121,7 @@ def _slug(text: str) -> str:
 
 
 def _cached_pdf(kind: str, key: str, marker: data.ChangeMarker, size: str, build) -> bytes:
-    """The PDF for (kind, key, size) at this marker: from disk, or built and written atomically."""
-    folder = Path(current_app.config["DOCUMENT_CACHE_DIR"]) / kind
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{key}-{size}-{marker.etag}.pdf"
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        pass
-    content = build()
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".pdf")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-        os.replace(tmp, path)
-    except OSError:
-        current_app.logger.warning("Could not cache %s", path, exc_info=True)
-        Path(tmp).unlink(missing_ok=True)
-        return content
-    for old in folder.glob(f"{key}-{size}-*.pdf"):
-        if old != path:
-            old.unlink(missing_ok=True)
-    return content
+    return cached_pdf(current_app.config["DOCUMENT_CACHE_DIR"], kind, key, marker.etag, size, build)
 
 
 def _pdf_response(content: bytes, filename: str, marker: data.ChangeMarker | None = None) -> Response:

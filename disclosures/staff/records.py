@@ -322,14 +322,11 @@ def _zip_name(text: str) -> str:
 def records_zip(meeting: Meeting, records: dict) -> bytes:
     """CSV, JSON, every room sheet PDF and the booklet PDF, in one ZIP."""
     from ..documents.booklet import booklet_pdf
+    from ..documents.cache import cached_pdf  # the same files learners download
     from ..documents.data import booklet, load_room, meeting_marker, room_sheet
     from ..documents.sheet import room_sheet_pdf
 
-    try:  # share the public pages' on-disk PDF cache (same files learners download)
-        from ..public.views import _cached_pdf as cached_pdf
-    except ImportError:  # pragma: no cover - the cache is an optimisation only
-        def cached_pdf(kind, key, marker, size, build):
-            return build()
+    cache_dir = current_app.config["DOCUMENT_CACHE_DIR"]
 
     now = utcnow()
     period = int(current_app.config.get("DOCUMENT_CACHE_SECONDS", 600))
@@ -340,14 +337,14 @@ def records_zip(meeting: Meeting, records: dict) -> bytes:
         archive.writestr(f"{prefix}/assignments.json", records_json(records))
         marker = meeting_marker(meeting, now, period)
         archive.writestr(f"{prefix}/booklet.pdf", cached_pdf(
-            "booklets", str(meeting.id), marker, "letter",
+            cache_dir, "booklets", str(meeting.id), marker.etag, "letter",
             lambda: booklet_pdf(booklet(meeting, now, as_of=marker.last_modified))))
         rooms = db.session.scalars(sa.select(Room).where(Room.meeting_id == meeting.id)
                                    .order_by(Room.name)).all()
         for room in rooms:
             _, room_marker = load_room(room.public_token, now, period)
             content = cached_pdf(
-                "rooms", str(room.id), room_marker, "letter",
+                cache_dir, "rooms", str(room.id), room_marker.etag, "letter",
                 lambda room=room, m=room_marker: room_sheet_pdf(room_sheet(room, now, as_of=m.last_modified)))
             archive.writestr(f"{prefix}/rooms/{room.id}-{_zip_name(room.name)}.pdf", content)
         archive.writestr(f"{prefix}/README.txt", (
