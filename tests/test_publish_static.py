@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,16 @@ def test_nginx_snippet_serves_files_and_falls_back_to_the_app(app, tmp_path):
         args=["publish-static", str(tmp_path / "site"), "--print-nginx"])
     assert printed.exit_code == 0 and "proxy_pass http://disclosures_app;" in printed.output
     assert not (tmp_path / "site").exists()
+
+
+def test_publish_static_keeps_a_pdf_rebuilt_with_only_a_new_build_time(app, client, published_meeting):
+    from disclosures.public.publish import _same_document
+
+    _, room = published_meeting
+    pdf = client.get(f"/r/{room.public_token}.pdf").data
+    stamp = re.search(rb"/CreationDate \(D:[^)]*\)", pdf).group(0)
+    rebuilt = pdf.replace(stamp, b"/CreationDate (D:20200101000000+00'00')")
+    assert rebuilt != pdf and _same_document(pdf, rebuilt)
+    edited = pdf.replace(b"%%EOF", b"% changed\n%%EOF")
+    assert not _same_document(pdf, edited)
+    assert not _same_document(b"<p>Amelia</p>", b"<p>Amelie</p>")

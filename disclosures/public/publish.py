@@ -26,6 +26,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -208,6 +209,19 @@ def _keep(new: Path, old: Path | None, relative: str, result: PublishResult) -> 
     return True
 
 
+# What differs between two builds of the same PDF: its creation time and file identifier.
+_PDF_STAMPS = re.compile(rb"/(?:CreationDate|ModDate) \(D:[^)]*\)|/ID\s*\[\s*<[0-9a-fA-F]*>\s*<[0-9a-fA-F]*>\s*\]")
+
+
+def _same_document(before: bytes, after: bytes) -> bool:
+    """Equal bytes, or PDFs that differ only in their build time stamps (same for a reader)."""
+    if before == after:
+        return True
+    if not (before.startswith(b"%PDF") and after.startswith(b"%PDF")):
+        return False
+    return _PDF_STAMPS.sub(b"", before) == _PDF_STAMPS.sub(b"", after)
+
+
 def _place(new: Path, old: Path | None, relative: str, content: bytes,
            result: PublishResult) -> None:
     target = new / relative
@@ -215,7 +229,7 @@ def _place(new: Path, old: Path | None, relative: str, content: bytes,
     result.files.append(relative)
     previous = old / relative if old is not None else None
     if previous is not None and previous.is_file() and previous.stat().st_size == len(content) \
-            and previous.read_bytes() == content:
+            and _same_document(previous.read_bytes(), content):
         os.link(previous, target)  # same inode: same mtime, same ETag for nginx
         result.unchanged += 1
         return
