@@ -108,7 +108,7 @@ def test_publish_static_command_reports_counts_and_rejects_unknown_meeting(
 def test_nginx_snippet_serves_files_and_falls_back_to_the_app(app, tmp_path):
     text = nginx_snippet(tmp_path / "site", "127.0.0.1:8000")
     assert str(tmp_path / "site") in text
-    assert "try_files $uri $uri.html @app;" in text
+    assert "try_files $uri.html @app;" in text and "try_files $uri @app;" in text
     assert "server 127.0.0.1:8000;" in text
     assert "Content-Security-Policy" in text
     printed = app.test_cli_runner().invoke(

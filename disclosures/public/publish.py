@@ -269,10 +269,21 @@ map $args $disclosures_static {{
 }}
 server {{
     listen 127.0.0.1:8080;   # production: listen 443 ssl; server_name ...; certificates
-    location ~ ^/(r/[A-Za-z0-9_-]+(\\.pdf)?|disclosures(\\.pdf)?|m/[a-z0-9-]+/disclosures(\\.pdf)?|static/.*)$ {{
+    # Pages: /r/<token>, /disclosures, /m/<slug>/disclosures are files named <path>.html.
+    location ~ ^/(r/[A-Za-z0-9_-]+|disclosures|m/[a-z0-9-]+/disclosures)$ {{
         root $disclosures_static;
-        try_files $uri $uri.html @app;
-        types {{ text/html html; application/pdf pdf; text/css css; application/javascript js; image/svg+xml svg; }}
+        try_files $uri.html @app;
+        types {{ text/html html; }}
+        default_type text/html;
+        charset utf-8;
+        etag on;
+{headers}
+    }}
+    # Their PDFs, and the CSS, scripts and icons the pages use.
+    location ~ ^/(r/[A-Za-z0-9_-]+\\.pdf|disclosures\\.pdf|m/[a-z0-9-]+/disclosures\\.pdf|static/.*)$ {{
+        root $disclosures_static;
+        try_files $uri @app;
+        types {{ application/pdf pdf; text/css css; application/javascript js; image/svg+xml svg; }}
         default_type application/octet-stream;
         etag on;
 {headers}
