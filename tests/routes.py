@@ -1,0 +1,171 @@
+"""One small world every route can be called in, and a digest of the whole database.
+
+Used by the authorisation table (tests/test_authorisation.py) and the no-500 suite:
+``build_world()`` makes a meeting with two rooms, faculty A (with a reviewed, mitigated
+disclosure) sharing an activity with a reviewer, faculty B elsewhere, a reviewer,
+staff, an invited person and a company awaiting staff review. ``url_for_rule(rule, world)``
+fills every argument of a URL rule from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from disclosures.auth import operations as account_operations
+from disclosures.enums import AssignmentRole, Nature, Role
+from disclosures.extensions import db
+from disclosures.models import (
+    Activity,
+    Assignment,
+    Company,
+    Determination,
+    Disclosure,
+    Meeting,
+    Mitigation,
+    Relationship,
+    Room,
+    User,
+)
+
+from . import factories
+
+ROLES = ("anonymous", "faculty_a", "faculty_b", "co_reviewer", "reviewer", "staff")
+
+
+@dataclass
+class World:
+    staff: User
+    reviewer: User
+    co_reviewer: User
+    faculty_a: User
+    faculty_b: User
+    invited: User
+    invitation_token: str
+    reset_token: str
+    meeting: Meeting
+    room: Room
+    other_room: Room
+    activity: Activity
+    other_activity: Activity
+    assignment_a: Assignment
+    assignment_co: Assignment
+    assignment_b: Assignment
+    company: Company
+    new_company: Company
+    disclosure_a: Disclosure
+    relationship: Relationship
+    other_relationship: Relationship
+    determination: Determination
+    mitigation: Mitigation
+
+    def user(self, role: str) -> User | None:
+        return None if role == "anonymous" else getattr(self, role)
+
+
+def build_world() -> World:
+    staff = factories.user(Role.STAFF, full_name="Sam Staff")
+    reviewer = factories.user(Role.REVIEWER, full_name="Rita Reviewer")
+    co_reviewer = factories.user(Role.REVIEWER, full_name="Carl Cofaculty")
+    faculty_a = factories.user(Role.FACULTY, full_name="Alice Able")
+    faculty_b = factories.user(Role.FACULTY, full_name="Bob Baker")
+    invited = factories.user(Role.FACULTY, full_name="Ivy Invited", password=False)
+    invitation_token = invited.issue_invitation(timedelta(days=3))
+
+    meeting = factories.meeting(name="Spine Annual Meeting")
+    room = factories.room(meeting, "Hall A")
+    other_room = factories.room(meeting, "Hall B")
+    activity = factories.activity(meeting, room, title="Lumbar fusion outcomes")
+    other_activity = factories.activity(meeting, other_room, title="Practice management")
+    assignment_a = factories.assignment(faculty_a, activity)
+    assignment_co = factories.assignment(co_reviewer, activity, AssignmentRole.MODERATOR)
+    assignment_b = factories.assignment(faculty_b, other_activity)
+
+    company = factories.company("Acme Spine Devices")
+    new_company = factories.company("Typed In Pharma", needs_review=True)
+    other = factories.company("Other Biologics")
+    disclosure_a = factories.disclosure(
+        faculty_a, [(company, Nature.CONSULTANT), (other, Nature.SPEAKER)]
+    )
+    relationship, other_relationship = disclosure_a.relationships
+    factories.disclosure(faculty_b, [])
+    determination = factories.determination(relationship, assignment_a, reviewer, relevant=True)
+    mitigation = factories.mitigation(determination, reviewer)
+    reset_token = account_operations.password_reset_token(faculty_a)
+    db.session.flush()
+    return World(
+        staff=staff, reviewer=reviewer, co_reviewer=co_reviewer, faculty_a=faculty_a,
+        faculty_b=faculty_b, invited=invited, invitation_token=invitation_token,
+        reset_token=reset_token, meeting=meeting, room=room, other_room=other_room,
+        activity=activity, other_activity=other_activity, assignment_a=assignment_a,
+        assignment_co=assignment_co, assignment_b=assignment_b, company=company,
+        new_company=new_company, disclosure_a=disclosure_a, relationship=relationship,
+        other_relationship=other_relationship, determination=determination,
+        mitigation=mitigation,
+    )
+
+
+def rule_arguments(endpoint: str, world: World) -> dict:
+    """The value of each URL argument a rule can take, from the world."""
+    tokens = {
+        "auth.accept_invitation": world.invitation_token,
+        "auth.reset_password": world.reset_token,
+        "public.room_sheet": world.room.public_token,
+        "public.room_sheet_pdf": world.room.public_token,
+    }
+    return {
+        "token": tokens.get(endpoint),
+        "disclosure_id": world.disclosure_a.id,
+        "assignment_id": world.assignment_a.id,
+        "meeting_id": world.meeting.id,
+        "user_id": world.faculty_a.id,
+        "relationship_id": world.relationship.id,
+        "determination_id": world.determination.id,
+        "company_id": world.new_company.id,
+        "room_id": world.room.id,
+        "activity_id": world.activity.id,
+        "slug": world.meeting.slug,
+    }
+
+
+def url_for_rule(rule, world: World) -> str:
+    arguments = rule_arguments(rule.endpoint, world)
+    values = {name: arguments[name] for name in rule.arguments}
+    missing = [name for name, value in values.items() if value is None]
+    assert not missing, f"tests/routes.py cannot fill {missing} of {rule.endpoint}: add them"
+    return rule.build(values, append_unknown=False)[1]
+
+
+def checked_rules(app):
+    """(endpoint, method, rule) for every route but static files; HEAD/OPTIONS are Flask's."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            found.append((rule.endpoint, method, rule))
+    return found
+
+
+def database_digest() -> str:
+    """A hash of every row of every table, in primary-key order: equal means nothing changed."""
+    digest = hashlib.sha256()
+    db.session.rollback()
+    for table in db.metadata.sorted_tables:
+        order = list(table.primary_key.columns) or list(table.columns)
+        digest.update(table.name.encode())
+        for row in db.session.execute(sa.select(table).order_by(*order)):
+            digest.update(repr(tuple(row)).encode())
+    db.session.rollback()
+    return digest.hexdigest()
+
+
+def row_counts() -> dict[str, int]:
+    db.session.rollback()
+    return {
+        table.name: db.session.scalar(sa.select(sa.func.count()).select_from(table))
+        for table in db.metadata.sorted_tables
+    }

@@ -1,0 +1,163 @@
+"""The authorisation table: every route × method × kind of user → the status it must answer.
+
+One world (tests/routes.py): faculty A shares an activity with a reviewer ("co-reviewer"),
+faculty B speaks elsewhere, a reviewer with no tie to either, and staff. A has a
+disclosure, a relevant determination and a mitigation. Each route's arguments point at
+A's objects, so the rows answer "who may see or change A's record?".
+
+Statuses: ``302L`` is a redirect to the login page; ``!`` after a status means the
+request may change the database (an allowed action, or an export that is audited).
+Every other request, and every refused one, must leave every row of every table as it
+was. A 403 must say why.
+
+A new route without a row here fails ``test_every_route_is_in_the_table``: add a row
+(and think about who may use it) before it ships.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from disclosures.extensions import db
+
+from .routes import ROLES, build_world, checked_rules, database_digest, url_for_rule
+
+#  endpoint                         method   anonymous faculty_a faculty_b co_reviewer reviewer staff
+TABLE = """
+auth.accept_invitation              GET      200   200   200   200   200   200
+auth.accept_invitation              POST     400   400   400   400   400   400
+auth.change_password                GET      302L  200   200   200   200   200
+auth.change_password                POST     302L  400   400   400   400   400
+auth.login                          GET      200   302   302   302   302   302
+auth.login                          POST     400   302   302   302   302   302
+auth.logout                         POST     302L  302L  302L  302L  302L  302L
+auth.request_password_reset         GET      200   200   200   200   200   200
+auth.request_password_reset         POST     400   400   400   400   400   400
+auth.reset_password                 GET      200   200   200   200   200   200
+auth.reset_password                 POST     400   400   400   400   400   400
+faculty.company_suggestions         GET      302L  200   200   200   200   200
+faculty.disclose                    GET      302L  200   200   200   200   200
+faculty.disclose                    POST     302L  400   400   400   400   400
+faculty.disclosure                  GET      302L  200   403   200   200   200
+faculty.home                        GET      302L  200   200   200   200   200
+main.health                         GET      200   200   200   200   200   200
+main.home                           GET      302L  302   302   302   302   302
+public.all_faculty                  GET      200   200   200   200   200   200
+public.all_faculty_pdf              GET      200   200   200   200   200   200
+public.assignment_slide             GET      302L  200   403   200   200   200
+public.meeting_faculty              GET      200   200   200   200   200   200
+public.meeting_faculty_pdf          GET      200   200   200   200   200   200
+public.room_sheet                   GET      200   200   200   200   200   200
+public.room_sheet_pdf               GET      200   200   200   200   200   200
+review.decide                       POST     302L  403   403   403   400   400
+review.mitigate                     POST     302L  403   403   403   400   400
+review.none_relevant                POST     302L  403   403   403   302!  302!
+review.person                       GET      302L  403   403   403   200   200
+review.queue                        GET      302L  403   403   200   200   200
+staff.activity_edit                 GET      302L  403   403   403   403   200
+staff.activity_edit                 POST     302L  403   403   403   403   400
+staff.activity_new                  GET      302L  403   403   403   403   200
+staff.activity_new                  POST     302L  403   403   403   403   400
+staff.assignment_new                GET      302L  403   403   403   403   200
+staff.assignment_new                POST     302L  403   403   403   403   400
+staff.assignment_remove             POST     302L  403   403   403   403   302!
+staff.audit_log                     GET      302L  403   403   403   403   200
+staff.companies                     GET      302L  403   403   403   403   200
+staff.company                       GET      302L  403   403   403   403   200
+staff.company_alias                 POST     302L  403   403   403   403   400
+staff.company_confirm               POST     302L  403   403   403   403   400
+staff.company_merge                 POST     302L  403   403   403   403   400
+staff.dashboard                     GET      302L  403   403   403   403   200
+staff.dashboard_csv                 GET      302L  403   403   403   403   200
+staff.invite                        GET      302L  403   403   403   403   200
+staff.invite                        POST     302L  403   403   403   403   400
+staff.meeting                       GET      302L  403   403   403   403   200
+staff.meeting_edit                  GET      302L  403   403   403   403   200
+staff.meeting_edit                  POST     302L  403   403   403   403   400
+staff.meeting_new                   GET      302L  403   403   403   403   200
+staff.meeting_new                   POST     302L  403   403   403   403   400
+staff.meetings                      GET      302L  403   403   403   403   200
+staff.owner_decision                GET      302L  403   403   403   403   200
+staff.owner_decision                POST     302L  403   403   403   403   400
+staff.owner_decisions               GET      302L  403   403   403   403   200
+staff.programme_import              GET      302L  403   403   403   403   200
+staff.programme_import              POST     302L  403   403   403   403   400
+staff.programme_import_confirm      POST     302L  403   403   403   403   400
+staff.records                       GET      302L  403   403   403   403   200
+staff.records_csv_download          GET      302L  403   403   403   403   200!
+staff.records_json_download         GET      302L  403   403   403   403   200!
+staff.records_zip_download          GET      302L  403   403   403   403   200!
+staff.room_edit                     GET      302L  403   403   403   403   200
+staff.room_edit                     POST     302L  403   403   403   403   302
+staff.room_new                      GET      302L  403   403   403   403   200
+staff.room_new                      POST     302L  403   403   403   403   400
+staff.room_qr_png                   GET      302L  403   403   403   403   200
+staff.room_qr_svg                   GET      302L  403   403   403   403   200
+staff.room_reissue_token            POST     302L  403   403   403   403   302!
+staff.room_sign                     GET      302L  403   403   403   403   200
+staff.rooms                         GET      302L  403   403   403   403   200
+staff.send_disclosure_reminders     POST     302L  403   403   403   403   302!
+staff.send_review_summaries         POST     302L  403   403   403   403   302!
+"""
+
+
+def _parse(table: str) -> dict[tuple[str, str], dict[str, str]]:
+    rows = {}
+    for line in table.strip().splitlines():
+        endpoint, method, *cells = line.split()
+        assert len(cells) == len(ROLES), f"row {endpoint} {method} needs one cell per role"
+        assert (endpoint, method) not in rows, f"row {endpoint} {method} is listed twice"
+        rows[(endpoint, method)] = dict(zip(ROLES, cells, strict=True))
+    return rows
+
+
+EXPECTED = _parse(TABLE)
+
+
+def test_every_route_is_in_the_table(app):
+    routes = {(endpoint, method) for endpoint, method, _ in checked_rules(app)}
+    unlisted = sorted(routes - EXPECTED.keys())
+    stale = sorted(EXPECTED.keys() - routes)
+    assert not unlisted, f"routes with no row in the authorisation table: {unlisted}"
+    assert not stale, f"rows for routes that no longer exist: {stale}"
+
+
+def test_table_refuses_more_than_it_allows_for_outsiders():
+    # A sanity check on the table itself: faculty B (no tie to A) is refused A's private pages.
+    refused = [key for key, cells in EXPECTED.items() if cells["faculty_b"] == "403"]
+    assert ("faculty.disclosure", "GET") in refused
+    assert ("review.person", "GET") in refused
+    assert ("staff.records_zip_download", "GET") in refused
+
+
+@pytest.mark.parametrize(("endpoint", "method"), sorted(EXPECTED), ids=lambda v: v)
+def test_route_answers_each_user_as_the_table_says(app, login_as, endpoint, method):
+    rules = {(e, m): rule for e, m, rule in checked_rules(app)}
+    if (endpoint, method) not in rules:
+        pytest.fail(f"{endpoint} {method} is in the table but not in the app")
+    world = build_world()
+    db.session.commit()
+    url = url_for_rule(rules[(endpoint, method)], world)
+
+    problems = []
+    for role in ROLES:
+        cell = EXPECTED[(endpoint, method)][role]
+        expected_status = int(cell.rstrip("L!"))
+        user = world.user(role)
+        client = login_as(user) if user is not None else app.test_client()
+        before = database_digest()
+        response = client.open(url, method=method)
+        after = database_digest()
+        status = response.status_code
+        if status != expected_status:
+            problems.append(f"{role}: {method} {url} answered {status}, the table says {cell}")
+            continue
+        if cell.endswith("L"):
+            location = response.headers.get("Location", "")
+            if "/login" not in location:
+                problems.append(f"{role}: {url} redirected to {location!r}, not to the login page")
+        if status == 403 and '<p class="lead">' not in response.get_data(as_text=True):
+            problems.append(f"{role}: the 403 from {url} does not say why")
+        if not cell.endswith("!") and after != before:
+            problems.append(f"{role}: {method} {url} ({status}) changed the database")
+    assert not problems, "\n".join(problems)
