@@ -98,9 +98,9 @@ def demo_data(if_empty: bool, password: str | None, size: str):
     logins = loader(password=password)
     db.session.commit()
     text = (
-        "Demo logins (password for each: {p})\n"
-        "  staff     {s}\n  reviewer  {r}\n  faculty   {f}\n"
-    ).format(p=logins.password, s=logins.staff, r=logins.reviewer, f=logins.faculty)
+        f"Demo logins (password for each: {logins.password})\n"
+        f"  staff     {logins.staff}\n  reviewer  {logins.reviewer}\n  faculty   {logins.faculty}\n"
+    )
     path = _logins_file()
     path.write_text(text)
     path.chmod(0o600)
