@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from flask import Flask, render_template, request
+from flask import Flask, abort, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from . import permissions
 from .extensions import db, login_manager
@@ -49,7 +50,20 @@ ERROR_HINTS = {
 }
 
 
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in every route: ids beyond a database integer are a 404, not a 500.
+
+    (SQLite cannot bind an int over 2**63 and PostgreSQL's ``integer`` stops at 2**31 - 1.)
+    """
+
+    def __init__(self, map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):  # noqa: A002
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
 def register_web(app: Flask) -> None:
+    # Before any blueprint is registered: their rules look the converter up when added.
+    app.url_map.converters["int"] = IdConverter
+
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
         try:
@@ -66,6 +80,15 @@ def register_web(app: Flask) -> None:
     login_manager.login_message_category = "info"
     # "basic", not "strong": reviewers on phones move between conference Wi-Fi and cellular.
     login_manager.session_protection = "basic"
+
+    @app.before_request
+    def refuse_nul_characters():
+        """U+0000 cannot be stored (PostgreSQL refuses it in text) and is never typed on
+        purpose: a 400 that says so, before any form or query reads it."""
+        fields = [*request.args.items(multi=True), *request.form.items(multi=True)]
+        if "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in fields):
+            abort(400, description="The text you sent contains an invisible NUL character "
+                  "(often from pasting out of another program). Retype the text and send it again.")
 
     @app.after_request
     def security_headers(response):

@@ -2,6 +2,7 @@
 
 import pytest
 import sqlalchemy as sa
+from werkzeug.routing.converters import NumberConverter
 
 from disclosures.enums import Role
 from disclosures.extensions import db
@@ -19,7 +20,7 @@ def _row_counts() -> dict[str, int]:
 def _sample_url(rule) -> str:
     values = {}
     for name, converter in rule._converters.items():
-        values[name] = 1 if type(converter).__name__ in ("IntegerConverter", "FloatConverter") else "x"
+        values[name] = 1 if isinstance(converter, NumberConverter) else "x"
     return rule.build(values, append_unknown=False)[1]
 
 
