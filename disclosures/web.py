@@ -7,6 +7,7 @@ from datetime import date, datetime
 from flask import Flask, abort, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
@@ -126,6 +127,17 @@ def register_web(app: Flask) -> None:
             400,
             "The form could not be accepted because its security token was missing or out of "
             "date. Go back, reload the page and send the form again.",
+        )
+
+    @app.errorhandler(StaleDataError)
+    def concurrent_edit(error: StaleDataError):
+        # A versioned row (activity, assignment, determination, mitigation) was saved by
+        # someone else between our read and our write: nothing of this request is kept.
+        db.session.rollback()
+        return render_error(
+            409,
+            "Someone else saved a change to this at the same moment. Nothing you sent was "
+            "saved: reload the page to see their change, then make yours again.",
         )
 
     @app.errorhandler(HTTPException)
