@@ -48,3 +48,13 @@ def _refuse_audit_changes(session: Session, flush_context, instances) -> None:
     for obj in session.deleted:
         if isinstance(obj, AuditEvent):
             raise AuditLogIsAppendOnly("audit events cannot be deleted")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk_audit_changes(state) -> None:
+    """The same for bulk statements: ``update(AuditEvent)`` / ``delete(AuditEvent)`` never run."""
+    if not (state.is_update or state.is_delete):
+        return
+    mappers = getattr(state, "all_mappers", ()) or ()
+    if any(mapper.class_ is AuditEvent for mapper in mappers):
+        raise AuditLogIsAppendOnly("audit events cannot be changed or deleted")
