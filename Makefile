@@ -41,6 +41,13 @@ bench: $(STAMP)
 	@command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; }
 	$(BIN)/python bench/run.py
 
+# Reliability under load: a fresh demo meeting behind gunicorn on 127.0.0.1, 64 clients on the
+# public room sheets (HTML and PDF) for 30 s while 4 reviewers post determinations through the
+# real forms. Prints requests, 5xx (must be 0) and determinations posted = found. DATABASE_URL
+# for PostgreSQL (a throw-away schema). SOAK_SECONDS / SOAK_CLIENTS / SOAK_PORT to change it.
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check disclosures tests config.py wsgi.py
 	$(BIN)/bandit -q -r disclosures -ll

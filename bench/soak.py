@@ -1,0 +1,447 @@
+"""Soak: public room sheets under a 64-client burst while reviewers save determinations.
+
+    make soak                       # SQLite
+    DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test make soak
+
+Bounded and local only: a fresh database (an SQLite file, or a throw-away PostgreSQL
+schema dropped at the end) with the demo meeting, gunicorn on 127.0.0.1, then for
+SOAK_SECONDS (30) 64 client threads fetch room sheets (HTML and PDF, every room) while
+SOAK_REVIEWERS (4) reviewers log in through the real form and post determinations
+through the real review page (GET for the CSRF token and version, POST the decision),
+each flipping its own share of the undecided relationship/role pairs.
+
+Afterwards it prints the counts and checks the database: every determination a reviewer
+saw saved (302) is there with the value posted last, and the audit log holds one event
+per saved post. Exit status 1 if any response was a 5xx, a request failed to connect, or
+a saved determination is missing.
+"""
+
+from __future__ import annotations
+
+import collections
+import http.client
+import os
+import random
+import re
+import secrets
+import shutil
+import socket
+import subprocess  # noqa: S404  (starts our own gunicorn and flask CLI)
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / ".venv" / "bin"
+HOST = "127.0.0.1"
+PORT = int(os.environ.get("SOAK_PORT", "5300"))
+SECONDS = float(os.environ.get("SOAK_SECONDS", "30"))
+CLIENTS = int(os.environ.get("SOAK_CLIENTS", "64"))
+REVIEWERS = int(os.environ.get("SOAK_REVIEWERS", "4"))
+PASSWORD = "soak password " + secrets.token_hex(4)
+
+
+# --------------------------------------------------------------------------- database
+
+
+@dataclass
+class Database:
+    url: str
+    schema: str | None = None
+    base: str | None = None
+
+    @classmethod
+    def fresh(cls, workdir: Path) -> Database:
+        sys.path.insert(0, str(ROOT))
+        from config import normalise_database_url
+
+        base = normalise_database_url(os.environ.get("DATABASE_URL"))
+        if not (base and base.startswith("postgresql")):
+            return cls(url=f"sqlite:///{workdir / 'soak.db'}")
+        import sqlalchemy as sa
+
+        schema = f"soak_{uuid.uuid4().hex[:10]}"
+        engine = sa.create_engine(base)
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        engine.dispose()
+        joiner = "&" if "?" in base else "?"
+        return cls(url=f"{base}{joiner}options=-csearch_path%3D{schema}", schema=schema, base=base)
+
+    @property
+    def kind(self) -> str:
+        return "postgresql" if self.schema else "sqlite"
+
+    def drop(self) -> None:
+        if not self.schema:
+            return
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(self.base)
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
+        engine.dispose()
+
+
+def _env(db: Database, workdir: Path) -> dict:
+    return {
+        **os.environ,
+        "DISCLOSURES_CONFIG": "development",
+        "DATABASE_URL": db.url,
+        "DISCLOSURES_INSTANCE": str(workdir / "instance"),
+        "DOCUMENT_CACHE_DIR": str(workdir / "cache"),
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "PUBLIC_BASE_URL": f"http://{HOST}:{PORT}",
+        "RATELIMIT_STORAGE_URI": "memory://",
+    }
+
+
+def _flask(env: dict, *args: str) -> None:
+    subprocess.run([str(BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=env,  # noqa: S603
+                   check=True, stdout=subprocess.DEVNULL, timeout=300)
+
+
+def _load_demo(env: dict) -> list[str]:
+    """Schema, demo meeting, extra reviewer accounts. Returns the reviewers' emails."""
+    _flask(env, "db", "upgrade")
+    _flask(env, "demo-data", "--password", PASSWORD)
+    emails = ["reviewer@example.org", "reviewer2@example.org"]
+    for n in range(3, REVIEWERS + 1):
+        email = f"soak-reviewer{n}@example.org"
+        _flask(env, "create-user", email, "--name", f"Soak Reviewer {n}", "--role", "reviewer",
+               "--password", PASSWORD)
+        emails.append(email)
+    return emails[:REVIEWERS]
+
+
+def _app(env: dict):
+    """The application on the soak database, in this process, to read what was saved."""
+    for key in ("DATABASE_URL", "DISCLOSURES_INSTANCE", "DOCUMENT_CACHE_DIR", "SECRET_KEY",
+                "DISCLOSURES_CONFIG", "PUBLIC_BASE_URL"):
+        os.environ[key] = env[key]
+    sys.path.insert(0, str(ROOT))
+    from config import normalise_database_url
+    from disclosures import create_app
+
+    # config.py read DATABASE_URL when first imported: pass the soak database explicitly.
+    return create_app(None, SQLALCHEMY_DATABASE_URI=normalise_database_url(env["DATABASE_URL"]))
+
+
+@dataclass(frozen=True)
+class Pair:
+    meeting_id: int
+    user_id: int
+    relationship_id: int
+    assignment_id: int
+
+    @property
+    def prefix(self) -> str:
+        return f"d{self.relationship_id}-{self.assignment_id}"
+
+    @property
+    def page(self) -> str:
+        return f"/review/meetings/{self.meeting_id}/people/{self.user_id}"
+
+    @property
+    def action(self) -> str:
+        return f"{self.page}/determinations/{self.relationship_id}/{self.assignment_id}"
+
+
+def _plan(app, reviewer_emails: list[str]) -> tuple[list[str], dict[str, list[Pair]]]:
+    """Room tokens, and for each reviewer a share of the undecided pairs they may review."""
+    import sqlalchemy as sa
+
+    from disclosures.extensions import db
+    from disclosures.models import Activity, Assignment, Determination, Disclosure, Room, User
+    from disclosures.permissions import can_review
+
+    with app.app_context():
+        tokens = list(db.session.scalars(sa.select(Room.public_token)))
+        reviewers = [db.session.scalar(sa.select(User).where(User.email == e)) for e in reviewer_emails]
+        decided = set(db.session.execute(
+            sa.select(Determination.relationship_id, Determination.assignment_id)).all())
+        latest = (sa.select(Disclosure.user_id, sa.func.max(Disclosure.version).label("v"))
+                  .group_by(Disclosure.user_id).subquery())
+        disclosures = {d.user_id: d for d in db.session.scalars(
+            sa.select(Disclosure).join(latest, sa.and_(Disclosure.user_id == latest.c.user_id,
+                                                       Disclosure.version == latest.c.v)))}
+        shares: dict[str, list[Pair]] = {r.email: [] for r in reviewers}
+        turn = 0
+        assignments = db.session.scalars(
+            sa.select(Assignment).join(Activity).where(Assignment.removed_at.is_(None))
+            .order_by(Assignment.id)).all()
+        for assignment in assignments:
+            disclosure = disclosures.get(assignment.user_id)
+            if disclosure is None:
+                continue
+            for relationship in disclosure.relationships:
+                if not relationship.company.is_ineligible:
+                    continue
+                if (relationship.id, assignment.id) in decided:
+                    continue
+                for _ in range(len(reviewers)):
+                    reviewer = reviewers[turn % len(reviewers)]
+                    turn += 1
+                    if can_review(reviewer, assignment.user):
+                        shares[reviewer.email].append(Pair(
+                            assignment.activity.meeting_id, assignment.user_id,
+                            relationship.id, assignment.id))
+                        break
+        db.session.remove()
+    return tokens, shares
+
+
+# --------------------------------------------------------------------------- HTTP
+
+
+class Browser:
+    """One keep-alive connection with a cookie jar: enough of a browser for forms."""
+
+    def __init__(self):
+        self.conn = http.client.HTTPConnection(HOST, PORT, timeout=30)
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, path: str, form: dict | None = None) -> tuple[int, str]:
+        headers = {"Host": f"{HOST}:{PORT}"}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        body = None
+        if form is not None:
+            body = urlencode(form)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        for attempt in range(2):
+            try:
+                self.conn.request(method, path, body=body, headers=headers)
+                response = self.conn.getresponse()
+                data = response.read()
+                break
+            except (http.client.HTTPException, OSError):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection(HOST, PORT, timeout=30)
+                if attempt:
+                    raise
+        for header in response.headers.get_all("Set-Cookie") or []:
+            name, _, rest = header.partition("=")
+            self.cookies[name.strip()] = rest.split(";", 1)[0]
+        return response.status, data.decode("utf-8", "replace")
+
+
+CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+@dataclass
+class Tally:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    statuses: collections.Counter = field(default_factory=collections.Counter)
+    failures: int = 0
+    posted: dict = field(default_factory=dict)  # Pair -> (is_relevant, rationale) last saved
+    saved_posts: int = 0
+    refused_posts: collections.Counter = field(default_factory=collections.Counter)
+
+    def count(self, status: int) -> None:
+        with self.lock:
+            self.statuses[status] += 1
+
+
+def sheet_client(tokens: list[str], stop: float, tally: Tally, seed: int) -> None:
+    rng = random.Random(seed)  # noqa: S311  (which sheet to load next, not a secret)
+    browser = Browser()
+    while time.monotonic() < stop:
+        token = rng.choice(tokens)
+        path = f"/r/{token}.pdf" if rng.random() < 0.3 else f"/r/{token}"
+        try:
+            status, _ = browser.request("GET", path)
+        except (http.client.HTTPException, OSError):
+            with tally.lock:
+                tally.failures += 1
+            continue
+        tally.count(status)
+
+
+def reviewer_client(email: str, pairs: list[Pair], stop: float, tally: Tally, seed: int) -> None:
+    try:
+        _review(email, pairs, stop, tally, seed)
+    except Exception as exc:  # a reviewer that stops is a failed soak, not a silent one
+        print(f"reviewer {email} stopped: {exc!r}", file=sys.stderr)
+        with tally.lock:
+            tally.failures += 1
+
+
+def _review(email: str, pairs: list[Pair], stop: float, tally: Tally, seed: int) -> None:
+    rng = random.Random(seed)  # noqa: S311  (which sheet to load next, not a secret)
+    browser = Browser()
+    status, page = browser.request("GET", "/login")
+    tally.count(status)
+    token = CSRF.search(page).group(1)
+    status, _ = browser.request("POST", "/login", {"csrf_token": token, "email": email,
+                                                  "password": PASSWORD})
+    tally.count(status)
+    if status != 302:
+        raise RuntimeError(f"{email} could not log in ({status})")
+    if not pairs:
+        return
+    n = 0
+    while time.monotonic() < stop:
+        pair = rng.choice(pairs)
+        try:
+            status, page = browser.request("GET", pair.page)
+            tally.count(status)
+            if status != 200:
+                continue
+            # The page holds one form per pair, each with its prefixed token and version.
+            prefix = re.escape(pair.prefix)
+            csrf = re.search(rf'name="{prefix}-csrf_token" type="hidden" value="([^"]+)"', page)
+            version = re.search(rf'name="{prefix}-version" type="hidden" value="(\d+)"', page)
+            if csrf is None:
+                raise RuntimeError(f"no form for {pair} on {pair.page}")
+            current = tally.posted.get(pair, (True, ""))[0]
+            n += 1
+            decision = (not current, f"Soak decision {n} by {email}")
+            status, _ = browser.request("POST", pair.action, {
+                f"{pair.prefix}-csrf_token": csrf.group(1),
+                f"{pair.prefix}-relevance": "relevant" if decision[0] else "not_relevant",
+                f"{pair.prefix}-rationale": decision[1],
+                f"{pair.prefix}-version": version.group(1) if version else "0",
+            })
+        except (http.client.HTTPException, OSError):
+            with tally.lock:
+                tally.failures += 1
+            continue
+        tally.count(status)
+        with tally.lock:
+            if status == 302:
+                tally.posted[pair] = decision
+                tally.saved_posts += 1
+            else:
+                tally.refused_posts[status] += 1
+
+
+# --------------------------------------------------------------------------- run
+
+
+def _wait_ready(process, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("gunicorn exited during start-up")
+        try:
+            with socket.create_connection((HOST, PORT), timeout=1):
+                status, _ = Browser().request("GET", "/healthz")
+                if status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("gunicorn did not answer /healthz in time")
+
+
+def _verify(app, tally: Tally) -> tuple[int, int, int]:
+    """(determinations posted, found with the posted value, audit events for them)."""
+    import sqlalchemy as sa
+
+    from disclosures.extensions import db
+    from disclosures.models import AuditEvent, Determination
+
+    with app.app_context():
+        found = 0
+        for pair, (is_relevant, rationale) in tally.posted.items():
+            row = db.session.scalar(sa.select(Determination).where(
+                Determination.relationship_id == pair.relationship_id,
+                Determination.assignment_id == pair.assignment_id))
+            if row is not None and row.is_relevant == is_relevant and row.rationale == rationale:
+                found += 1
+        events = db.session.scalar(
+            sa.select(sa.func.count(AuditEvent.id)).where(
+                AuditEvent.action.in_(["determination.recorded", "determination.changed"]),
+                AuditEvent.actor_id.isnot(None),
+                AuditEvent.at >= _STARTED_AT,
+            ))
+        db.session.remove()
+    return len(tally.posted), found, events
+
+
+_STARTED_AT = None
+
+
+def main() -> int:
+    global _STARTED_AT
+    if shutil.which(str(BIN / "gunicorn")) is None:
+        print("gunicorn is not installed in .venv", file=sys.stderr)
+        return 2
+    with socket.socket() as probe:
+        if probe.connect_ex((HOST, PORT)) == 0:
+            print(f"port {PORT} is busy: set SOAK_PORT", file=sys.stderr)
+            return 2
+    workdir = Path(tempfile.mkdtemp(prefix="soak-"))
+    db = Database.fresh(workdir)
+    process = None
+    try:
+        env = _env(db, workdir)
+        print(f"soak: {db.kind}, demo meeting, {CLIENTS} sheet clients + {REVIEWERS} reviewers "
+              f"for {SECONDS:.0f} s against gunicorn on {HOST}:{PORT}", flush=True)
+        emails = _load_demo(env)
+        app = _app(env)
+        tokens, shares = _plan(app, emails)
+        process = subprocess.Popen(  # noqa: S603
+            [str(BIN / "gunicorn"), "--workers", "4", "--worker-class", "gthread", "--threads", "8",
+             "--bind", f"{HOST}:{PORT}", "--log-level", "warning",
+             "--error-logfile", str(workdir / "gunicorn.log"), "wsgi:app"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait_ready(process)
+
+        from datetime import UTC, datetime
+
+        _STARTED_AT = datetime.now(UTC)
+        tally = Tally()
+        stop = time.monotonic() + SECONDS
+        threads = [threading.Thread(target=sheet_client, args=(tokens, stop, tally, i))
+                   for i in range(CLIENTS)]
+        threads += [threading.Thread(target=reviewer_client, args=(e, shares[e], stop, tally, 1000 + i))
+                    for i, e in enumerate(emails)]
+        started = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=SECONDS + 120)
+        elapsed = time.monotonic() - started
+    finally:
+        if process is not None:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    try:
+        posted, found, events = _verify(app, tally)
+    finally:
+        db.drop()
+    requests = sum(tally.statuses.values())
+    errors_5xx = sum(n for status, n in tally.statuses.items() if status >= 500)
+    print(f"requests: {requests} in {elapsed:.1f} s ({requests / elapsed:.0f}/s)")
+    print("statuses: " + ", ".join(f"{s}: {n}" for s, n in sorted(tally.statuses.items())))
+    print(f"5xx = {errors_5xx}")
+    print(f"connection failures = {tally.failures}")
+    print(f"determination posts saved (302) = {tally.saved_posts}; refused = "
+          f"{dict(tally.refused_posts) or 0}")
+    print(f"determinations posted = {posted}, found in the database with the value posted last = {found}")
+    print(f"audit events for determinations during the soak = {events} (one per saved post: "
+          f"{tally.saved_posts})")
+    log = (workdir / "gunicorn.log")
+    if log.exists() and "Traceback" in log.read_text():
+        print(f"gunicorn logged tracebacks: see {log}")
+    ok = (errors_5xx == 0 and tally.failures == 0 and posted == found and posted > 0
+          and events == tally.saved_posts)
+    print("soak: OK" if ok else "soak: FAILED")
+    if ok:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
