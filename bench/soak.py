@@ -242,6 +242,7 @@ class Tally:
     posted: dict = field(default_factory=dict)  # Pair -> (is_relevant, rationale) last saved
     saved_posts: int = 0
     refused_posts: collections.Counter = field(default_factory=collections.Counter)
+    latency: dict = field(default_factory=lambda: {"html": [], "pdf": []})
 
     def count(self, status: int) -> None:
         with self.lock:
@@ -253,7 +254,9 @@ def sheet_client(tokens: list[str], stop: float, tally: Tally, seed: int) -> Non
     browser = Browser()
     while time.monotonic() < stop:
         token = rng.choice(tokens)
-        path = f"/r/{token}.pdf" if rng.random() < 0.3 else f"/r/{token}"
+        kind = "pdf" if rng.random() < 0.3 else "html"
+        path = f"/r/{token}.pdf" if kind == "pdf" else f"/r/{token}"
+        began = time.monotonic()
         try:
             status, _ = browser.request("GET", path)
         except (http.client.HTTPException, OSError):
@@ -261,6 +264,8 @@ def sheet_client(tokens: list[str], stop: float, tally: Tally, seed: int) -> Non
                 tally.failures += 1
             continue
         tally.count(status)
+        with tally.lock:
+            tally.latency[kind].append(time.monotonic() - began)
 
 
 def reviewer_client(email: str, pairs: list[Pair], stop: float, tally: Tally, seed: int) -> None:
@@ -425,6 +430,11 @@ def main() -> int:
     errors_5xx = sum(n for status, n in tally.statuses.items() if status >= 500)
     print(f"requests: {requests} in {elapsed:.1f} s ({requests / elapsed:.0f}/s)")
     print("statuses: " + ", ".join(f"{s}: {n}" for s, n in sorted(tally.statuses.items())))
+    for kind, times in tally.latency.items():
+        if times:
+            times.sort()
+            print(f"room sheet {kind}: {len(times)} requests, p50 {times[len(times) // 2] * 1000:.0f} ms, "
+                  f"p99 {times[int(len(times) * 0.99)] * 1000:.0f} ms")
     print(f"5xx = {errors_5xx}")
     print(f"connection failures = {tally.failures}")
     print(f"determination posts saved (302) = {tally.saved_posts}; refused = "
