@@ -161,3 +161,43 @@ def test_route_answers_each_user_as_the_table_says(app, login_as, endpoint, meth
         if not cell.endswith("!") and after != before:
             problems.append(f"{role}: {method} {url} ({status}) changed the database")
     assert not problems, "\n".join(problems)
+
+
+# ------------------------------------------------------------------ what the public sees
+
+
+def test_public_pages_show_only_reviewed_relevant_companies_and_nothing_internal(app):
+    """Room sheet and booklet, HTML and PDF: A's relevant (mitigated) company, never the
+    irrelevant one, an unreviewed one, a rationale, a mitigation note or an email."""
+    import io
+
+    import pypdf
+
+    from disclosures.enums import Nature, Role
+
+    from . import factories
+
+    world = build_world()
+    # A's second relationship is judged not relevant, so A is cleared.
+    factories.determination(world.other_relationship, world.assignment_a, world.reviewer,
+                            relevant=False, rationale="Secret reasoning about biologics.")
+    # C speaks in the same room and has disclosed, but nobody has reviewed it yet.
+    carol = factories.user(Role.FACULTY, full_name="Carol Unreviewed")
+    factories.assignment(carol, factories.activity(world.meeting, world.room, title="Cervical talk"))
+    factories.disclosure(carol, [(factories.company("Unreviewed Implants"), Nature.CONSULTANT)])
+    db.session.commit()
+    secrets_ = ["Other Biologics", "Unreviewed Implants", "Judged by the reviewer.",
+                "Secret reasoning", "Slides reviewed.", "@example.org", "/review/", "/staff/"]
+    client = app.test_client()
+    for url in (f"/r/{world.room.public_token}", f"/m/{world.meeting.slug}/disclosures"):
+        page = client.get(url).get_data(as_text=True)
+        assert "Acme Spine Devices" in page, url
+        assert "Alice Able" in page and "Carol Unreviewed" in page, url
+        for secret in secrets_:
+            assert secret not in page, f"{url} shows {secret!r}"
+        response = client.get(url + ".pdf")
+        text = " ".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(response.data)).pages)
+        text = " ".join(text.split())
+        assert "Acme Spine Devices" in text, url
+        for secret in secrets_:
+            assert secret not in text, f"{url}.pdf shows {secret!r}"
