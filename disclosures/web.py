@@ -61,6 +61,21 @@ class IdConverter(IntegerConverter):
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
+FORM_ALLOWANCE = 64 * 1024  # the rest of a multipart form around an uploaded file
+
+
+def allows_upload(config_key: str):
+    """View decorator (outermost, under ``route``): requests to this view may be as large as
+    ``app.config[config_key]`` (+ the form) instead of MAX_CONTENT_LENGTH. Applied before
+    anything reads the body (CSRF and the NUL check do), so the limit really holds."""
+
+    def decorator(view):
+        view.upload_limit_key = config_key
+        return view
+
+    return decorator
+
+
 def register_web(app: Flask) -> None:
     # Before any blueprint is registered: their rules look the converter up when added.
     app.url_map.converters["int"] = IdConverter
@@ -81,6 +96,13 @@ def register_web(app: Flask) -> None:
     login_manager.login_message_category = "info"
     # "basic", not "strong": reviewers on phones move between conference Wi-Fi and cellular.
     login_manager.session_protection = "basic"
+
+    @app.url_value_preprocessor  # runs before every before_request hook (CSRF included)
+    def upload_limits(endpoint, values):
+        view = app.view_functions.get(endpoint) if endpoint else None
+        key = getattr(view, "upload_limit_key", None)
+        if key:
+            request.max_content_length = int(app.config[key]) + FORM_ALLOWANCE
 
     @app.before_request
     def refuse_nul_characters():

@@ -41,3 +41,34 @@ def test_oversized_request_gets_a_clear_413(make_app, app):
     response = small.test_client().post("/login", data={"email": "x" * 5000, "password": "y"})
     assert response.status_code == 413
     assert "The upload is too large" in response.get_data(as_text=True)
+
+
+def test_programme_upload_may_exceed_the_form_limit_but_not_its_own(make_app, app):
+    """The import allows IMPORT_MAX_BYTES even though CSRF reads the body before the view."""
+    import io
+
+    from disclosures.enums import Role
+
+    strict = make_app(WTF_CSRF_ENABLED=True, MAX_CONTENT_LENGTH=4096, IMPORT_MAX_BYTES=200_000)
+    meeting = factories.meeting()
+    staff = factories.user(Role.STAFF)
+    db.session.commit()
+    client = strict.test_client()
+
+    def token(path):
+        page = client.get(path).get_data(as_text=True)
+        return page.split('name="csrf_token" type="hidden" value="', 1)[1].split('"', 1)[0]
+
+    client.post("/login", data={"csrf_token": token("/login"), "email": staff.email,
+                                "password": factories.PASSWORD})
+    path = f"/staff/meetings/{meeting.id}/import"
+    header = b"activity code,title,day,start,end,room,topics,credit hours,faculty name,email,role\n"
+
+    def upload(size):
+        body = header + b"\n" * size
+        return client.post(path, data={"csrf_token": token(path), "file": (io.BytesIO(body), "p.csv")},
+                           content_type="multipart/form-data")
+
+    assert upload(50_000).status_code != 413  # over MAX_CONTENT_LENGTH, within the import limit
+    assert upload(400_000).status_code == 413
+    assert client.post("/login", data={"email": "x" * 10_000}).status_code == 413  # others keep theirs

@@ -37,7 +37,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -48,6 +48,7 @@ from ..enums import AssignmentRole, Role
 from ..extensions import db
 from ..models import Activity, Assignment, Meeting, Room, User, normalise_email
 from ..permissions import role_required
+from ..web import allows_upload
 from . import forms
 from . import operations as ops
 from .views import bp
@@ -576,12 +577,11 @@ def discard_upload(upload_id: str) -> None:
 
 
 @bp.route("/meetings/<int:meeting_id>/import", methods=["GET", "POST"])
+@allows_upload("IMPORT_MAX_BYTES")  # programme files may be larger than ordinary forms
 @role_required(Role.STAFF)
 def programme_import(meeting_id: int):
     """Upload → preview (nothing written)."""
     meeting = db.get_or_404(Meeting, meeting_id)
-    # Programme files may be larger than ordinary forms; allow the configured size (+ form).
-    request.max_content_length = import_max_bytes() + 64 * 1024
     form = forms.ImportUploadForm()
     if form.validate_on_submit():
         upload = form.file.data
