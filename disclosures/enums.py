@@ -23,6 +23,7 @@ class LabelledEnum(str, enum.Enum):
 
     @classmethod
     def choices(cls) -> list[tuple[str, str]]:
+        """(value, label) pairs; forms wrap them with ``as_choices``."""
         return [(member.value, member.label) for member in cls]
 
 

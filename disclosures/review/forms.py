@@ -15,6 +15,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from ..choices import as_choices
 from ..enums import AssignmentRole, AssignmentState, MitigationMethod
 
 RATIONALE_MAX = 2000
@@ -23,7 +24,7 @@ RATIONALE_MAX = 2000
 STATE_NEEDS_ACTION = "needs_action"
 STATE_EXCLUDED_PENDING = "excluded_pending"
 STATE_ALL = "all"
-QUEUE_STATES = [
+QUEUE_STATES = as_choices([
     (STATE_NEEDS_ACTION, "Needs a reviewer"),
     (AssignmentState.AWAITING_REVIEW.value, AssignmentState.AWAITING_REVIEW.label),
     (AssignmentState.NEEDS_MITIGATION.value, AssignmentState.NEEDS_MITIGATION.label),
@@ -31,7 +32,7 @@ QUEUE_STATES = [
     (AssignmentState.EXCLUDED.value, "Excluded (all)"),
     (AssignmentState.CLEARED.value, AssignmentState.CLEARED.label),
     (STATE_ALL, "All disclosed"),
-]
+])
 
 # Mitigation methods Standard 3 names for each kind of role.
 PLANNER_METHODS = [
@@ -54,7 +55,7 @@ class QueueFilterForm(FlaskForm):
     day = SelectField("Day", validators=[Optional()], default="")
     room = SelectField("Room", validators=[Optional()], default="")
     role = SelectField(
-        "Role", choices=[("", "Any role"), *AssignmentRole.choices()], validators=[Optional()], default=""
+        "Role", choices=as_choices([("", "Any role"), *AssignmentRole.choices()]), validators=[Optional()], default=""
     )
     state = SelectField("State", choices=QUEUE_STATES, default=STATE_NEEDS_ACTION)
     page = IntegerField(
@@ -63,17 +64,17 @@ class QueueFilterForm(FlaskForm):
 
     def __init__(self, *args, meetings=(), meeting=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.meeting.choices = [("", "All meetings")] + [(str(m.id), m.name) for m in meetings]
-        self.day.choices = [("", "Any day")]
-        self.room.choices = [("", "Any room")]
+        self.meeting.choices = as_choices([("", "All meetings")] + [(str(m.id), m.name) for m in meetings])
+        self.day.choices = as_choices([("", "Any day")])
+        self.room.choices = as_choices([("", "Any room")])
         if meeting is not None:
             days = (meeting.ends_on - meeting.starts_on).days + 1
-            self.day.choices += [
+            self.day.choices += as_choices(
                 ((meeting.starts_on + timedelta(days=n)).isoformat(),
                  (meeting.starts_on + timedelta(days=n)).strftime("%a %b %-d"))
                 for n in range(days)
-            ]
-            self.room.choices += [(str(r.id), r.name) for r in meeting.rooms]
+            )
+            self.room.choices += as_choices((str(r.id), r.name) for r in meeting.rooms)
 
     @property
     def meeting_id(self) -> int | None:
@@ -91,7 +92,7 @@ class QueueFilterForm(FlaskForm):
 class DeterminationForm(FlaskForm):
     relevance = RadioField(
         "Is this relationship relevant to the content of this role?",
-        choices=[("relevant", "Relevant"), ("not_relevant", "Not relevant")],
+        choices=as_choices([("relevant", "Relevant"), ("not_relevant", "Not relevant")]),
         validators=[InputRequired("Choose “Relevant” or “Not relevant”.")],
     )
     rationale = TextAreaField(
@@ -142,7 +143,7 @@ class MitigationForm(FlaskForm):
     def __init__(self, *args, role: AssignmentRole | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         methods = PLANNER_METHODS if role is AssignmentRole.PLANNER else FACULTY_METHODS
-        self.method.choices = [("", "Choose…")] + [(m.value, m.label) for m in methods]
+        self.method.choices = as_choices([("", "Choose…")] + [(m.value, m.label) for m in methods])
 
     @property
     def method_enum(self) -> MitigationMethod:

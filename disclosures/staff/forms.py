@@ -36,6 +36,7 @@ from wtforms.validators import (
 )
 from wtforms.widgets import DateTimeLocalInput
 
+from ..choices import as_choices
 from ..enums import AssignmentRole
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
@@ -169,7 +170,7 @@ class ActivityForm(FlaskForm):
     def __init__(self, meeting, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.meeting = meeting
-        self.room_id.choices = [(0, "— No room yet —")] + [(r.id, r.name) for r in meeting.rooms]
+        self.room_id.choices = as_choices([(0, "— No room yet —")] + [(r.id, r.name) for r in meeting.rooms])
 
     def _parse_local(self, field) -> datetime:
         raw = (field.data or "").strip().replace("T", " ")
@@ -226,7 +227,7 @@ class AssignmentForm(FlaskForm):
         validators=[Optional(), Length(max=200)],
     )
     degrees = StringField("Degrees", validators=[Optional(), Length(max=100)])
-    role = SelectField("Role", choices=AssignmentRole.choices(), default=AssignmentRole.SPEAKER.value)
+    role = SelectField("Role", choices=as_choices(AssignmentRole.choices()), default=AssignmentRole.SPEAKER.value)
     submit = SubmitField("Assign")
 
 
