@@ -136,3 +136,106 @@ def test_dashboard_counts_match_the_demo_meeting(login_as, app):
 def test_dashboard_linked_from_meeting_nav(login_as, setting):
     html = login_as(setting["staff"]).get(url(setting["meeting"])).get_data(as_text=True)
     assert f'href="/staff/meetings/{setting["meeting"].id}/dashboard" aria-current="page"' in html
+
+
+@pytest.fixture()
+def two_days(app):
+    """A meeting with a blocked activity on its first and on its third day."""
+    meeting = factories.meeting(name="Spine Forum 2032", starts_on=date.today() + timedelta(days=30))
+    room = factories.room(meeting, "Hall B")
+    first = factories.activity(meeting, room, title="Day one session", code="D1")
+    third = factories.activity(
+        meeting, room, title="Day three session", code="D3",
+        starts_at=datetime.combine(meeting.starts_on + timedelta(days=2), datetime.min.time(), tzinfo=UTC)
+        + timedelta(hours=15),
+    )
+    factories.assignment(factories.user(full_name="First Day Speaker"), first)
+    factories.assignment(factories.user(full_name="Third Day Speaker"), third)
+    return {"meeting": meeting, "staff": factories.user(Role.STAFF)}
+
+
+def test_dashboard_shows_first_blocked_day_by_default_with_links_to_every_day(login_as, two_days):
+    meeting = two_days["meeting"]
+    html = login_as(two_days["staff"]).get(url(meeting)).get_data(as_text=True)
+    assert "First Day Speaker" in html and "Third Day Speaker" not in html
+    for n in range(4):  # the factory's meeting lasts four days
+        day = (meeting.starts_on + timedelta(days=n)).isoformat()
+        assert f'href="/staff/meetings/{meeting.id}/dashboard?day={day}"' in html
+    first = meeting.starts_on.isoformat()
+    assert f'href="/staff/meetings/{meeting.id}/dashboard?day={first}" aria-current="page"' in html
+
+
+def test_dashboard_day_filter_shows_that_days_blockers_only(login_as, two_days):
+    meeting = two_days["meeting"]
+    third = (meeting.starts_on + timedelta(days=2)).isoformat()
+    response = login_as(two_days["staff"]).get(url(meeting) + f"?day={third}")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Third Day Speaker" in html and "Day three session" in html
+    assert "First Day Speaker" not in html and "Day one session" not in html
+    assert f'dashboard?day={third}" aria-current="page"' in html
+    # Counts stay those of the whole meeting.
+    assert 'data-state="awaiting_disclosure">2<' in html
+
+
+def test_dashboard_day_without_blockers_says_so(login_as, two_days):
+    meeting = two_days["meeting"]
+    second = (meeting.starts_on + timedelta(days=1)).isoformat()
+    html = login_as(two_days["staff"]).get(url(meeting) + f"?day={second}").get_data(as_text=True)
+    assert "is cleared" in html
+    assert "First Day Speaker" not in html and "Third Day Speaker" not in html
+
+
+@pytest.mark.parametrize("bad", ["2026-02-30", "yesterday", "x" * 500, "1999-01-01", "2026-12-14T00:00"])
+def test_dashboard_bad_day_is_400_with_a_message_and_the_default_day(login_as, two_days, bad):
+    response = login_as(two_days["staff"]).get(url(two_days["meeting"]), query_string={"day": bad})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "showing the default day instead" in html
+    assert "First Day Speaker" in html  # the default day, still usable
+
+
+def test_dashboard_during_the_meeting_shows_today(login_as, app):
+    meeting = factories.meeting(starts_on=date.today() - timedelta(days=1))
+    room = factories.room(meeting, "Hall C")
+    yesterday = factories.activity(meeting, room, title="Yesterday session")
+    today = factories.activity(
+        meeting, room, title="Today session",
+        starts_at=datetime.combine(date.today(), datetime.min.time(), tzinfo=UTC) + timedelta(hours=17),
+    )
+    factories.assignment(factories.user(full_name="Yesterday Speaker"), yesterday)
+    factories.assignment(factories.user(full_name="Today Speaker"), today)
+    html = login_as(factories.user(Role.STAFF)).get(url(meeting)).get_data(as_text=True)
+    assert "Today Speaker" in html and "Yesterday Speaker" not in html
+
+
+def test_dashboard_csv_keeps_every_day(login_as, two_days):
+    text = login_as(two_days["staff"]).get(url(two_days["meeting"], csv_=True)).get_data(as_text=True)
+    assert "First Day Speaker" in text and "Third Day Speaker" in text
+
+
+def test_dashboard_statement_count_does_not_depend_on_rows(login_as, two_days):
+    client = login_as(two_days["staff"])
+    meeting = two_days["meeting"]
+    statements = []
+
+    def count(*args):
+        statements.append(1)
+
+    client.get(url(meeting))
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        client.get(url(meeting))
+        few = len(statements)
+        room = factories.room(meeting, "Hall D")
+        for n in range(20):
+            person = factories.user(full_name=f"Extra Speaker {n}")
+            factories.assignment(person, factories.activity(meeting, room))
+            factories.disclosure(person, [(factories.company(), Nature.EMPLOYEE)])
+        db.session.commit()
+        statements.clear()
+        html = client.get(url(meeting)).get_data(as_text=True)
+        assert "Extra Speaker 19" in html
+        assert len(statements) == few
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)

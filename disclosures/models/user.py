@@ -25,6 +25,11 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+def format_display_name(full_name: str, degrees: str | None) -> str:
+    """"Name, MD PhD": how a person is named on pages, from plain column values."""
+    return f"{full_name}, {degrees}" if degrees else full_name
+
+
 def hash_token(token: str) -> str:
     """Tokens are stored hashed: a leaked database does not hand out logins."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -73,7 +78,7 @@ class User(UserMixin, db.Model):
 
     @property
     def display_name(self) -> str:
-        return f"{self.full_name}, {self.degrees}" if self.degrees else self.full_name
+        return format_display_name(self.full_name, self.degrees)
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)

@@ -1,41 +1,60 @@
 """Staff pages: dashboard. Routes register on the staff blueprint.
 
 What blocks the meeting: counts by state, days left, and per room and day the
-activities that are not fully cleared with who is missing what. The same rows
-are exported as CSV.
+activities that are not fully cleared with who is missing what. The page shows
+one day's blocked activities at a time (links to the other days); the CSV export
+has every row.
+
+Everything is read as plain column rows (one query) plus ``summaries_for`` (two
+queries): no ORM object per assignment, and nothing per row in the template but
+the row's own values.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
-from flask import Response, render_template
-from sqlalchemy.orm import joinedload
+from flask import Response, render_template, request
+from flask_login import current_user
 
-from ..enums import AssignmentState, Role
+from ..enums import AssignmentRole, AssignmentState, Role
 from ..extensions import db
-from ..models import Activity, Assignment, Meeting
-from ..permissions import role_required
+from ..models import Activity, Assignment, Meeting, Room, User
+from ..models.user import format_display_name
+from ..permissions import is_reviewer, role_required
 from ..state import STATE_CSS, AssignmentSummary, summaries_for
 from .views import bp
 
+NEEDS_REVIEWER = (AssignmentState.AWAITING_REVIEW, AssignmentState.NEEDS_MITIGATION)
 
-@dataclass
+
+@dataclass(frozen=True)
 class Blocker:
-    """One person in one activity who is not cleared."""
+    """One person in one activity who is not cleared (plain values, no ORM object)."""
 
-    assignment: Assignment
+    assignment_id: int
+    user_id: int
+    full_name: str
+    display_name: str
+    email: str
+    role: AssignmentRole
     status: AssignmentSummary
+
+    @property
+    def needs_reviewer(self) -> bool:
+        return self.status.state in NEEDS_REVIEWER
 
 
 @dataclass
 class BlockedActivity:
-    activity: Activity
+    activity_id: int
+    code: str
+    title: str
+    starts_at: datetime
     blockers: list[Blocker]
 
 
@@ -44,6 +63,16 @@ class RoomDay:
     day: date
     room_name: str
     activities: list[BlockedActivity] = field(default_factory=list)
+
+    @property
+    def blockers(self) -> int:
+        return sum(len(entry.blockers) for entry in self.activities)
+
+
+@dataclass(frozen=True)
+class DayTab:
+    day: date
+    blockers: int  # roles not cleared that day
 
 
 @dataclass
@@ -66,67 +95,134 @@ class Dashboard:
             return None
         return (self.meeting.disclosure_deadline - self.today).days
 
+    @property
+    def days(self) -> list[DayTab]:
+        """Every day of the meeting, and any other day with a blocked activity, in order."""
+        blockers: dict[date, int] = {}
+        span = (self.meeting.ends_on - self.meeting.starts_on).days + 1
+        for n in range(max(span, 0)):
+            blockers[self.meeting.starts_on + timedelta(days=n)] = 0
+        for group in self.groups:
+            blockers[group.day] = blockers.get(group.day, 0) + group.blockers
+        return [DayTab(day, count) for day, count in sorted(blockers.items())]
+
+    @property
+    def default_day(self) -> date | None:
+        """Today during the meeting, else the first day with blockers, else the first day."""
+        days = self.days
+        if self.meeting.starts_on <= self.today <= self.meeting.ends_on:
+            return self.today
+        first_blocked = next((tab.day for tab in days if tab.blockers), None)
+        return first_blocked or (days[0].day if days else None)
+
+    def groups_on(self, day: date | None) -> list[RoomDay]:
+        return [group for group in self.groups if group.day == day]
+
 
 def build_dashboard(meeting: Meeting, today: date) -> Dashboard:
-    """Counts by state and the blocked activities of ``meeting`` (a fixed number of queries)."""
-    assignments = db.session.scalars(
-        sa.select(Assignment)
-        .join(Assignment.activity)
-        .where(Activity.meeting_id == meeting.id, Assignment.removed_at.is_(None))
-        .options(
-            joinedload(Assignment.user),
-            joinedload(Assignment.activity).joinedload(Activity.room),
+    """Counts by state and the blocked activities of ``meeting`` (three queries)."""
+    rows = db.session.execute(
+        sa.select(
+            Assignment.id,
+            Assignment.user_id,
+            Assignment.owner_exception,
+            Assignment.role,
+            Assignment.activity_id,
+            Activity.code,
+            Activity.title,
+            Activity.starts_at,
+            Room.name.label("room_name"),
+            User.full_name,
+            User.degrees,
+            User.email,
         )
+        .join(Activity, Activity.id == Assignment.activity_id)
+        .join(User, User.id == Assignment.user_id)
+        .outerjoin(Room, Room.id == Activity.room_id)
+        .where(Activity.meeting_id == meeting.id, Assignment.removed_at.is_(None))
         .order_by(Activity.starts_at, Activity.code, Assignment.id)
-    ).unique().all()
-    statuses = summaries_for(assignments, today)
-    counts = Counter(statuses[a.id].state for a in assignments)
+    ).all()
+    statuses = summaries_for(rows, today)
+    counts = {state: 0 for state in AssignmentState}
+    for status in statuses.values():
+        counts[status.state] += 1
 
+    tz = meeting.tz
     by_activity: dict[int, BlockedActivity] = {}
+    groups: dict[tuple[date, str], RoomDay] = {}
     all_activities: set[int] = set()
-    for assignment in assignments:
-        all_activities.add(assignment.activity_id)
-        status = statuses[assignment.id]
+    for row in rows:
+        all_activities.add(row.activity_id)
+        status = statuses[row.id]
         if status.is_cleared:
             continue
-        entry = by_activity.setdefault(assignment.activity_id, BlockedActivity(assignment.activity, []))
-        entry.blockers.append(Blocker(assignment, status))
-
-    groups: dict[tuple[date, str], RoomDay] = {}
-    for entry in by_activity.values():
-        day = meeting.local(entry.activity.starts_at).date()
-        room_name = entry.activity.room.name if entry.activity.room else "No room assigned"
-        groups.setdefault((day, room_name), RoomDay(day, room_name)).activities.append(entry)
+        entry = by_activity.get(row.activity_id)
+        if entry is None:
+            entry = by_activity[row.activity_id] = BlockedActivity(
+                row.activity_id, row.code, row.title, row.starts_at, []
+            )
+            day = row.starts_at.astimezone(tz).date()
+            room_name = row.room_name if row.room_name is not None else "No room assigned"
+            groups.setdefault((day, room_name), RoomDay(day, room_name)).activities.append(entry)
+        entry.blockers.append(Blocker(
+            assignment_id=row.id,
+            user_id=row.user_id,
+            full_name=row.full_name,
+            display_name=format_display_name(row.full_name, row.degrees),
+            email=row.email,
+            role=row.role,
+            status=status,
+        ))
     return Dashboard(
         meeting=meeting,
         today=today,
-        counts={state: counts.get(state, 0) for state in AssignmentState},
-        total=len(assignments),
+        counts=counts,
+        total=len(rows),
         groups=[groups[key] for key in sorted(groups)],
         activities_total=len(all_activities),
         activities_cleared=len(all_activities) - len(by_activity),
     )
 
 
+def chosen_day(dashboard: Dashboard, raw: str | None) -> tuple[date | None, str | None]:
+    """The day the page shows, and a message when ``raw`` (the ?day= value) was unusable."""
+    default = dashboard.default_day
+    if raw is None or raw == "":
+        return default, None
+    try:
+        day = date.fromisoformat(raw) if len(raw) == 10 else None
+    except ValueError:
+        day = None
+    if day is None:
+        return default, "The day must be a date such as 2026-12-14: showing the default day instead."
+    if day not in {tab.day for tab in dashboard.days}:
+        return default, (
+            f"{day.strftime('%A %b %-d, %Y')} is not a day of this meeting: "
+            "showing the default day instead."
+        )
+    return day, None
+
+
 CSV_HEADER = ["Day", "Room", "Start", "Activity code", "Activity", "Person", "Email", "Role", "State", "Missing"]
 
 
 def dashboard_csv_rows(dashboard: Dashboard) -> list[list[str]]:
-    meeting = dashboard.meeting
+    """Every blocked role of the meeting, all days."""
+    tz = dashboard.meeting.tz
     rows = []
     for group in dashboard.groups:
         for entry in group.activities:
+            start = entry.starts_at.astimezone(tz).strftime("%H:%M")
             for blocker in entry.blockers:
-                a = blocker.assignment
                 rows.append([
                     group.day.isoformat(),
                     group.room_name,
-                    meeting.local(entry.activity.starts_at).strftime("%H:%M"),
-                    entry.activity.code,
-                    entry.activity.title,
-                    a.user.full_name,
-                    a.user.email,
-                    a.role.label,
+                    start,
+                    entry.code,
+                    entry.title,
+                    blocker.full_name,
+                    blocker.email,
+                    blocker.role.label,
                     blocker.status.label,
                     "; ".join(blocker.status.reasons),
                 ])
@@ -143,11 +239,25 @@ def _csv_safe(value: str) -> str:
 @bp.route("/meetings/<int:meeting_id>/dashboard")
 @role_required(Role.STAFF)
 def dashboard(meeting_id: int):
+    """Counts for the whole meeting; the blocked activities of one day (``?day=YYYY-MM-DD``).
+
+    An unusable day is answered 400 with the default day's page and a message saying why.
+    """
     meeting = db.get_or_404(Meeting, meeting_id)
     data = build_dashboard(meeting, date.today())
+    day, problem = chosen_day(data, request.args.get("day"))
     return render_template(
-        "staff/dashboard.html", meeting=meeting, data=data, states=AssignmentState, state_css=STATE_CSS
-    )
+        "staff/dashboard.html",
+        meeting=meeting,
+        data=data,
+        day=day,
+        groups=data.groups_on(day),
+        problem=problem,
+        # Asked once per page, not once per row.
+        link_reviews=is_reviewer(current_user),
+        states=AssignmentState,
+        state_css=STATE_CSS,
+    ), (400 if problem else 200)
 
 
 @bp.route("/meetings/<int:meeting_id>/dashboard.csv")
