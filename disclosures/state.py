@@ -319,12 +319,16 @@ def summaries_for(assignments: Iterable, today: date) -> dict[int, AssignmentSum
     mitigated = (
         sa.select(Mitigation.determination_id).group_by(Mitigation.determination_id).subquery()
     )
+    # "No newer version exists" rather than "version = (SELECT max(version) …)": the
+    # same rows, but PostgreSQL estimates the anti-join well, while the correlated max
+    # in a join condition made it guess 17 rows instead of 2,842 and pick a plan five
+    # times slower (85 ms instead of 17 ms at the large meeting). SQLite: the same 20 ms.
     newer = sa.orm.aliased(Disclosure)
-    newest_version = (
-        sa.select(sa.func.max(newer.version))
-        .where(newer.user_id == Assignment.user_id)
-        .correlate(Assignment)
-        .scalar_subquery()
+    has_newer = (
+        sa.select(newer.id)
+        .where(newer.user_id == Disclosure.user_id, newer.version > Disclosure.version)
+        .correlate(Disclosure)
+        .exists()
     )
     one = sa.literal(1)
     counts_stmt = (
@@ -342,10 +346,7 @@ def summaries_for(assignments: Iterable, today: date) -> dict[int, AssignmentSum
         .select_from(Assignment)
         .join(
             Disclosure,
-            sa.and_(
-                Disclosure.user_id == Assignment.user_id,
-                Disclosure.version == newest_version,
-            ),
+            sa.and_(Disclosure.user_id == Assignment.user_id, ~has_newer),
         )
         .join(Relationship, Relationship.disclosure_id == Disclosure.id)
         .join(Company, sa.and_(Company.id == Relationship.company_id, Company.is_ineligible))
