@@ -24,6 +24,11 @@ def _int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
 def normalise_database_url(url: str | None) -> str | None:
     """Let people paste the usual ``postgres://`` URL; we drive it with psycopg 3."""
     if not url:
@@ -84,6 +89,12 @@ class Config:
     # Longest time a rename of a person or company can take to show on a cached public page
     # (reviews, disclosures and programme changes show at once: they change the fingerprint).
     DOCUMENT_CACHE_SECONDS = _int("DOCUMENT_CACHE_SECONDS", 600)
+    # Per-worker micro-cache of anonymous room sheets (a burst of scans costs no query).
+    # The worker that saves a change shows it at once; other workers within this many
+    # seconds. 0 turns it off. Memory per worker is bounded by entries and bytes.
+    PUBLIC_CACHE_SECONDS = _float("PUBLIC_CACHE_SECONDS", 2.0)
+    PUBLIC_CACHE_MAX_ENTRIES = _int("PUBLIC_CACHE_MAX_ENTRIES", 1024)
+    PUBLIC_CACHE_MAX_BYTES = _int("PUBLIC_CACHE_MAX_BYTES", 64 * 1024 * 1024)
 
 
 class ProductionConfig(Config):

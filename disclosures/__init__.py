@@ -82,6 +82,10 @@ def create_app(config=None, **overrides) -> Flask:
         app.config["DOCUMENT_CACHE_DIR"] = str(Path(app.instance_path) / "cache")
 
     db.init_app(app)
+    # A commit that wrote anything empties this process's micro-cache of public room sheets.
+    from .public.microcache import watch_writes
+
+    watch_writes(db.session)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), compare_type=True, render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -3,7 +3,9 @@
 Attendees scan a room's QR code and land on ``/r/<token>``. Every response carries
 an ETag and Last-Modified from ``documents.data`` change markers (one aggregate
 query), answers 304 when nothing changed, and reuses rendered pages (memory) and
-PDFs (disk, keyed by the marker) until the data they show changes.
+PDFs (disk, keyed by the marker) until the data they show changes. In front of that,
+anonymous room sheets are kept per worker for ``PUBLIC_CACHE_SECONDS`` (``microcache``):
+a burst of scans at session start costs a dict lookup, not the change-marker query.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ..documents.cache import cached_pdf
 from ..extensions import db
 from ..models import Activity, Assignment, Meeting
 from ..permissions import can_see_disclosure_of, require
+from . import microcache
 from .forms import PageSizeForm, SearchForm
 
 bp = Blueprint("public", __name__)
@@ -141,9 +144,48 @@ def _room_or_404(token: str):
 
 # --- Room sheets ---------------------------------------------------------------------------
 
+def _sheet_key(kind: str, token: str) -> tuple[tuple, float]:
+    """(micro-cache key, how long this request may reuse an entry: 0 for not at all).
+
+    The raw ``?size=`` is part of a PDF's key, so a hit needs no form: only requests whose
+    size the form accepted are ever stored. Logged-in users and flashed messages bypass."""
+    seconds = float(current_app.config.get("PUBLIC_CACHE_SECONDS", 0))
+    if seconds <= 0 or not _cacheable_render():
+        seconds = 0.0
+    return (kind, token, request.args.get("size") if kind == "pdf" else None), seconds
+
+
+def _sheet_hit(key: tuple, max_age: float) -> Response | None:
+    """The response from this worker's micro-cache (no query, no file read), or None."""
+    entry = microcache.sheets.get(key, max_age) if max_age else None
+    if entry is None:
+        return None
+    if _is_fresh(entry.marker):
+        return _not_modified(entry.marker)
+    return Response(entry.content, headers=entry.headers)
+
+
+def _sheet_keep(key: tuple, max_age: float, generation: int, room, marker: data.ChangeMarker,
+                response: Response) -> Response:
+    """Store what this request resolved to (see ``microcache``) and return ``response``."""
+    if max_age:
+        config = current_app.config
+        headers = tuple((k, v) for k, v in response.headers.items() if k != "Content-Length")
+        entry = microcache.Entry(room.id, room.name, marker, response.get_data(), headers,
+                                 microcache.clock())
+        microcache.sheets.put(key, entry, generation, max_age=max_age,
+                              max_entries=int(config.get("PUBLIC_CACHE_MAX_ENTRIES", 1024)),
+                              max_bytes=int(config.get("PUBLIC_CACHE_MAX_BYTES", 64 * 1024 * 1024)))
+    return response
+
+
 @bp.route("/r/<token>")
 def room_sheet(token: str):
     """The disclosure sheet of one room, made for a phone."""
+    key, max_age = _sheet_key("html", token)
+    if (hit := _sheet_hit(key, max_age)) is not None:
+        return hit
+    generation = microcache.sheets.generation
     room, marker = _room_or_404(token)
     if _is_fresh(marker):
         return _not_modified(marker)
@@ -154,13 +196,18 @@ def room_sheet(token: str):
                                meeting=room.meeting)
 
     html = _page(("room", token, marker.etag), render)
-    return _finish(Response(html, mimetype="text/html"), marker)
+    response = _finish(Response(html, mimetype="text/html"), marker)
+    return _sheet_keep(key, max_age, generation, room, marker, response)
 
 
 @bp.route("/r/<token>.pdf")
 def room_sheet_pdf(token: str):
     """The same sheet as a printable PDF (?size=letter|a4), cached on disk per change marker."""
+    key, max_age = _sheet_key("pdf", token)
+    if (hit := _sheet_hit(key, max_age)) is not None:
+        return hit
     size = _size_or_400()
+    generation = microcache.sheets.generation
     room, marker = _room_or_404(token)
     if _is_fresh(marker):
         return _not_modified(marker)
@@ -169,7 +216,8 @@ def room_sheet_pdf(token: str):
         lambda: sheet_doc.room_sheet_pdf(
             data.room_sheet(room, _now(), as_of=marker.last_modified), size),
     )
-    return _pdf_response(content, f"disclosures-{_slug(room.name)}.pdf", marker)
+    response = _pdf_response(content, f"disclosures-{_slug(room.name)}.pdf", marker)
+    return _sheet_keep(key, max_age, generation, room, marker, response)
 
 
 # --- All faculty ---------------------------------------------------------------------------
