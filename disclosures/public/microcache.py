@@ -6,12 +6,12 @@ query (``documents.data.load_room``, tens of milliseconds for a busy room) and, 
 the PDF, reads the file from the disk cache. Here each worker process keeps, for
 ``PUBLIC_CACHE_SECONDS`` (default 2 s), what an anonymous request for
 (kind, token, page size) resolved to: the room id and name, the change marker
-(ETag, Last-Modified), the bytes sent and the response headers. A hit issues no SQL statement and reads
-no file; conditional requests (If-None-Match / If-Modified-Since) are answered
-304 from the cached marker.
+(ETag, Last-Modified), the bytes sent and the response headers. A hit issues no
+SQL statement and reads no file; conditional requests (If-None-Match /
+If-Modified-Since) are answered 304 from the cached marker.
 
-Only found rooms are kept: an unknown or re-issued token always costs the query
-and answers 404.
+An unknown token is never kept: it always costs the query and answers 404 (so a
+newly issued token works at once in every worker).
 
 Freshness:
 
