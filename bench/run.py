@@ -17,7 +17,9 @@ then measures, side by side, with the target next to each figure:
 
 It prints a table and writes ``bench/results.json``. All load goes to 127.0.0.1.
 Tuning: ``BENCH_SECONDS`` (length of each load run, default 8),
-``BENCH_PORT`` (first of the ports used, default 5201).
+``BENCH_PORT`` (first of the ports used, default 5201), ``BENCH_ONLY`` (comma-separated
+sections to run: ``pages``, ``documents``, ``burst``, ``nginx``; default all of them; the
+demo meeting is only built for ``pages``).
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ RESULTS = ROOT / "bench" / "results.json"
 SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
 PORT = int(os.environ.get("BENCH_PORT", "5201"))
 CONNECTIONS = 64
+SECTIONS = ("pages", "documents", "burst", "nginx")
+ONLY = {name.strip() for name in os.environ.get("BENCH_ONLY", "").split(",") if name.strip()}
 PASSWORD = "bench password 1"  # noqa: S105 (throw-away accounts in a throw-away database)
 
 
@@ -309,6 +313,10 @@ def _clear_document_caches(site: Site, workdir: Path, label: str) -> None:
 
         public_views.pages.clear()
         public_views.booklets.clear()
+    with suppress(ImportError, AttributeError):
+        from disclosures.public import microcache
+
+        microcache.sheets.clear()
 
 
 def cold_documents(site: Site, workdir: Path) -> None:
@@ -599,6 +607,12 @@ def main() -> int:
     if shutil.which("wrk") is None:
         print("wrk is needed: apt-get install -y wrk (make bench installs it)", file=sys.stderr)
         return 2
+    unknown = ONLY - set(SECTIONS)
+    if unknown:
+        print(f"BENCH_ONLY: unknown section(s) {sorted(unknown)}; choose from {', '.join(SECTIONS)}",
+              file=sys.stderr)
+        return 2
+    wanted = ONLY or set(SECTIONS)
     began = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="disclosures-bench-"))
     workdir.chmod(0o755)  # nginx workers (user nobody) read the published files in it
@@ -608,11 +622,16 @@ def main() -> int:
           f"{os.getloadavg()[0]:.2f}, work dir {workdir}")
     try:
         step("Fresh databases")
-        sites = {name: build_site(dbs, workdir, name) for name in ("demo", "large")}
-        page_timings(sites)
-        cold_documents(sites["large"], workdir)
-        load_tests(sites["large"], workdir)
-        nginx_bench(sites["large"], workdir)
+        names = ("demo", "large") if "pages" in wanted else ("large",)
+        sites = {name: build_site(dbs, workdir, name) for name in names}
+        if "pages" in wanted:
+            page_timings(sites)
+        if "documents" in wanted:
+            cold_documents(sites["large"], workdir)
+        if "burst" in wanted:
+            load_tests(sites["large"], workdir)
+        if "nginx" in wanted:
+            nginx_bench(sites["large"], workdir)
     finally:
         for site in locals().get("sites", {}).values():
             with site.app.app_context():
@@ -629,6 +648,7 @@ def main() -> int:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "load_average_at_end": os.getloadavg()},
         "seconds": round(total, 1),
+        "sections": sorted(wanted),
         "rows": [asdict(row) for row in ROWS],
         **EXTRA,
     }
