@@ -65,11 +65,21 @@ def can_review(user, person: User) -> bool:
     return review_refusal(user, person) is None
 
 
-def can_see_disclosure_of(user, person: User) -> bool:
-    """Faculty see their own; reviewers and staff see everyone's."""
+def disclosure_refusal(user, person: User) -> str | None:
+    """Why ``user`` may not read ``person``'s disclosure, or None when they may.
+
+    A disclosure is personal financial data, shown only to those who need it: the
+    person, meeting staff, and the reviewers who may review it. A reviewer who is the
+    person's co-faculty is not one of those (another reviewer decides), so they see the
+    public statement on the room sheet like everyone else, not the full record.
+    """
     if not (user and user.is_authenticated):
-        return False
-    return user.id == person.id or is_reviewer(user)
+        return "Log in to see disclosures."
+    if user.id == person.id or is_staff(user):
+        return None
+    if not is_reviewer(user):
+        return "You can see only your own disclosures. Reviewers and meeting staff see others'."
+    return review_refusal(user, person)
 
 
 def require(allowed: bool, message: str | None = None) -> None:

@@ -38,13 +38,13 @@ auth.reset_password                 POST     400   400   400   400   400   400
 faculty.company_suggestions         GET      302L  200   200   200   200   200
 faculty.disclose                    GET      302L  200   200   200   200   200
 faculty.disclose                    POST     302L  400   400   400   400   400
-faculty.disclosure                  GET      302L  200   403   200   200   200
+faculty.disclosure                  GET      302L  200   403   403   200   200
 faculty.home                        GET      302L  200   200   200   200   200
 main.health                         GET      200   200   200   200   200   200
 main.home                           GET      302L  302   302   302   302   302
 public.all_faculty                  GET      200   200   200   200   200   200
 public.all_faculty_pdf              GET      200   200   200   200   200   200
-public.assignment_slide             GET      302L  200   403   200   200   200
+public.assignment_slide             GET      302L  200   403   403   200   200
 public.meeting_faculty              GET      200   200   200   200   200   200
 public.meeting_faculty_pdf          GET      200   200   200   200   200   200
 public.room_sheet                   GET      200   200   200   200   200   200

@@ -128,6 +128,22 @@ def test_review_co_faculty_is_refused_and_changes_nothing(login_as, case):
     assert determinations() == []
 
 
+def test_co_faculty_reviewer_cannot_read_the_full_disclosure_either(login_as, case):
+    # Not reviewing it, they have no need for the person's financial details: the page
+    # and the first slide refuse with the reason; an unrelated reviewer reads both.
+    colleague = factories.user(Role.REVIEWER, full_name="Colleague Panelist")
+    factories.assignment(colleague, case["fusion"], AssignmentRole.PANELIST)
+    urls = (f"/disclosure/{case['disclosure'].id}", f"/assignments/{case['talk'].id}/slide.pdf")
+    for url in urls:
+        response = login_as(colleague).get(url)
+        assert response.status_code == 403
+        assert "co-faculty with Maria Okafor" in response.get_data(as_text=True)
+    page = login_as(case["reviewer"]).get(urls[0])
+    assert page.status_code == 200
+    assert "Meridian Spine Technologies" in page.get_data(as_text=True)
+    assert login_as(case["reviewer"]).get(urls[1]).status_code == 200
+
+
 def test_removed_co_faculty_role_no_longer_blocks_review(login_as, case):
     colleague = factories.user(Role.REVIEWER)
     factories.assignment(colleague, case["fusion"], AssignmentRole.PANELIST, removed_at=datetime.now(UTC))

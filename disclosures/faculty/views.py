@@ -125,10 +125,8 @@ def disclosure(disclosure_id: int):
             selectinload(Disclosure.relationships).joinedload(Relationship.company),
         )
     )
-    permissions.require(
-        permissions.can_see_disclosure_of(current_user, shown.user),
-        "You can see only your own disclosures. Reviewers and meeting staff see everyone's.",
-    )
+    refusal = permissions.disclosure_refusal(current_user, shown.user)
+    permissions.require(refusal is None, refusal)
     latest_version = db.session.scalar(
         sa.select(sa.func.max(Disclosure.version)).where(Disclosure.user_id == shown.user_id)
     )

@@ -27,7 +27,7 @@ from ..documents import slide as slide_doc
 from ..documents.cache import cached_pdf
 from ..extensions import db
 from ..models import Activity, Assignment, Meeting
-from ..permissions import can_see_disclosure_of, require
+from ..permissions import disclosure_refusal, require
 from . import microcache
 from .forms import PageSizeForm, SearchForm
 
@@ -315,9 +315,7 @@ def assignment_slide(assignment_id: int):
     ).first()
     if assignment is None or assignment.is_removed:
         abort(404, description="This role does not exist or was removed from the programme.")
-    require(
-        can_see_disclosure_of(current_user, assignment.user),
-        "Only the presenter, reviewers and meeting staff can download this disclosure slide.",
-    )
+    refusal = disclosure_refusal(current_user, assignment.user)
+    require(refusal is None, refusal)
     content = slide_doc.slide_pdf(data.slide(assignment, _now()))
     return _pdf_response(content, f"disclosure-slide-{_slug(assignment.activity.code)}.pdf")
