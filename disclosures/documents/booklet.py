@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer
+from reportlab.platypus import Flowable, KeepTogether, Spacer
 
 from . import pdf
 from .data import INTRO, Booklet
+from .pdf import Paragraph
 from .sheet import statement_flowables
 from .text import markup
 

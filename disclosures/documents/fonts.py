@@ -4,6 +4,11 @@ DejaVu Sans renders Latin (with accents), Greek, Cyrillic, Hebrew and Arabic
 letters; Droid Sans Fallback renders Chinese, Japanese and Korean. Both ship in
 ``disclosures/fonts`` with their licences. ``text.markup`` switches to the
 fallback font for runs of characters DejaVu lacks.
+
+DejaVu is parsed when this module is imported (the app imports it at start-up),
+so no request pays for it. Droid Sans Fallback (4 MB, the slowest to parse) is
+registered the first time a character DejaVu lacks turns up: most documents
+never need it.
 """
 
 from __future__ import annotations
@@ -28,32 +33,56 @@ _FILES = {
 }
 
 _lock = threading.Lock()
-_coverage: dict[str, frozenset[int]] = {}
+# Characters each registered font has a glyph for (as one-character strings, so a
+# whole string can be checked with one ``issuperset``).
+_coverage: dict[str, frozenset[str]] = {}
+
+
+def _load(name: str) -> frozenset[str]:
+    font = TTFont(name, str(FONT_DIR / _FILES[name]))
+    pdfmetrics.registerFont(font)
+    return frozenset(map(chr, font.face.charToGlyph))
 
 
 def register() -> None:
-    """Register the fonts with ReportLab (idempotent, thread-safe)."""
-    if _coverage:
+    """Register the main fonts with ReportLab (idempotent, thread-safe)."""
+    if REGULAR in _coverage:
         return
     with _lock:
-        if _coverage:
+        if REGULAR in _coverage:
             return
-        coverage = {}
-        for name, filename in _FILES.items():
-            font = TTFont(name, str(FONT_DIR / filename))
-            pdfmetrics.registerFont(font)
-            coverage[name] = frozenset(font.face.charToGlyph)
+        regular, _bold = _load(REGULAR), _load(BOLD)
         pdfmetrics.registerFontFamily(REGULAR, normal=REGULAR, bold=BOLD, italic=REGULAR,
                                       boldItalic=BOLD)
-        addMapping(FALLBACK, 0, 0, FALLBACK)
-        addMapping(FALLBACK, 1, 0, FALLBACK)
-        addMapping(FALLBACK, 0, 1, FALLBACK)
-        addMapping(FALLBACK, 1, 1, FALLBACK)
-        _coverage.update(coverage)
+        _coverage[REGULAR] = regular
+
+
+def _fallback_coverage() -> frozenset[str]:
+    """The fallback font's characters, registering it on first use."""
+    coverage = _coverage.get(FALLBACK)
+    if coverage is not None:
+        return coverage
+    with _lock:
+        if FALLBACK not in _coverage:
+            coverage = _load(FALLBACK)
+            addMapping(FALLBACK, 0, 0, FALLBACK)
+            addMapping(FALLBACK, 1, 0, FALLBACK)
+            addMapping(FALLBACK, 0, 1, FALLBACK)
+            addMapping(FALLBACK, 1, 1, FALLBACK)
+            _coverage[FALLBACK] = coverage
+        return _coverage[FALLBACK]
+
+
+def main_font_covers(text: str) -> bool:
+    """True when DejaVu has a glyph for every character of ``text`` (no fallback run needed)."""
+    register()
+    return _coverage[REGULAR].issuperset(text)
 
 
 def needs_fallback(char: str) -> bool:
     """True when DejaVu has no glyph for ``char`` but the fallback font does."""
     register()
-    code = ord(char)
-    return code not in _coverage[REGULAR] and code in _coverage[FALLBACK]
+    return char not in _coverage[REGULAR] and char in _fallback_coverage()
+
+
+register()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reportlab.platypus import Flowable, Paragraph, Spacer
+from reportlab.platypus import Flowable, Spacer
 
 from . import pdf
 from .data import (
@@ -14,6 +14,7 @@ from .data import (
     RoomSheet,
     Statement,
 )
+from .pdf import Paragraph
 from .text import markup
 
 

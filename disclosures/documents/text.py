@@ -24,16 +24,21 @@ def clean(value: object, limit: int = DEFAULT_LIMIT) -> str:
     if value is None:
         return ""
     text = value if isinstance(value, str) else str(value)
-    kept = []
-    for char in text:
-        category = unicodedata.category(char)
-        if category in ("Zl", "Zp") or char in "\t\r\n\f\v":
-            kept.append(" ")
-        elif category in ("Cc", "Cs", "Co", "Cn") or ord(char) in _BIDI_CONTROLS:
-            continue
-        else:
-            kept.append(char)
-    text = " ".join("".join(kept).split())
+    if not text.isprintable():
+        # Only now look at each character: printable text has no control, format (so no
+        # bidi control), surrogate, private-use, unassigned or separator character other
+        # than the ASCII space, so it would come out of this loop unchanged.
+        kept = []
+        for char in text:
+            category = unicodedata.category(char)
+            if category in ("Zl", "Zp") or char in "\t\r\n\f\v":
+                kept.append(" ")
+            elif category in ("Cc", "Cs", "Co", "Cn") or ord(char) in _BIDI_CONTROLS:
+                continue
+            else:
+                kept.append(char)
+        text = "".join(kept)
+    text = " ".join(text.split())
     if len(text) > limit:
         text = text[: max(limit - 1, 0)].rstrip() + "…"
     return text
@@ -42,6 +47,8 @@ def clean(value: object, limit: int = DEFAULT_LIMIT) -> str:
 def markup(value: object, limit: int = DEFAULT_LIMIT) -> str:
     """Safe paragraph markup for user text: cleaned, escaped, with font fallback runs."""
     text = clean(value, limit)
+    if fonts.main_font_covers(text):  # the usual case: one run in the main font
+        return escape(text)
     out: list[str] = []
     run: list[str] = []
     run_fallback = False
