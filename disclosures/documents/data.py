@@ -364,7 +364,9 @@ def _marker(parts: list, moments: list, meeting: Meeting, now: datetime, period:
 
 def load_room(token: str, now: datetime, period: int = 600) -> tuple[Room, ChangeMarker] | None:
     """The room with this public token and its change marker, in one query; None if unknown."""
-    activity_ids = sa.select(Activity.id).where(Activity.room_id == Room.id)
+    # Correlated explicitly: nested two levels down, auto-correlation would not reach the
+    # outer Room and every subquery would add its own "FROM room" (all rooms, slowly).
+    activity_ids = sa.select(Activity.id).where(Activity.room_id == Room.id).correlate(Room)
     row = db.session.execute(
         sa.select(Room, *_aggregates(activity_ids))
         .where(Room.public_token == token)
