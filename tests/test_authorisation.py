@@ -51,7 +51,7 @@ public.room_sheet                   GET      200   200   200   200   200   200
 public.room_sheet_pdf               GET      200   200   200   200   200   200
 review.decide                       POST     302L  403   403   403   400   400
 review.mitigate                     POST     302L  403   403   403   400   400
-review.none_relevant                POST     302L  403   403   403   302!  302!
+review.none_relevant                POST     302L  403   403   403   400   400
 review.person                       GET      302L  403   403   403   200   200
 review.queue                        GET      302L  403   403   200   200   200
 staff.activity_edit                 GET      302L  403   403   403   403   200

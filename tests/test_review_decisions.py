@@ -133,7 +133,7 @@ def test_co_faculty_reviewer_cannot_read_the_full_disclosure_either(login_as, ca
     # and the first slide refuse with the reason; an unrelated reviewer reads both.
     colleague = factories.user(Role.REVIEWER, full_name="Colleague Panelist")
     factories.assignment(colleague, case["fusion"], AssignmentRole.PANELIST)
-    urls = (f"/disclosure/{case['disclosure'].id}", f"/assignments/{case['talk'].id}/slide.pdf")
+    urls = (f"/faculty/disclosure/{case['disclosure'].id}", f"/assignments/{case['talk'].id}/slide.pdf")
     for url in urls:
         response = login_as(colleague).get(url)
         assert response.status_code == 403
@@ -237,8 +237,12 @@ def test_none_relevant_records_one_determination_per_undecided_pair(login_as, ca
     assert len(events) == 3
 
 
-def test_none_relevant_without_rationale_is_400_and_saves_nothing(login_as, case):
-    response = login_as(case["reviewer"]).post(f"{page_url(case)}/none-relevant", data={"none-rationale": " "})
+@pytest.mark.parametrize("data", [{"none-rationale": " "}, {}], ids=["blank", "field missing"])
+def test_none_relevant_without_rationale_is_400_and_saves_nothing(login_as, case, data):
+    # No rationale is ever made up for the reviewer: a suggestion is only a placeholder.
+    client = login_as(case["reviewer"])
+    assert 'name="none-rationale" placeholder="e.g.' in client.get(page_url(case)).get_data(as_text=True)
+    response = client.post(f"{page_url(case)}/none-relevant", data=data)
     assert response.status_code == 400
     assert "Give the reason none of the relationships is relevant." in response.get_data(as_text=True)
     assert determinations() == []

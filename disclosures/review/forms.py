@@ -125,7 +125,10 @@ class NoneRelevantForm(FlaskForm):
             DataRequired("Give the reason none of the relationships is relevant."),
             Length(max=RATIONALE_MAX, message=f"Keep the rationale under {RATIONALE_MAX} characters."),
         ],
-        default="The content of these roles is not related to the business lines or products of these companies.",
+        # A suggestion, not a default: a request without the field (or a reviewer who does
+        # not read it) must not record a rationale nobody wrote.
+        render_kw={"placeholder": "e.g. The content of these roles is not related to the business "
+                                  "lines or products of these companies."},
     )
     submit = SubmitField("Record “not relevant” for every undecided pair")
 
