@@ -1,11 +1,13 @@
 """All models, importable from one place (and seen by Alembic)."""
 
 from .audit import AuditEvent, AuditLogIsAppendOnly
-from .base import UTCDateTime, utcnow
+from .base import UTCDateTime, add_length_checks, utcnow
 from .disclosure import Company, CompanyAlias, Disclosure, Relationship, normalise_company_name
 from .meeting import Activity, Assignment, Meeting, Room, new_room_token
 from .review import Determination, Mitigation
 from .user import Reminder, User, hash_token, normalise_email
+
+add_length_checks(Company.metadata)
 
 __all__ = [
     "Activity",

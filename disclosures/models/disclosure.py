@@ -53,7 +53,7 @@ class Company(db.Model):
     is_ineligible: Mapped[bool] = mapped_column(default=True)
     # Typed in by faculty and not yet confirmed (or merged) by staff.
     needs_review: Mapped[bool] = mapped_column(default=False, index=True)
-    note: Mapped[Optional[str]] = mapped_column(sa.Text)
+    note: Mapped[Optional[str]] = mapped_column(sa.Text, info={"max_length": 2000})
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     aliases: Mapped[list[CompanyAlias]] = relationship(
@@ -105,7 +105,7 @@ class Disclosure(db.Model):
     attested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Off-label / investigational use the presentation will discuss.
     discusses_off_label: Mapped[bool] = mapped_column(default=False)
-    off_label_detail: Mapped[Optional[str]] = mapped_column(sa.Text)
+    off_label_detail: Mapped[Optional[str]] = mapped_column(sa.Text, info={"max_length": 2000})
 
     user: Mapped[User] = relationship(back_populates="disclosures", foreign_keys=[user_id])
     relationships: Mapped[list[Relationship]] = relationship(
@@ -137,7 +137,7 @@ class Relationship(db.Model):
     nature: Mapped[Nature] = mapped_column(enum_column(Nature, "nature"))
     started_on: Mapped[Optional[date]]
     ended_on: Mapped[Optional[date]]  # None: ongoing
-    detail: Mapped[Optional[str]] = mapped_column(sa.Text)
+    detail: Mapped[Optional[str]] = mapped_column(sa.Text, info={"max_length": 500})
     # The same relationship in the previous version, when it is unchanged.
     carried_from_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("relationship.id"))
 

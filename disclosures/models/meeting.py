@@ -138,7 +138,7 @@ class Assignment(db.Model):
     owner_exception: Mapped[Optional[OwnerException]] = mapped_column(
         enum_column(OwnerException, "owner_exception")
     )
-    owner_decision_note: Mapped[Optional[str]] = mapped_column(sa.Text)
+    owner_decision_note: Mapped[Optional[str]] = mapped_column(sa.Text, info={"max_length": 4000})
     owner_decided_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("user_account.id"))
     owner_decided_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     version_id: Mapped[int] = mapped_column(default=1)

@@ -28,7 +28,7 @@ class Determination(db.Model):
     relationship_id: Mapped[int] = mapped_column(sa.ForeignKey("relationship.id"), index=True)
     assignment_id: Mapped[int] = mapped_column(sa.ForeignKey("assignment.id"), index=True)
     is_relevant: Mapped[bool]
-    rationale: Mapped[Optional[str]] = mapped_column(sa.Text)
+    rationale: Mapped[Optional[str]] = mapped_column(sa.Text, info={"max_length": 2000})
     reviewer_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Copied from the previous disclosure version's unchanged relationship.
@@ -59,7 +59,7 @@ class Mitigation(db.Model):
     method: Mapped[MitigationMethod] = mapped_column(
         enum_column(MitigationMethod, "mitigation_method")
     )
-    notes: Mapped[Optional[str]] = mapped_column(sa.Text)
+    notes: Mapped[Optional[str]] = mapped_column(sa.Text, info={"max_length": 2000})
     recorded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     version_id: Mapped[int] = mapped_column(default=1)
