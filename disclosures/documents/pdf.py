@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import io
 from collections.abc import Iterable
 
@@ -12,6 +13,7 @@ from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4, letter
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen import canvas as pdf_canvas
 from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageTemplate
 from reportlab.platypus import paragraph as rl_paragraph
@@ -166,7 +168,11 @@ def _parse(text: str, style: ParagraphStyle, case_sensitive: int, cleaner) -> tu
     of data, which becomes one fragment in the paragraph's style: that fragment is
     made here from the style's template instead of running the HTML parser again.
     """
-    text = cleaner(text)
+    if cleaner is rl_paragraph.cleanBlockQuotedText and text.isprintable():
+        # What that cleaner gives printable text (its only whitespace is the space).
+        text = " ".join(text.split())
+    else:
+        text = cleaner(text)
     if text and "<" not in text and "&" not in text:
         parsed_style, template = _plain_template(style, case_sensitive, cleaner)
         frags = [template.clone(text=text)]
@@ -244,18 +250,27 @@ def _header_footer(header: str, footer: str):
 
 def _draw_fitting(canvas, text: str, x: float, y: float, width: float, size: float, color) -> None:
     """One line of user text at the page edge, shortened to fit, fallback font per run."""
+    canvas.setFillColor(color)
+    for run, font, dx in _fitted_runs(text, width, size):
+        canvas.setFont(font, size)
+        canvas.drawString(x + dx, y, run)
+
+
+@functools.lru_cache(maxsize=256)
+def _fitted_runs(text: str, width: float, size: float) -> tuple[tuple[str, str, float], ...]:
+    """(run, font, x offset) of ``text`` shortened to ``width``: the same on every page."""
     text = clean(text, 300)
     runs = _runs(text)
-    measure = sum(canvas.stringWidth(run, font, size) for run, font in runs)
+    measure = sum(pdfmetrics.stringWidth(run, font, size) for run, font in runs)
     while text and measure > width:
         text = text[:-2] + "…"
         runs = _runs(text)
-        measure = sum(canvas.stringWidth(run, font, size) for run, font in runs)
-    canvas.setFillColor(color)
+        measure = sum(pdfmetrics.stringWidth(run, font, size) for run, font in runs)
+    placed, dx = [], 0.0
     for run, font in runs:
-        canvas.setFont(font, size)
-        canvas.drawString(x, y, run)
-        x += canvas.stringWidth(run, font, size)
+        placed.append((run, font, dx))
+        dx += pdfmetrics.stringWidth(run, font, size)
+    return tuple(placed)
 
 
 def _runs(text: str) -> list[tuple[str, str]]:
