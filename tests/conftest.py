@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 from config import TestConfig, normalise_database_url
 from disclosures import create_app
 from disclosures.extensions import db
+from disclosures.models.audit import APPEND_ONLY_DDL, APPEND_ONLY_DROP
 
 from . import factories
 
@@ -92,8 +93,14 @@ def _empty_all_tables() -> None:
         names = ", ".join(f'"{t.name}"' for t in tables)
         db.session.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     else:
+        # The append-only triggers refuse DELETE on audit_event (TRUNCATE on PostgreSQL
+        # skips row triggers): lift them for the wipe only.
+        for statement in APPEND_ONLY_DROP["sqlite"]:
+            db.session.execute(sa.text(statement))
         for table in reversed(tables):
             db.session.execute(table.delete())
+        for statement in APPEND_ONLY_DDL["sqlite"]:
+            db.session.execute(sa.text(statement))
     db.session.commit()
 
 

@@ -78,6 +78,23 @@ def test_audit_event_bulk_update_or_delete_is_refused(app, statement):
     assert db.session.get(AuditEvent, event.id).action == "user.created"
 
 
+@pytest.mark.parametrize("statement", [
+    "UPDATE audit_event SET action = 'user.deleted' WHERE id = :id",
+    "DELETE FROM audit_event WHERE id = :id",
+], ids=["raw update", "raw delete"])
+def test_the_database_refuses_raw_update_or_delete_of_audit_events(app, statement):
+    # Below the ORM: a console session or script writing SQL cannot rewrite history either.
+    person = factories.user()
+    event = audit.record(None, "user.created", person, {}, subject=person)
+    db.session.commit()
+    with db.engine.connect() as conn:
+        with pytest.raises(sa.exc.DBAPIError, match="audit_event is append-only"):
+            conn.execute(sa.text(statement), {"id": event.id})
+        conn.rollback()
+    db.session.expire_all()
+    assert db.session.get(AuditEvent, event.id).action == "user.created"
+
+
 # ------------------------------------------------------------------ one event per change
 
 
