@@ -46,7 +46,7 @@ def test_slide_is_403_for_other_faculty(login_as, talk):
     client = login_as(factories.user(full_name="Other Speaker"))
     response = client.get(f"/assignments/{talk['assignment'].id}/slide.pdf")
     assert response.status_code == 403
-    assert b"Only the presenter, reviewers and meeting staff" in response.data
+    assert b"You can see only your own disclosures" in response.data
 
 
 def test_slide_for_missing_assignment_is_404(login_as, talk):
