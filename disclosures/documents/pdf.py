@@ -87,6 +87,9 @@ _PARSED: dict[tuple, tuple] = {}
 _LAYOUTS: dict[tuple, dict] = {}
 _CACHE_MAX = 20_000
 _MISSING = object()
+# Canvas state a paragraph's operators may depend on: all of it, but the position.
+_DRAW_STATE = tuple(name for name in pdf_canvas.Canvas.STATE_ATTRIBUTES
+                    if name not in ("_x", "_y", "_currentMatrix", "_extgstate"))
 # What Paragraph.wrap sets (ReportLab 4–5); anything else it changes is kept too.
 _LAYOUT_NAMES = frozenset({"width", "height", "blPara", "frags", "_wrapWidths", "_width_max",
                            "_splitLongWordCount", "_hyphenations"})
@@ -143,6 +146,32 @@ class Paragraph(rl_paragraph.Paragraph):
         self._shared_layout = key is not None
         self._wrapped_at = availWidth
         return self.width, self.height
+
+    def draw(self):
+        # Drawing is relative to the origin drawOn translated to, so an identical
+        # paragraph (same text, style, bullet, width and canvas state) appends the same
+        # operators: the first one's are kept per canvas (fonts are subset per
+        # document) and repeated.
+        canv = self.canv
+        if not self._shared_layout or "_wrapped_at" not in self.__dict__:
+            super().draw()
+            return
+        state = canv.__dict__
+        key = (self._source, self._wrapped_at,
+               tuple(state[name] for name in _DRAW_STATE),
+               tuple(sorted(canv._extgstate._d.items())))
+        drawn = state.setdefault("_paragraph_operators", {})
+        try:
+            operators = drawn.get(key)
+        except TypeError:  # an unhashable state value (a dash list): just draw
+            super().draw()
+            return
+        if operators is None:
+            start = len(canv._code)
+            super().draw()
+            drawn[key] = tuple(canv._code[start:])
+        else:
+            canv._code.extend(operators)
 
     def split(self, availWidth, availHeight):  # noqa: N803
         if "blPara" not in self.__dict__ and self.frags and availWidth >= rl_paragraph._FUZZ:
