@@ -97,12 +97,22 @@ def _frag_state(paragraph) -> list[dict]:
 @given(_MARKUP, st.sampled_from(["base", "person", "line", "note", "activity"]))
 def test_paragraph_parses_exactly_like_reportlab(markup, style_name):
     style = pdf.styles()[style_name]
-    ours, theirs = pdf.Paragraph(markup, style), ReportLabParagraph(markup, style)
-    assert _frag_state(ours) == _frag_state(theirs)
-    assert ours.text == theirs.text and ours.style is theirs.style
-    again = pdf.Paragraph(markup, style)  # from the parse cache now
-    assert _frag_state(again) == _frag_state(theirs)
-    assert ours.wrap(200, 1000) == theirs.wrap(200, 1000) == again.wrap(200, 1000)
+    theirs = ReportLabParagraph(markup, style)
+    alone = pdf.Paragraph(markup, style)  # outside a document: nothing shared
+    with pdf.shared_layouts():
+        ours = pdf.Paragraph(markup, style)
+        again = pdf.Paragraph(markup, style)  # from the parse cache now
+    for paragraph in (alone, ours, again):
+        assert _frag_state(paragraph) == _frag_state(theirs)
+        assert paragraph.text == theirs.text and paragraph.style is theirs.style
+    size = theirs.wrap(200, 1000)
+    assert ours.wrap(200, 1000) == again.wrap(200, 1000) == alone.wrap(200, 1000) == size
+    assert again.blPara is ours.blPara  # the layout was shared, not recomputed
+
+
+def test_shared_layouts_last_only_as_long_as_the_document():
+    content = sheet.room_sheet_pdf(_sheet([PersonLine("A", "Speaker", Statement("none"))]))
+    assert content.startswith(b"%PDF") and pdf._shared.get() is None
 
 
 def test_reused_layouts_survive_splits_across_pages(monkeypatch):

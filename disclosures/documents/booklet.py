@@ -12,6 +12,11 @@ from .text import markup
 
 
 def booklet_pdf(booklet: Booklet, size: str = "letter") -> bytes:
+    with pdf.shared_layouts():  # repeated lines are parsed and laid out once
+        return _booklet_pdf(booklet, size)
+
+
+def _booklet_pdf(booklet: Booklet, size: str) -> bytes:
     st = pdf.styles()
     story: list[Flowable] = [
         Paragraph(markup(booklet.meeting, 300), st["title"]),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import copy
 import functools
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 
 from reportlab import rl_config
 from reportlab.lib import colors
@@ -79,13 +82,13 @@ def _make_styles() -> dict[str, ParagraphStyle]:
     }
 
 
-# Parsed markup by (text, style, case sensitivity), and line layouts by that plus the
-# bullet and the width: a booklet repeats the same few statements and company lines
-# thousands of times. Both bounded; cleared when full. Entries are never changed in
-# place (a paragraph copies a shared layout before a split could change it).
-_PARSED: dict[tuple, tuple] = {}
-_LAYOUTS: dict[tuple, dict] = {}
-_CACHE_MAX = 20_000
+# Within one document (see ``shared_layouts``): parsed markup by (text, style, case
+# sensitivity), and line layouts by that plus the bullet and the width. A booklet
+# repeats the same statements and company lines thousands of times. Entries are never
+# changed in place (a paragraph copies a shared layout before a split could change it).
+# They live as long as the document: a booklet's take ~30 MB while it is built.
+_shared: contextvars.ContextVar[_Shared | None] = contextvars.ContextVar("paragraph_caches",
+                                                                         default=None)
 _MISSING = object()
 # Canvas state a paragraph's operators may depend on: all of it, but the position.
 _DRAW_STATE = tuple(name for name in pdf_canvas.Canvas.STATE_ATTRIBUTES
@@ -93,6 +96,22 @@ _DRAW_STATE = tuple(name for name in pdf_canvas.Canvas.STATE_ATTRIBUTES
 # What Paragraph.wrap sets (ReportLab 4–5); anything else it changes is kept too.
 _LAYOUT_NAMES = frozenset({"width", "height", "blPara", "frags", "_wrapWidths", "_width_max",
                            "_splitLongWordCount", "_hyphenations"})
+
+
+@dataclass
+class _Shared:
+    parsed: dict[tuple, tuple] = field(default_factory=dict)
+    layouts: dict[tuple, dict] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def shared_layouts() -> Iterator[None]:
+    """Paragraphs made in this block share parsed markup and line layouts (one document)."""
+    token = _shared.set(_Shared())
+    try:
+        yield
+    finally:
+        _shared.reset(token)
 
 
 class Paragraph(rl_paragraph.Paragraph):
@@ -107,24 +126,31 @@ class Paragraph(rl_paragraph.Paragraph):
     * A paragraph with the same text, style and bullet as one already wrapped at this
       width takes that one's line layout instead of breaking its lines again. Drawing
       only reads the layout; ``split`` may change it, so it first takes a private copy.
+
+    Sharing happens between paragraphs made inside one ``shared_layouts()`` block;
+    outside one, a paragraph only skips its own second wrap.
     """
 
     _source: tuple | None = None
+    _shared: _Shared | None = None
     _shared_layout = False
 
     def _setup(self, text, style, bulletText, frags, cleaner):  # noqa: N803 (ReportLab's names)
         if frags is not None or not isinstance(text, str):
             super()._setup(text, style, bulletText, frags, cleaner)
             return
+        shared = _shared.get()
         key = (text, style, self.caseSensitive)
-        parsed = _PARSED.get(key)
+        parsed = None if shared is None else shared.parsed.get(key)
         if parsed is None:
             parsed = _parse(text, style, self.caseSensitive, cleaner)
-            _remember(_PARSED, key, parsed)
+            if shared is not None:
+                shared.parsed[key] = parsed
         cleaned, parsed_style, parsed_frags, bullet_frags = parsed
         super()._setup(cleaned, parsed_style, bullet_frags or bulletText,
                        [frag.clone() for frag in parsed_frags], cleaner)
-        if self.bulletText is None or isinstance(self.bulletText, str):
+        if shared is not None and (self.bulletText is None or isinstance(self.bulletText, str)):
+            self._shared = shared
             self._source = key + (self.bulletText,)
 
     def wrap(self, availWidth, availHeight):  # noqa: N803
@@ -133,16 +159,16 @@ class Paragraph(rl_paragraph.Paragraph):
         if state.get("_wrapped_at") == availWidth and "blPara" in state:
             return self.width, self.height
         key = None if self._source is None else self._source + (availWidth,)
-        layout = None if key is None else _LAYOUTS.get(key)
+        layout = None if key is None else self._shared.layouts.get(key)
         if layout is not None:
             state.update(layout)
         else:
             before = dict(state)
             super().wrap(availWidth, availHeight)
             if key is not None:
-                _remember(_LAYOUTS, key, {name: value for name, value in state.items()
-                                          if name in _LAYOUT_NAMES
-                                          or before.get(name, _MISSING) is not value})
+                self._shared.layouts[key] = {name: value for name, value in state.items()
+                                             if name in _LAYOUT_NAMES
+                                             or before.get(name, _MISSING) is not value}
         self._shared_layout = key is not None
         self._wrapped_at = availWidth
         return self.width, self.height
@@ -182,12 +208,6 @@ class Paragraph(rl_paragraph.Paragraph):
                     self.__dict__[name] = copy.deepcopy(self.__dict__[name])
             self._shared_layout = False
         return super().split(availWidth, availHeight)
-
-
-def _remember(cache: dict, key: tuple, value) -> None:
-    if len(cache) >= _CACHE_MAX:
-        cache.clear()
-    cache[key] = value
 
 
 def _parse(text: str, style: ParagraphStyle, case_sensitive: int, cleaner) -> tuple:
@@ -232,7 +252,9 @@ def _plain_template(style: ParagraphStyle, case_sensitive: int, cleaner) -> tupl
         parsed_style, frags, _bullet = _run_parser(cleaner("x"), style, case_sensitive)
         (frag,) = frags
         found = parsed_style, frag
-        _remember(_TEMPLATES, key, found)
+        if len(_TEMPLATES) > 100:  # one per style in use; styles made per call would pile up
+            _TEMPLATES.clear()
+        _TEMPLATES[key] = found
     return found
 
 

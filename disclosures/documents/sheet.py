@@ -80,6 +80,11 @@ def activity_flowables(activity: ActivitySheet, st: dict) -> list[Flowable]:
 
 
 def room_sheet_pdf(sheet: RoomSheet, size: str = "letter") -> bytes:
+    with pdf.shared_layouts():  # repeated lines are parsed and laid out once
+        return _room_sheet_pdf(sheet, size)
+
+
+def _room_sheet_pdf(sheet: RoomSheet, size: str) -> bytes:
     st = pdf.styles()
     story: list[Flowable] = [
         Paragraph(markup(sheet.meeting, 300), st["title"]),
