@@ -313,3 +313,40 @@ def test_sheet_cache_sweeps_expired_entries_when_storing(clock):
     clock.now += 1.5  # "a" expired, "b" not yet
     cache.put(("html", "c", ""), _entry(100, clock.now), cache.generation, **LIMITS)
     assert [key[1] for key in cache.items] == ["b", "c"] and cache.bytes == 200
+
+
+FACULTY_PATHS = ["/m/{slug}/disclosures", "/m/{slug}/disclosures.pdf", "/disclosures",
+                 "/disclosures.pdf?size=a4"]
+
+
+@pytest.mark.parametrize("template", FACULTY_PATHS)
+def test_microcache_all_faculty_page_and_booklet_are_kept_too(client, login_as, sheet, clock, template):
+    # Every room sheet links to the all-faculty page, so it gets the same burst.
+    path = template.format(slug=sheet["meeting"].slug)
+    first = client.get(path)
+    assert first.status_code == 200
+    assert "Sam Speaker" in text_of(first) and REVIEW in text_of(first)
+    clock.now += 1.0
+    with statements() as sent:
+        second = client.get(path)
+    assert sent == [] and second.data == first.data
+
+    relationship, assignment = sheet["relationship"], sheet["assignment"]
+    prefix = f"d{relationship.id}-{assignment.id}"
+    response = login_as(sheet["reviewer"]).post(
+        f"/review/meetings/{sheet['meeting'].id}/people/{sheet['speaker'].id}"
+        f"/determinations/{relationship.id}/{assignment.id}",
+        data={f"{prefix}-relevance": "not_relevant", f"{prefix}-rationale": "Unrelated to the talk.",
+              f"{prefix}-version": "0"})
+    assert response.status_code == 302
+    after = text_of(client.get(path))
+    assert NONE in after and REVIEW not in after
+
+
+def test_microcache_all_faculty_searches_are_not_kept(client, sheet, clock):
+    path = f"/m/{sheet['meeting'].slug}/disclosures?q=sam"
+    assert "Sam Speaker" in text_of(client.get(path))
+    with statements() as sent:
+        assert "Sam Speaker" in text_of(client.get(path))
+    assert sent  # each search asks the database
+    assert client.get(f"/m/{sheet['meeting'].slug}/disclosures?q=" + "x" * 500).status_code == 400

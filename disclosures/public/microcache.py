@@ -1,4 +1,5 @@
-"""Per-worker micro-cache of public room sheets: a burst of scans costs a dict lookup.
+"""Per-worker micro-cache of public room sheets (and the all-faculty page and booklet they
+link to): a burst of scans costs a dict lookup.
 
 When a session starts, hundreds of attendees scan the room's QR code within a few
 seconds. Without this cache every one of those requests runs the change-marker
@@ -50,7 +51,7 @@ _DIRTY = "public_microcache_dirty"
 class Entry:
     """What one anonymous request for a room sheet resolved to."""
 
-    room_id: int
+    room_id: int  # the room, or the meeting of an all-faculty page or booklet
     room_name: str
     marker: ChangeMarker
     content: bytes

@@ -152,7 +152,7 @@ def _sheet_key(kind: str, token: str) -> tuple[tuple, float]:
     seconds = float(current_app.config.get("PUBLIC_CACHE_SECONDS", 0))
     if seconds <= 0 or not _cacheable_render():
         seconds = 0.0
-    return (kind, token, request.args.get("size") if kind == "pdf" else None), seconds
+    return (kind, token, request.args.get("size") if kind.endswith("pdf") else None), seconds
 
 
 def _sheet_hit(key: tuple, max_age: float) -> Response | None:
@@ -167,8 +167,9 @@ def _sheet_hit(key: tuple, max_age: float) -> Response | None:
 
 def _sheet_keep(key: tuple, max_age: float, generation: int, room, marker: data.ChangeMarker,
                 response: Response) -> Response:
-    """Store what this request resolved to (see ``microcache``) and return ``response``."""
-    if max_age:
+    """Store what this request resolved to (see ``microcache``) and return ``response``.
+    ``room``: the room, or the meeting of an all-faculty page. Only a 200 is kept."""
+    if max_age and response.status_code == 200:
         config = current_app.config
         headers = tuple((k, v) for k, v in response.headers.items() if k != "Content-Length")
         entry = microcache.Entry(room.id, room.name, marker, response.get_data(), headers,
@@ -245,19 +246,19 @@ def _booklet(meeting: Meeting, marker: data.ChangeMarker) -> data.Booklet:
     return built
 
 
-def _all_faculty(meeting: Meeting):
+def _all_faculty(meeting: Meeting) -> tuple[Response, data.ChangeMarker]:
     form = SearchForm(request.args)
     marker = data.meeting_marker(meeting, _now(), _period())
     if not form.validate():
         html = render_template("public/all_faculty.html", intro=data.INTRO, meeting=meeting, form=form,
                                booklet=_booklet(meeting, marker), people=(), query="")
-        return html, 400
+        return Response(html, status=400, mimetype="text/html"), marker
     query = (form.q.data or "").strip()
     if query:  # each search has its own validator
         digest = hashlib.sha256(data.fold(query).encode()).hexdigest()[:12]
         marker = data.ChangeMarker(f"{marker.etag}-{digest}", marker.last_modified)
     if _is_fresh(marker):
-        return _not_modified(marker)
+        return _not_modified(marker), marker
 
     def render() -> str:
         booklet = _booklet(meeting, marker_base)
@@ -266,38 +267,52 @@ def _all_faculty(meeting: Meeting):
 
     marker_base = data.ChangeMarker(marker.etag.split("-")[0], marker.last_modified)
     html = render() if query else _page(("faculty", meeting.id, marker.etag), render)
-    return _finish(Response(html, mimetype="text/html"), marker)
+    return _finish(Response(html, mimetype="text/html"), marker), marker
 
 
-def _all_faculty_pdf(meeting: Meeting):
+def _all_faculty_pdf(meeting: Meeting) -> tuple[Response, data.ChangeMarker]:
     size = _size_or_400()
     marker = data.meeting_marker(meeting, _now(), _period())
     if _is_fresh(marker):
-        return _not_modified(marker)
+        return _not_modified(marker), marker
     content = _cached_pdf("booklets", str(meeting.id), marker, size,
                           lambda: booklet_doc.booklet_pdf(_booklet(meeting, marker), size))
-    return _pdf_response(content, f"faculty-disclosures-{_slug(meeting.slug)}.pdf", marker)
+    return _pdf_response(content, f"faculty-disclosures-{_slug(meeting.slug)}.pdf", marker), marker
+
+
+def _faculty_response(kind: str, slug: str | None, respond) -> Response:
+    """The all-faculty page or booklet through the same micro-cache as the room sheets:
+    every room sheet links here, so it gets the same burst. Searches are not kept."""
+    key, max_age = _sheet_key(kind, slug or "")
+    if kind == "faculty" and request.args:
+        max_age = 0.0
+    if (hit := _sheet_hit(key, max_age)) is not None:
+        return hit
+    generation = microcache.sheets.generation
+    meeting = _current_meeting_or_404() if slug is None else _meeting_by_slug(slug)
+    response, marker = respond(meeting)
+    return _sheet_keep(key, max_age, generation, meeting, marker, response)
 
 
 @bp.route("/disclosures")
 def all_faculty():
     """Every person in the current meeting (running, else next, else latest), searchable."""
-    return _all_faculty(_current_meeting_or_404())
+    return _faculty_response("faculty", None, _all_faculty)
 
 
 @bp.route("/disclosures.pdf")
 def all_faculty_pdf():
-    return _all_faculty_pdf(_current_meeting_or_404())
+    return _faculty_response("faculty-pdf", None, _all_faculty_pdf)
 
 
 @bp.route("/m/<slug>/disclosures")
 def meeting_faculty(slug: str):
-    return _all_faculty(_meeting_by_slug(slug))
+    return _faculty_response("faculty", slug, _all_faculty)
 
 
 @bp.route("/m/<slug>/disclosures.pdf")
 def meeting_faculty_pdf(slug: str):
-    return _all_faculty_pdf(_meeting_by_slug(slug))
+    return _faculty_response("faculty-pdf", slug, _all_faculty_pdf)
 
 
 # --- First slide ---------------------------------------------------------------------------
