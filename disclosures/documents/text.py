@@ -3,8 +3,9 @@
 ReportLab parses a small XML markup inside paragraphs, so a name such as
 ``Smith & <Jones>`` would break the document or inject markup. ``markup``
 strips control and bidi-override characters, shortens very long text, escapes
-``&``, ``<`` and ``>``, and wraps characters the main font lacks (CJK) in the
-fallback font. It never raises, whatever it is given.
+``&``, ``<`` and ``>``, and wraps each run of characters the main font lacks
+(Korean, Indic, Thai, Chinese, Japanese …) in the first fallback font that has
+them. It never raises, whatever it is given.
 """
 
 from __future__ import annotations
@@ -45,25 +46,25 @@ def clean(value: object, limit: int = DEFAULT_LIMIT) -> str:
 
 
 def markup(value: object, limit: int = DEFAULT_LIMIT) -> str:
-    """Safe paragraph markup for user text: cleaned, escaped, with font fallback runs."""
+    """Safe paragraph markup for user text: cleaned, escaped, a fallback font per run."""
     text = clean(value, limit)
     if fonts.main_font_covers(text):  # the usual case: one run in the main font
         return escape(text)
     out: list[str] = []
     run: list[str] = []
-    run_fallback = False
+    run_font: str | None = None
     for char in text:
-        fallback = fonts.needs_fallback(char)
-        if run and fallback != run_fallback:
-            out.append(_run("".join(run), run_fallback))
+        font = fonts.fallback_for(char)
+        if run and font != run_font:
+            out.append(_run("".join(run), run_font))
             run = []
         run.append(char)
-        run_fallback = fallback
+        run_font = font
     if run:
-        out.append(_run("".join(run), run_fallback))
+        out.append(_run("".join(run), run_font))
     return "".join(out)
 
 
-def _run(text: str, fallback: bool) -> str:
+def _run(text: str, font: str | None) -> str:
     escaped = escape(text)
-    return f'<font name="{fonts.FALLBACK}">{escaped}</font>' if fallback else escaped
+    return f'<font name="{font}">{escaped}</font>' if font else escaped
