@@ -137,6 +137,17 @@ def test_names_in_many_scripts_share_one_sheet():
     assert all(name in extracted for name in names if name not in ("محمد عبد الله", "דוד כהן"))
 
 
+def test_room_sign_and_page_header_set_korean_and_hindi_in_their_fonts():
+    # Signs and running headers are drawn line by line (pdf.draw_text), not as paragraphs:
+    # they must pick the same per-script fonts.
+    from disclosures.documents import sign
+
+    content = sign.sign_pdf(f"{HINDI} Symposium", f"{KOREAN} Hall", "https://example.org/r/abc")
+    embedded = _embedded_fonts(content)
+    assert {_face_name("NanumSquare"), _face_name("NotoSansDevanagari")} <= embedded
+    assert KOREAN in _text(content)
+
+
 @pytest.mark.parametrize("build", [_sheet, _booklet], ids=["room_sheet", "booklet"])
 def test_latin_only_documents_embed_no_fallback_font(build):
     content = build(["José Müller-Łukasiewicz", "Αλέξης Παπαδόπουλος", "Иван Петров",

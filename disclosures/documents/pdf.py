@@ -329,7 +329,7 @@ def _runs(text: str) -> list[tuple[str, str]]:
         return [(text, fonts.REGULAR)] if text else []
     runs: list[tuple[str, str]] = []
     for char in text:
-        font = fonts.FALLBACK if fonts.needs_fallback(char) else fonts.REGULAR
+        font = fonts.fallback_for(char) or fonts.REGULAR
         if runs and runs[-1][1] == font:
             runs[-1] = (runs[-1][0] + char, font)
         else:
