@@ -111,6 +111,7 @@ def test_nginx_snippet_serves_files_and_falls_back_to_the_app(app, tmp_path):
     assert "try_files $uri.html @app;" in text and "try_files $uri @app;" in text
     assert "server 127.0.0.1:8000;" in text
     assert "Content-Security-Policy" in text
+    assert "gzip on;" in text and "gzip_proxied any;" in text  # HTML to phones, compressed
     printed = app.test_cli_runner().invoke(
         args=["publish-static", str(tmp_path / "site"), "--print-nginx"])
     assert printed.exit_code == 0 and "proxy_pass http://disclosures_app;" in printed.output

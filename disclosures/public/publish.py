@@ -269,6 +269,14 @@ map $args $disclosures_static {{
 }}
 server {{
     listen 127.0.0.1:8080;   # production: listen 443 ssl; server_name ...; certificates
+    # Conference Wi-Fi: the all-faculty page of a large meeting is ~1.9 MB of HTML, ~0.1 MB
+    # gzipped. PDFs are compressed already. App responses (searches, staff pages) too.
+    gzip on;
+    gzip_vary on;
+    gzip_proxied any;
+    gzip_comp_level 5;
+    gzip_min_length 1024;
+    gzip_types text/css application/javascript image/svg+xml application/json text/csv;
     # Pages: /r/<token>, /disclosures, /m/<slug>/disclosures are files named <path>.html.
     location ~ ^/(r/[A-Za-z0-9_-]+|disclosures|m/[a-z0-9-]+/disclosures)$ {{
         root $disclosures_static;
