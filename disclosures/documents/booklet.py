@@ -11,6 +11,7 @@ from .sheet import statement_flowables
 from .text import markup
 
 
+@pdf.serialised
 def booklet_pdf(booklet: Booklet, size: str = "letter") -> bytes:
     with pdf.shared_layouts():  # repeated lines are parsed and laid out once
         return _booklet_pdf(booklet, size)

@@ -7,6 +7,7 @@ import contextvars
 import copy
 import functools
 import io
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -356,6 +357,26 @@ def draw_text(canvas, text: str, x: float, y: float, size: float, *, bold: bool 
         start += canvas.stringWidth(run, font, size)
 
 
+# ReportLab is not thread-safe: a registered font's face is read through one shared file
+# position while a document's subset is written, and fonts are process-wide. Under
+# threaded workers (gunicorn gthread) two PDFs built at once raised KeyError/IndexError in
+# TTFontFace.makeSubset. One build at a time per process: builds are CPU-bound under the
+# GIL anyway, and pages (HTML) never wait for it.
+_BUILD_LOCK = threading.RLock()
+
+
+def serialised(builder):
+    """Decorator for every function that turns data into PDF bytes with ReportLab."""
+
+    @functools.wraps(builder)
+    def locked(*args, **kwargs):
+        with _BUILD_LOCK:
+            return builder(*args, **kwargs)
+
+    return locked
+
+
+@serialised
 def build(story: Iterable[Flowable], *, title: str, header: str, footer: str,
           size: str | None = None, subject: str = "") -> bytes:
     """A multi-page PDF: header with ``header`` on every page, footer, page numbers, metadata."""

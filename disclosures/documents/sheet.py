@@ -79,6 +79,7 @@ def activity_flowables(activity: ActivitySheet, st: dict) -> list[Flowable]:
     return story
 
 
+@pdf.serialised
 def room_sheet_pdf(sheet: RoomSheet, size: str = "letter") -> bytes:
     with pdf.shared_layouts():  # repeated lines are parsed and laid out once
         return _room_sheet_pdf(sheet, size)

@@ -53,6 +53,7 @@ def qr_side(size: str = "letter") -> float:
     return min(width - 2 * MARGIN, 17 * cm, height - QR_TOP - 4.4 * cm)
 
 
+@pdf.serialised
 def sign_pdf(meeting: str, room: str, url: str, size: str = "letter") -> bytes:
     fonts.register()
     width, height = pdf.page_size(size)

@@ -16,6 +16,7 @@ from .text import clean, markup
 WIDTH, HEIGHT = 13.333 * inch, 7.5 * inch  # 16:9, the size of a widescreen slide
 
 
+@pdf.serialised
 def slide_pdf(slide: Slide) -> bytes:
     fonts.register()
     buffer = io.BytesIO()
