@@ -66,7 +66,7 @@ def test_name_outside_the_main_font_is_set_in_the_fallback_font(name):
     person = PersonLine(name, "Speaker", Statement("none"))
     content = sheet.room_sheet_pdf(_sheet([person]))
     assert fonts.FALLBACK in _fonts_used(content)
-    cjk = [char for char in name if fonts.needs_fallback(char)]
+    cjk = [char for char in name if fonts.fallback_for(char) == fonts.FALLBACK]
     assert cjk and all(char in " ".join(_page_texts(content)) for char in cjk)
 
 

@@ -141,13 +141,4 @@ def fallback_for(char: str) -> str | None:
     return None
 
 
-def needs_fallback(char: str) -> bool:
-    """True when DejaVu has no glyph for ``char`` but Droid Sans Fallback (CJK) is chosen.
-
-    Kept for callers that know a single fallback font; ``fallback_for`` names the font
-    for every script.
-    """
-    return fallback_for(char) == FALLBACK
-
-
 register()

@@ -24,7 +24,7 @@ from reportlab.platypus import paragraph as rl_paragraph
 from reportlab.platypus.paraparser import ParaParser
 
 from . import fonts
-from .text import clean
+from .text import clean, font_runs
 
 # Page streams Flate-compressed only, not also ASCII85-encoded: ReportLab's pure-Python
 # base-85 encoder was 10 % of a booklet build, and the files are 15 % smaller.
@@ -326,16 +326,7 @@ def _fitted_runs(text: str, width: float, size: float) -> tuple[tuple[str, str, 
 
 
 def _runs(text: str) -> list[tuple[str, str]]:
-    if fonts.main_font_covers(text):
-        return [(text, fonts.REGULAR)] if text else []
-    runs: list[tuple[str, str]] = []
-    for char in text:
-        font = fonts.fallback_for(char) or fonts.REGULAR
-        if runs and runs[-1][1] == font:
-            runs[-1] = (runs[-1][0] + char, font)
-        else:
-            runs.append((char, font))
-    return runs
+    return [(run, font or fonts.REGULAR) for run, font in font_runs(text)]
 
 
 def draw_text(canvas, text: str, x: float, y: float, size: float, *, bold: bool = False,

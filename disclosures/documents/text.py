@@ -45,24 +45,24 @@ def clean(value: object, limit: int = DEFAULT_LIMIT) -> str:
     return text
 
 
-def markup(value: object, limit: int = DEFAULT_LIMIT) -> str:
-    """Safe paragraph markup for user text: cleaned, escaped, a fallback font per run."""
-    text = clean(value, limit)
-    if fonts.main_font_covers(text):  # the usual case: one run in the main font
-        return escape(text)
-    out: list[str] = []
-    run: list[str] = []
-    run_font: str | None = None
+def font_runs(text: str) -> list[tuple[str, str | None]]:
+    """``text`` cut into runs of characters set in one font: (run, fallback font name, or
+    None for the main font). Text the main font covers is one run, found with one lookup."""
+    if fonts.main_font_covers(text):  # the usual case
+        return [(text, None)] if text else []
+    runs: list[tuple[str, str | None]] = []
     for char in text:
         font = fonts.fallback_for(char)
-        if run and font != run_font:
-            out.append(_run("".join(run), run_font))
-            run = []
-        run.append(char)
-        run_font = font
-    if run:
-        out.append(_run("".join(run), run_font))
-    return "".join(out)
+        if runs and runs[-1][1] == font:
+            runs[-1] = (runs[-1][0] + char, font)
+        else:
+            runs.append((char, font))
+    return runs
+
+
+def markup(value: object, limit: int = DEFAULT_LIMIT) -> str:
+    """Safe paragraph markup for user text: cleaned, escaped, a fallback font per run."""
+    return "".join(_run(run, font) for run, font in font_runs(clean(value, limit)))
 
 
 def _run(text: str, font: str | None) -> str:
