@@ -272,7 +272,7 @@ def _entry(size: int, at: float = 0.0) -> microcache.Entry:
 
     from disclosures.documents.data import ChangeMarker
 
-    return microcache.Entry(1, "Hall", ChangeMarker("e", datetime(2030, 1, 1, tzinfo=UTC)),
+    return microcache.Entry(ChangeMarker("e", datetime(2030, 1, 1, tzinfo=UTC)),
                             b"x" * size, (), at)
 
 

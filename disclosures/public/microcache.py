@@ -6,8 +6,8 @@ seconds. Without this cache every one of those requests runs the change-marker
 query (``documents.data.load_room``, tens of milliseconds for a busy room) and, for
 the PDF, reads the file from the disk cache. Here each worker process keeps, for
 ``PUBLIC_CACHE_SECONDS`` (default 2 s), what an anonymous request for
-(kind, token, page size) resolved to: the room id and name, the change marker
-(ETag, Last-Modified), the bytes sent and the response headers. A hit issues no
+(kind, token, page size) resolved to: the change marker (ETag, Last-Modified), the
+bytes sent and the response headers. A hit issues no
 SQL statement and reads no file; conditional requests (If-None-Match /
 If-Modified-Since) are answered 304 from the cached marker.
 
@@ -51,8 +51,6 @@ _DIRTY = "public_microcache_dirty"
 class Entry:
     """What one anonymous request for a room sheet resolved to."""
 
-    room_id: int  # the room, or the meeting of an all-faculty page or booklet
-    room_name: str
     marker: ChangeMarker
     content: bytes
     headers: tuple[tuple[str, str], ...]  # of the 200 response, Content-Length aside

@@ -155,25 +155,26 @@ def _sheet_key(kind: str, token: str) -> tuple[tuple, float]:
     return (kind, token, request.args.get("size") if kind.endswith("pdf") else None), seconds
 
 
-def _sheet_hit(key: tuple, max_age: float) -> Response | None:
-    """The response from this worker's micro-cache (no query, no file read), or None."""
+def _through_microcache(kind: str, ident: str, respond, *, keep: bool = True) -> Response:
+    """This worker's micro-cached answer (no query, no file read; 304 from the kept
+    marker), or ``respond()``, whose 200 is kept for the next requests (see ``microcache``).
+    ``keep=False``: neither read nor stored (searches)."""
+    key, max_age = _sheet_key(kind, ident)
+    if not keep:
+        max_age = 0.0
     entry = microcache.sheets.get(key, max_age) if max_age else None
-    if entry is None:
-        return None
-    if _is_fresh(entry.marker):
-        return _not_modified(entry.marker)
-    return Response(entry.content, headers=entry.headers)
-
-
-def _sheet_keep(key: tuple, max_age: float, generation: int, room, marker: data.ChangeMarker,
-                response: Response) -> Response:
-    """Store what this request resolved to (see ``microcache``) and return ``response``.
-    ``room``: the room, or the meeting of an all-faculty page. Only a 200 is kept."""
-    if max_age and response.status_code == 200:
+    if entry is not None:
+        if _is_fresh(entry.marker):
+            return _not_modified(entry.marker)
+        return Response(entry.content, headers=entry.headers)
+    generation = microcache.sheets.generation
+    response = respond()
+    etag, _weak = response.get_etag()
+    if max_age and response.status_code == 200 and etag and response.last_modified:
         config = current_app.config
         headers = tuple((k, v) for k, v in response.headers.items() if k != "Content-Length")
-        entry = microcache.Entry(room.id, room.name, marker, response.get_data(), headers,
-                                 microcache.clock())
+        entry = microcache.Entry(data.ChangeMarker(etag, response.last_modified),
+                                 response.get_data(), headers, microcache.clock())
         microcache.sheets.put(key, entry, generation, max_age=max_age,
                               max_entries=int(config.get("PUBLIC_CACHE_MAX_ENTRIES", 1024)),
                               max_bytes=int(config.get("PUBLIC_CACHE_MAX_BYTES", 64 * 1024 * 1024)))
@@ -183,10 +184,10 @@ def _sheet_keep(key: tuple, max_age: float, generation: int, room, marker: data.
 @bp.route("/r/<token>")
 def room_sheet(token: str):
     """The disclosure sheet of one room, made for a phone."""
-    key, max_age = _sheet_key("html", token)
-    if (hit := _sheet_hit(key, max_age)) is not None:
-        return hit
-    generation = microcache.sheets.generation
+    return _through_microcache("html", token, lambda: _room_sheet(token))
+
+
+def _room_sheet(token: str) -> Response:
     room, marker = _room_or_404(token)
     if _is_fresh(marker):
         return _not_modified(marker)
@@ -197,18 +198,17 @@ def room_sheet(token: str):
                                meeting=room.meeting)
 
     html = _page(("room", token, marker.etag), render)
-    response = _finish(Response(html, mimetype="text/html"), marker)
-    return _sheet_keep(key, max_age, generation, room, marker, response)
+    return _finish(Response(html, mimetype="text/html"), marker)
 
 
 @bp.route("/r/<token>.pdf")
 def room_sheet_pdf(token: str):
     """The same sheet as a printable PDF (?size=letter|a4), cached on disk per change marker."""
-    key, max_age = _sheet_key("pdf", token)
-    if (hit := _sheet_hit(key, max_age)) is not None:
-        return hit
+    return _through_microcache("pdf", token, lambda: _room_sheet_pdf(token))
+
+
+def _room_sheet_pdf(token: str) -> Response:
     size = _size_or_400()
-    generation = microcache.sheets.generation
     room, marker = _room_or_404(token)
     if _is_fresh(marker):
         return _not_modified(marker)
@@ -217,8 +217,7 @@ def room_sheet_pdf(token: str):
         lambda: sheet_doc.room_sheet_pdf(
             data.room_sheet(room, _now(), as_of=marker.last_modified), size),
     )
-    response = _pdf_response(content, f"disclosures-{_slug(room.name)}.pdf", marker)
-    return _sheet_keep(key, max_age, generation, room, marker, response)
+    return _pdf_response(content, f"disclosures-{_slug(room.name)}.pdf", marker)
 
 
 # --- All faculty ---------------------------------------------------------------------------
@@ -246,19 +245,19 @@ def _booklet(meeting: Meeting, marker: data.ChangeMarker) -> data.Booklet:
     return built
 
 
-def _all_faculty(meeting: Meeting) -> tuple[Response, data.ChangeMarker]:
+def _all_faculty(meeting: Meeting) -> Response:
     form = SearchForm(request.args)
     marker = data.meeting_marker(meeting, _now(), _period())
     if not form.validate():
         html = render_template("public/all_faculty.html", intro=data.INTRO, meeting=meeting, form=form,
                                booklet=_booklet(meeting, marker), people=(), query="")
-        return Response(html, status=400, mimetype="text/html"), marker
+        return Response(html, status=400, mimetype="text/html")
     query = (form.q.data or "").strip()
     if query:  # each search has its own validator
         digest = hashlib.sha256(data.fold(query).encode()).hexdigest()[:12]
         marker = data.ChangeMarker(f"{marker.etag}-{digest}", marker.last_modified)
     if _is_fresh(marker):
-        return _not_modified(marker), marker
+        return _not_modified(marker)
 
     def render() -> str:
         booklet = _booklet(meeting, marker_base)
@@ -267,31 +266,27 @@ def _all_faculty(meeting: Meeting) -> tuple[Response, data.ChangeMarker]:
 
     marker_base = data.ChangeMarker(marker.etag.split("-")[0], marker.last_modified)
     html = render() if query else _page(("faculty", meeting.id, marker.etag), render)
-    return _finish(Response(html, mimetype="text/html"), marker), marker
+    return _finish(Response(html, mimetype="text/html"), marker)
 
 
-def _all_faculty_pdf(meeting: Meeting) -> tuple[Response, data.ChangeMarker]:
+def _all_faculty_pdf(meeting: Meeting) -> Response:
     size = _size_or_400()
     marker = data.meeting_marker(meeting, _now(), _period())
     if _is_fresh(marker):
-        return _not_modified(marker), marker
+        return _not_modified(marker)
     content = _cached_pdf("booklets", str(meeting.id), marker, size,
                           lambda: booklet_doc.booklet_pdf(_booklet(meeting, marker), size))
-    return _pdf_response(content, f"faculty-disclosures-{_slug(meeting.slug)}.pdf", marker), marker
+    return _pdf_response(content, f"faculty-disclosures-{_slug(meeting.slug)}.pdf", marker)
 
 
 def _faculty_response(kind: str, slug: str | None, respond) -> Response:
     """The all-faculty page or booklet through the same micro-cache as the room sheets:
     every room sheet links here, so it gets the same burst. Searches are not kept."""
-    key, max_age = _sheet_key(kind, slug or "")
-    if kind == "faculty" and request.args:
-        max_age = 0.0
-    if (hit := _sheet_hit(key, max_age)) is not None:
-        return hit
-    generation = microcache.sheets.generation
-    meeting = _current_meeting_or_404() if slug is None else _meeting_by_slug(slug)
-    response, marker = respond(meeting)
-    return _sheet_keep(key, max_age, generation, meeting, marker, response)
+    def resolve() -> Response:
+        return respond(_current_meeting_or_404() if slug is None else _meeting_by_slug(slug))
+
+    return _through_microcache(kind, slug or "", resolve,
+                               keep=kind != "faculty" or not request.args)
 
 
 @bp.route("/disclosures")
