@@ -3,8 +3,6 @@ changes committed in this process show at once, 304 from the cached marker, expi
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import pytest
 import sqlalchemy as sa
 
@@ -14,6 +12,7 @@ from disclosures.models import Room
 from disclosures.public import microcache
 
 from . import factories
+from .sql import statements
 
 NONE = "has no relevant financial relationship(s) with ineligible companies to disclose"
 REVIEW = "Disclosure under review"
@@ -56,21 +55,6 @@ def sheet(app):
     return {"meeting": meeting, "room": room, "token": room.public_token, "speaker": speaker,
             "relationship": disclosure.relationships[0], "assignment": assignment,
             "reviewer": reviewer}
-
-
-@contextmanager
-def statements():
-    """Count the SQL statements sent while the block runs: ``with statements() as sent``."""
-    sent: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        sent.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield sent
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", count)
 
 
 def text_of(response) -> str:

@@ -13,6 +13,7 @@ from disclosures.review import operations as ops
 from disclosures.state import states_for
 
 from . import factories
+from .sql import statements
 
 
 @pytest.fixture()
@@ -426,27 +427,19 @@ def test_rationale_never_reaches_the_application_log(login_as, case, caplog):
 def test_review_page_statement_count_does_not_depend_on_decisions_or_deciders(login_as, case):
     """Deciders and mitigation recorders come with the determinations, not one query per person."""
     client = login_as(case["reviewer"])
-    statements = []
-
-    def count(*args):
-        statements.append(1)
-
     client.get(page_url(case))
-    sa.event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with statements() as sent:
         client.get(page_url(case))
-        undecided = len(statements)
-        pairs = [(case["meridian_rel"], case["talk"]), (case["meridian_rel"], case["chair"]),
-                 (case["summit_rel"], case["talk"]), (case["summit_rel"], case["chair"])]
-        for n, (relationship, assignment) in enumerate(pairs):
-            someone = factories.user(Role.REVIEWER, full_name=f"Other Reviewer {n}")
-            d = factories.determination(relationship, assignment, someone, relevant=n % 2 == 0)
-            if d.is_relevant:
-                factories.mitigation(d, factories.user(Role.REVIEWER, full_name=f"Recorder {n}"))
-        db.session.commit()
-        statements.clear()
+    undecided = len(sent)
+    pairs = [(case["meridian_rel"], case["talk"]), (case["meridian_rel"], case["chair"]),
+             (case["summit_rel"], case["talk"]), (case["summit_rel"], case["chair"])]
+    for n, (relationship, assignment) in enumerate(pairs):
+        someone = factories.user(Role.REVIEWER, full_name=f"Other Reviewer {n}")
+        d = factories.determination(relationship, assignment, someone, relevant=n % 2 == 0)
+        if d.is_relevant:
+            factories.mitigation(d, factories.user(Role.REVIEWER, full_name=f"Recorder {n}"))
+    db.session.commit()
+    with statements() as sent:
         html = client.get(page_url(case)).get_data(as_text=True)
-        assert "Other Reviewer 3" in html and "Recorder 2" in html
-        assert len(statements) == undecided
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", count)
+    assert "Other Reviewer 3" in html and "Recorder 2" in html
+    assert len(sent) == undecided

@@ -3,12 +3,12 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event
 
 from disclosures.enums import AssignmentRole, Nature, Role
 from disclosures.extensions import db
 
 from . import factories
+from .sql import statements
 
 
 @pytest.fixture()
@@ -149,18 +149,10 @@ def test_queue_paginates(login_as, meeting):
 
 
 def count_statements(client, url):
-    statements = []
-
-    def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", before_cursor_execute)
-    try:
+    with statements() as sent:
         response = client.get(url)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before_cursor_execute)
     assert response.status_code == 200
-    return len(statements)
+    return len(sent)
 
 
 def test_queue_statement_count_does_not_depend_on_rows(login_as, meeting):
