@@ -269,6 +269,14 @@ class AssignmentSummary:
         return self.state is AssignmentState.CLEARED
 
 
+def state_counts(statuses: Iterable) -> dict[AssignmentState, int]:
+    """How many of ``statuses`` (summaries or statuses) are in each state, zeros included."""
+    counts = {state: 0 for state in AssignmentState}
+    for status in statuses:
+        counts[status.state] += 1
+    return counts
+
+
 def _owner_or_employee_sql(today: date):
     """SQL twin of ``is_owner_or_employee`` (the company is already known to be ineligible)."""
     natures = [n for n in Nature if n.makes_owner_or_employee]

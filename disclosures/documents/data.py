@@ -179,10 +179,6 @@ def family_sort_key(name: str) -> str:
     return f"{fold(last)}\x00{fold(name)}"
 
 
-def display_name(user) -> str:
-    return f"{user.full_name}, {user.degrees}" if user.degrees else user.full_name
-
-
 OFF_LABEL_DEFAULT = "This presentation discusses off-label or investigational use of a product."
 
 
@@ -311,7 +307,7 @@ def room_sheet(room: Room, now: datetime, as_of: datetime | None = None) -> Room
             room=room.name,
             supporters=_supporters(activity),
             people=tuple(
-                PersonLine(display_name(a.user), a.role.label, statements[a.id])
+                PersonLine(a.user.display_name, a.role.label, statements[a.id])
                 for a in people
             ),
         )
@@ -347,7 +343,7 @@ def booklet(meeting: Meeting, now: datetime, as_of: datetime | None = None) -> B
         )
         companies = " ".join(c for e in entries for c, _ in e.statement.relationships)
         people.append(BookletPerson(
-            name=display_name(user),
+            name=user.display_name,
             sort_key=family_sort_key(user.full_name),
             search_key=fold(f"{user.full_name} {companies}"),
             entries=entries,
@@ -363,7 +359,7 @@ def slide(assignment: Assignment, now: datetime) -> Slide:
     activity = assignment.activity
     return Slide(
         meeting=meeting.name,
-        name=display_name(assignment.user),
+        name=assignment.user.display_name,
         role=assignment.role.label,
         activity=activity.title,
         starts_at=meeting.local(activity.starts_at),

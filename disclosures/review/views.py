@@ -16,7 +16,7 @@ from ..enums import AssignmentRole, AssignmentState, OwnerException, Role
 from ..extensions import db
 from ..models import Activity, Assignment, Determination, Disclosure, Meeting, User
 from ..permissions import require, review_refusal, role_required
-from ..state import STATE_CSS, determinations_for, states_for, summaries_for
+from ..state import STATE_CSS, determinations_for, state_counts, states_for, summaries_for
 from . import operations as ops
 from .forms import (
     STATE_ALL,
@@ -117,9 +117,7 @@ def queue():
     candidates = db.session.execute(stmt).all()
     statuses = summaries_for(candidates, date.today())
 
-    counts = {state: 0 for state in AssignmentState}
-    for status in statuses.values():
-        counts[status.state] += 1
+    counts = state_counts(statuses.values())
     wanted = form.state.data
     matching = [(c, statuses[c.id]) for c in candidates if _matches_state(c, statuses[c.id], wanted)]
     total = len(matching)

@@ -26,7 +26,7 @@ from ..extensions import db
 from ..models import Activity, Assignment, Meeting, Room, User
 from ..models.user import format_display_name
 from ..permissions import is_reviewer, role_required
-from ..state import STATE_CSS, AssignmentSummary, summaries_for
+from ..state import STATE_CSS, AssignmentSummary, state_counts, summaries_for
 from .views import bp
 
 NEEDS_REVIEWER = (AssignmentState.AWAITING_REVIEW, AssignmentState.NEEDS_MITIGATION)
@@ -143,11 +143,8 @@ def build_dashboard(meeting: Meeting, today: date) -> Dashboard:
         .order_by(Activity.starts_at, Activity.code, Assignment.id)
     ).all()
     statuses = summaries_for(rows, today)
-    counts = {state: 0 for state in AssignmentState}
-    for status in statuses.values():
-        counts[status.state] += 1
+    counts = state_counts(statuses.values())
 
-    tz = meeting.tz
     by_activity: dict[int, BlockedActivity] = {}
     groups: dict[tuple[date, str], RoomDay] = {}
     all_activities: set[int] = set()
@@ -161,7 +158,7 @@ def build_dashboard(meeting: Meeting, today: date) -> Dashboard:
             entry = by_activity[row.activity_id] = BlockedActivity(
                 row.activity_id, row.code, row.title, row.starts_at, []
             )
-            day = row.starts_at.astimezone(tz).date()
+            day = meeting.local(row.starts_at).date()
             room_name = row.room_name if row.room_name is not None else "No room assigned"
             groups.setdefault((day, room_name), RoomDay(day, room_name)).activities.append(entry)
         entry.blockers.append(Blocker(
@@ -208,11 +205,10 @@ CSV_HEADER = ["Day", "Room", "Start", "Activity code", "Activity", "Person", "Em
 
 def dashboard_csv_rows(dashboard: Dashboard) -> list[list[str]]:
     """Every blocked role of the meeting, all days."""
-    tz = dashboard.meeting.tz
     rows = []
     for group in dashboard.groups:
         for entry in group.activities:
-            start = entry.starts_at.astimezone(tz).strftime("%H:%M")
+            start = dashboard.meeting.local(entry.starts_at).strftime("%H:%M")
             for blocker in entry.blockers:
                 rows.append([
                     group.day.isoformat(),
