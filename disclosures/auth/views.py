@@ -7,6 +7,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from .. import mail
 from ..extensions import db, limiter
+from ..links import external_url
 from . import operations
 from .forms import ChangePasswordForm, LoginForm, NewPasswordForm, ResetRequestForm
 
@@ -78,7 +79,7 @@ def request_password_reset():
         user = operations.find_user_by_email(form.email.data)
         if user is not None and user.is_active:
             token = operations.password_reset_token(user)
-            link = url_for("auth.reset_password", token=token, _external=True)
+            link = external_url("auth.reset_password", token=token)
             mail.send(
                 user.email,
                 "Reset your password for the CME disclosure system",

@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, url_for
@@ -29,6 +28,7 @@ from ..audit import record
 from ..auth import operations as account_operations
 from ..enums import AssignmentState, ReminderKind, Role
 from ..extensions import db
+from ..links import external_url
 from ..models import Activity, Assignment, Meeting, Reminder, User, utcnow
 from ..permissions import role_required
 from ..state import summaries_for
@@ -36,15 +36,6 @@ from . import forms
 from .views import bp
 
 BATCH_SIZE = 50
-
-
-def external_url(endpoint: str, **values) -> str:
-    """An absolute URL on ``PUBLIC_BASE_URL`` (works in commands, without a request)."""
-    base = urlsplit(current_app.config["PUBLIC_BASE_URL"])
-    adapter = current_app.url_map.bind(
-        base.netloc, script_name=base.path or "/", url_scheme=base.scheme or "https"
-    )
-    return adapter.build(endpoint, values, force_external=True)
 
 
 def interval() -> timedelta:

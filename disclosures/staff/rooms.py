@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 import sqlalchemy as sa
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SubmitField
@@ -18,6 +18,7 @@ from ..audit import record
 from ..documents import qr, sign
 from ..enums import Role
 from ..extensions import db
+from ..links import external_url
 from ..models import Activity, Meeting, Room, User
 from ..permissions import role_required
 from ..public.forms import PageSizeForm
@@ -30,7 +31,7 @@ class ReissueTokenForm(FlaskForm):
 
 def public_url(room: Room) -> str:
     """What the room's QR code encodes: PUBLIC_BASE_URL + /r/<token>."""
-    return f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/r/{room.public_token}"
+    return external_url("public.room_sheet", token=room.public_token)
 
 
 def reissue_room_token(actor: User, room: Room) -> str:

@@ -15,6 +15,7 @@ from ..auth import operations as account_operations
 from ..auth.forms import InvitationForm
 from ..enums import AssignmentRole, Role
 from ..extensions import db
+from ..links import external_url
 from ..models import Activity, Assignment, Meeting, Room, User
 from ..permissions import role_required
 from ..state import summaries_for
@@ -52,7 +53,7 @@ def invite():
         except account_operations.AccountError as exc:
             form.email.errors.append(str(exc))
         else:
-            link = url_for("auth.accept_invitation", token=token, _external=True)
+            link = external_url("auth.accept_invitation", token=token)
             message = mail.build_message(
                 user.email,
                 "Your CME disclosure: please set your password",
@@ -82,7 +83,7 @@ def invite():
 
 def send_invitation(user: User, token: str, meeting: Meeting | None) -> bool:
     """Mail the invitation link (after the commit). True when it really left."""
-    link = url_for("auth.accept_invitation", token=token, _external=True)
+    link = external_url("auth.accept_invitation", token=token)
     message = mail.build_message(
         user.email,
         "Your CME disclosure: please set your password",
