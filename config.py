@@ -8,7 +8,9 @@ in the code). ``ProductionConfig`` refuses to start without a real
 
 from __future__ import annotations
 
+import math
 import os
+from collections import Counter
 from datetime import timedelta
 
 
@@ -27,6 +29,58 @@ def _int(name: str, default: int) -> int:
 def _float(name: str, default: float) -> float:
     value = os.environ.get(name)
     return float(value) if value not in (None, "") else default
+
+
+MIN_SECRET_KEY_BITS = 128
+PLACEHOLDER_KEYS = {"dev", "change-me", "changeme", "secret"}
+MAKE_A_KEY = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
+
+def _shannon_bits(symbols) -> float:
+    """Length × Shannon entropy of the symbols' distribution: what the key could hold at
+    most if each symbol were drawn independently with the frequencies seen."""
+    symbols = list(symbols)
+    counts = Counter(symbols)
+    total = len(symbols)
+    return -sum(n * math.log2(n / total) for n in counts.values()) if total else 0.0
+
+
+def secret_key_entropy_bits(key: str) -> float:
+    """A rough, deliberately pessimistic estimate of the randomness in ``key``.
+
+    The lower of: the entropy of its characters (``"x" * 48`` has none) and the entropy
+    of the steps between neighbouring characters (``"abcdef..."`` or ``"0123..."`` use
+    many characters but one step). A real random key scores far above 128 bits by both
+    (``secrets.token_urlsafe(48)`` about 330).
+    """
+    steps = [ord(b) - ord(a) for a, b in zip(key, key[1:], strict=False)]
+    return min(_shannon_bits(key), _shannon_bits(steps))
+
+
+def _repeating_period(key: str) -> int | None:
+    """The length of a shorter pattern that ``key`` repeats (``"abcabcab"`` → 3), if any."""
+    for period in range(1, len(key) // 2 + 1):
+        if all(key[i] == key[i - period] for i in range(period, len(key))):
+            return period
+    return None
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why ``key`` is not fit to sign production sessions, or None when it is."""
+    if len(key) < 32:
+        return "is shorter than 32 characters"
+    if key.lower() in PLACEHOLDER_KEYS:
+        return "is a placeholder"
+    period = _repeating_period(key)
+    if period == 1:
+        return "is one character repeated"
+    if period is not None:
+        return f"repeats the same {period}-character pattern"
+    bits = secret_key_entropy_bits(key)
+    if bits < MIN_SECRET_KEY_BITS:
+        return (f"looks like it holds only about {bits:.0f} bits of randomness "
+                f"(at least {MIN_SECRET_KEY_BITS} are needed)")
+    return None
 
 
 def normalise_database_url(url: str | None) -> str | None:
@@ -108,11 +162,12 @@ class ProductionConfig(Config):
     def check(cls) -> None:
         """Refuse to start with a missing or weak secret key."""
         key = os.environ.get("SECRET_KEY", "")
-        if len(key) < 32 or key.lower() in {"dev", "change-me", "changeme", "secret"}:
+        problem = "is not set" if not key else secret_key_problem(key)
+        if problem:
             raise RuntimeError(
-                "ProductionConfig needs a real SECRET_KEY: set the SECRET_KEY environment "
-                "variable to a random value of at least 32 characters, for example the output "
-                "of `python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+                f"ProductionConfig needs a real SECRET_KEY: the SECRET_KEY environment variable "
+                f"{problem}. Set it to a random value of at least 32 characters, made by a "
+                f"random generator, for example the output of `{MAKE_A_KEY}`."
             )
         if not os.environ.get("PUBLIC_BASE_URL"):
             raise RuntimeError(
