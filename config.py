@@ -3,7 +3,8 @@
 ``Config`` is the development default: SQLite in the instance folder and a
 secret key generated once per checkout and kept in the instance folder (never
 in the code). ``ProductionConfig`` refuses to start without a real
-``SECRET_KEY``. ``TestConfig`` is what the test suite uses.
+``SECRET_KEY`` and answers only to the host of ``PUBLIC_BASE_URL`` (plus
+``TRUSTED_HOSTS``). ``TestConfig`` is what the test suite uses.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 import os
 from collections import Counter
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -29,6 +31,11 @@ def _int(name: str, default: int) -> int:
 def _float(name: str, default: float) -> float:
     value = os.environ.get(name)
     return float(value) if value not in (None, "") else default
+
+
+def _list(name: str) -> list[str]:
+    """A comma-separated environment variable as a list (empty items dropped)."""
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
 
 
 MIN_SECRET_KEY_BITS = 128
@@ -136,6 +143,12 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
     RATELIMIT_HEADERS_ENABLED = True
+    # Behind a reverse proxy: how many proxies in front of the app set X-Forwarded-For,
+    # -Proto and -Host (nginx as in the README: 1). 0 trusts none of those headers.
+    TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
+    # Hosts the app answers to (Flask's TRUSTED_HOSTS; others get 400). None: any host.
+    # ProductionConfig adds the host of PUBLIC_BASE_URL (see init_app).
+    TRUSTED_HOSTS = _list("TRUSTED_HOSTS") or None
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;100 per hour")
 
     # Where generated PDFs are cached (keyed by the data they show).
@@ -149,6 +162,10 @@ class Config:
     PUBLIC_CACHE_SECONDS = _float("PUBLIC_CACHE_SECONDS", 2.0)
     PUBLIC_CACHE_MAX_ENTRIES = _int("PUBLIC_CACHE_MAX_ENTRIES", 1024)
     PUBLIC_CACHE_MAX_BYTES = _int("PUBLIC_CACHE_MAX_BYTES", 64 * 1024 * 1024)
+
+    @staticmethod
+    def init_app(app) -> None:
+        """Settings derived from others once the app's configuration is complete."""
 
 
 class ProductionConfig(Config):
@@ -175,6 +192,14 @@ class ProductionConfig(Config):
                 "printed in every room QR code)."
             )
 
+    @staticmethod
+    def init_app(app) -> None:
+        """Answer only to the host of PUBLIC_BASE_URL and the hosts listed in TRUSTED_HOSTS
+        (e.g. the address a load balancer's health check uses); any other Host is a 400."""
+        public_host = urlsplit(app.config["PUBLIC_BASE_URL"]).hostname
+        listed = app.config.get("TRUSTED_HOSTS") or []
+        app.config["TRUSTED_HOSTS"] = list(dict.fromkeys([h for h in [public_host, *listed] if h]))
+
 
 class TestConfig(Config):
     NAME = "test"
@@ -185,6 +210,8 @@ class TestConfig(Config):
     WTF_CSRF_ENABLED = False
     # The limiter stays on (it is one object shared by every app); the suite's limit is high
     # and tests of the limit build an app with a low one.
+    TRUSTED_HOSTS = None
+    TRUSTED_PROXIES = 0
     LOGIN_RATE_LIMIT = "10000 per minute"
     MAIL_SERVER = "127.0.0.1"
     MAIL_PORT = 8025

@@ -8,7 +8,7 @@ from flask import Flask, abort, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm.exc import StaleDataError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.routing import IntegerConverter
 
 from . import permissions
@@ -98,6 +98,13 @@ def register_web(app: Flask) -> None:
     login_manager.session_protection = "basic"
 
     @app.url_value_preprocessor  # runs before every before_request hook (CSRF included)
+    def refuse_untrusted_host(endpoint, values):
+        """A Host not in TRUSTED_HOSTS (Flask checks it while routing): 400 before anything
+        else reads the request."""
+        if isinstance(request.routing_exception, SecurityError):
+            raise request.routing_exception
+
+    @app.url_value_preprocessor
     def upload_limits(endpoint, values):
         view = app.view_functions.get(endpoint) if endpoint else None
         key = getattr(view, "upload_limit_key", None)
@@ -161,6 +168,14 @@ def register_web(app: Flask) -> None:
             "Someone else saved a change to this at the same moment. Nothing you sent was "
             "saved: reload the page to see their change, then make yours again.",
         )
+
+    @app.errorhandler(SecurityError)
+    def untrusted_host(error: SecurityError):
+        # Plain text: no URL can be built for a host the app does not serve, and the
+        # request's Host is not repeated back.
+        body = ("400 Bad Request: this server does not answer to that address. "
+                f"The service is at {app.config['PUBLIC_BASE_URL']}\n")
+        return body, 400, {"Content-Type": "text/plain; charset=utf-8"}
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

@@ -67,6 +67,38 @@ def test_login_redirect_only_to_same_site(app, client):
     assert "evil.example.com" not in response.headers["Location"]
 
 
+def test_host_header_never_reaches_the_reset_link(app, client, outbox):
+    """The reset link is built from PUBLIC_BASE_URL: a forged Host (or a forwarded one) in
+    the request must not send the victim to the attacker's site with a live token."""
+    person = factories.user()
+    db.session.commit()
+    for headers in ({"Host": "evil.example"}, {"Host": "evil.example:8443"},
+                    {"Host": "cme.example.org", "X-Forwarded-Host": "evil.example"}):
+        response = client.post("/password/reset", data={"email": person.email}, headers=headers)
+        assert response.status_code == 302
+        body = outbox[-1].get_content()
+        assert "evil" not in body
+        link = next(line for line in body.splitlines() if "/password/reset/" in line)
+        assert link.startswith("https://cme.example.org/password/reset/")
+    response = client.post("/password/reset", data={"email": person.email},
+                           base_url="https://evil.example")
+    assert "evil" not in outbox[-1].get_content()
+
+
+def test_host_header_never_reaches_the_reset_link_behind_a_proxy(app, make_app):
+    proxied = make_app(TRUSTED_PROXIES=1)
+    outbox = proxied.extensions["mail_outbox"] = []
+    person = factories.user()
+    db.session.commit()
+    response = proxied.test_client().post(
+        "/password/reset", data={"email": person.email},
+        headers={"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "http"},
+    )
+    assert response.status_code == 302
+    body = outbox[-1].get_content()
+    assert "evil" not in body and "https://cme.example.org/password/reset/" in body
+
+
 def test_anonymous_is_sent_to_login(client):
     response = client.get("/staff/")
     assert response.status_code == 302
