@@ -1,11 +1,16 @@
 """Logging in and out, invitations, password resets, role checks."""
 
+import re
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from disclosures.auth import operations
+from disclosures.auth.redirects import safe_next_path
 from disclosures.enums import Role
 from disclosures.extensions import db
 from disclosures.models import AuditEvent, User, utcnow
@@ -65,6 +70,130 @@ def test_login_redirect_only_to_same_site(app, client):
         data={"email": person.email, "password": factories.PASSWORD},
     )
     assert "evil.example.com" not in response.headers["Location"]
+
+
+# ``next`` as it appears in a link someone was sent (the raw query string): each of these
+# leads a browser to another site, or to a script, if it is put in Location as it is.
+REDIRECT_BYPASSES = [
+    "next=//evil.example",
+    "next=///evil.example",
+    "next=/%09/evil.example",  # a tab: browsers drop it, leaving //evil.example
+    "next=/%0A/x",  # a newline: was a 500 after the login was committed
+    "next=/%0D/evil.example",
+    "next=/%0D%0A/evil.example",
+    "next=%09//evil.example",  # leading C0 controls and spaces are stripped by browsers
+    "next=%20//evil.example",
+    "next=%01//evil.example",
+    "next=/%01/evil.example",  # other control characters inside
+    "next=/%7F/evil.example",
+    "next=//evil.example%09",
+    "next=/\\evil.example",  # a backslash is a slash to a browser
+    "next=/%5Cevil.example",
+    "next=%5C%5Cevil.example",
+    "next=%5C/evil.example",
+    "next=/%5C/evil.example",
+    "next=%2F%2Fevil.example",  # encoded slashes
+    "next=/%2F%2Fevil.example",
+    "next=/%252F%252Fevil.example",  # encoded twice: decoded once here, once more elsewhere
+    "next=/%255Cevil.example",
+    "next=/%2509/evil.example",
+    "next=/%EF%BC%8Fevil.example",  # full-width solidus: //evil.example once normalised
+    "next=%EF%BC%8F%EF%BC%8Fevil.example",
+    "next=/%EF%BC%BCevil.example",  # full-width reverse solidus
+    "next=https://evil.example",
+    "next=HTTPS://evil.example/x",
+    "next=https:evil.example",
+    "next=https:/evil.example",
+    "next=https:%2F%2Fevil.example",
+    "next=//user@evil.example",
+    "next=evil.example",
+    "next=javascript:alert(1)",
+    "next=%6Aavascript:alert(1)",
+    "next=%20javascript:alert(1)",
+    "next=JaVaScRiPt:alert(1)",
+    "next=data:text/html,%3Cscript%3Ealert(1)%3C/script%3E",
+    "next=",
+    "next=%20",
+    "next=" + "/a" * 1500,  # longer than any path of ours
+    "next=/%E2%80%8B/%2F/evil.example",
+    "next=/x&next=//evil.example",  # repeated: the first is used, the second never
+]
+
+
+@pytest.mark.parametrize("query", REDIRECT_BYPASSES)
+def test_login_never_redirects_off_site_and_never_fails(app, client, query):
+    person = factories.user()
+    db.session.commit()
+    response = client.post(f"/login?{query}",
+                           data={"email": person.email, "password": factories.PASSWORD})
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    if query != "next=/x&next=//evil.example":
+        assert location == "/"  # the home page
+    assert "evil" not in location and ":" not in location
+    assert client.get("/faculty/").status_code == 200  # and the login happened
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/faculty/",
+        "/review/?meeting=3&state=awaiting_review",
+        "/staff/audit?actor=Ana%20Silva&from=2026-01-01&action=user.invited",
+        "/staff/meetings/1/records?format=csv&x=%2F",
+        "/r/AbC_d-1?size=a4",
+        "/m/spine-2026/disclosures?q=caf%C3%A9",
+        "/faculty/disclosure/12#relationships",
+        "/x",
+    ],
+)
+def test_login_keeps_a_path_on_this_site_with_its_query(app, client, target):
+    person = factories.user()
+    db.session.commit()
+    response = client.post("/login", query_string={"next": target},
+                           data={"email": person.email, "password": factories.PASSWORD})
+    assert response.status_code == 302
+    assert response.headers["Location"] == target
+
+
+def test_login_returns_to_the_page_that_asked_for_it(app, client):
+    person = factories.user(Role.STAFF)
+    db.session.commit()
+    asked = client.get("/staff/audit?action=user.invited")
+    login_url = asked.headers["Location"]
+    assert urlsplit(login_url).path == "/login"
+    response = client.post(login_url, data={"email": person.email, "password": factories.PASSWORD})
+    assert response.headers["Location"] == "/staff/audit?action=user.invited"
+
+
+def _browser_target(location: str) -> str:
+    """Where a browser following ``location`` from https://cme.example.org/login goes
+    (WHATWG URL parsing of the parts that matter for the host)."""
+    cleaned = location.strip("".join(chr(c) for c in range(0x21)))
+    cleaned = re.sub("[\t\n\r]", "", cleaned).replace("\\", "/")
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", cleaned):
+        return cleaned.split(":", 1)[0].lower()
+    if cleaned.startswith("//"):
+        return cleaned[2:].split("/", 1)[0]
+    return "cme.example.org"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(
+    st.text(),
+    st.text(alphabet=st.sampled_from(list("/\\:.%@ \t\n\r\x00\x01\x7f\uff0f\uff3cjavscriptevil2F5C09")),
+            max_size=24),
+    st.lists(st.sampled_from(["/", "\\", "%2F", "%5C", "%09", "%0A", "%252F", "\t", " ", "\uff0f",
+                              "evil.example", "https:", "javascript:", "@", ":", "?", "#"]),
+             max_size=8).map("".join),
+))
+def test_next_is_either_refused_or_a_path_a_browser_keeps_on_this_site(target):
+    path = safe_next_path(target)
+    if path is None:
+        return
+    assert path.startswith("/")
+    assert _browser_target(path) == "cme.example.org"
+    assert not re.search("[\x00-\x1f\x7f]", path)  # nothing that can split a header
 
 
 def test_host_header_never_reaches_the_reset_link(app, client, outbox):

@@ -10,6 +10,7 @@ from ..extensions import db, limiter
 from ..links import external_url
 from . import operations
 from .forms import ChangePasswordForm, LoginForm, NewPasswordForm, ResetRequestForm
+from .redirects import safe_next_path
 
 bp = Blueprint("auth", __name__)
 
@@ -18,13 +19,6 @@ LOGIN_FAILED = "That email and password do not match an active account. Check bo
 
 def _login_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
-
-
-def _safe_next(target: str | None) -> str | None:
-    """Only same-site paths: never redirect to another host after login."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -38,10 +32,11 @@ def login():
         if user is None:
             form.password.errors.append(LOGIN_FAILED)
             return render_template("auth/login.html", form=form), 401
+        target = safe_next_path(request.args.get("next")) or url_for("main.home")
         operations.note_login(user)
         db.session.commit()
         login_user(user)
-        return redirect(_safe_next(request.args.get("next")) or url_for("main.home"))
+        return redirect(target)
     return render_template("auth/login.html", form=form), (400 if form.errors else 200)
 
 
