@@ -1,11 +1,14 @@
 """Logging in and out, invitations, password resets, role checks."""
 
+import logging
 import re
+import socket
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
+from aiosmtpd.controller import Controller
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -352,6 +355,64 @@ def test_changing_password_ends_other_sessions(app, login_as):
     assert response.status_code == 302
     assert laptop.get("/faculty/").status_code == 200
     assert phone.get("/faculty/").status_code == 302  # logged out
+
+
+class _RefusingServer:
+    """An SMTP server that reads the message, then refuses to deliver it."""
+
+    def __init__(self):
+        self.contents: list[bytes] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.contents.append(envelope.content)
+        return "554 5.7.1 Delivery refused"
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # nothing listens once the socket is closed
+
+
+@pytest.fixture(params=["refusing", "absent"])
+def failing_smtp(app, request):
+    refusing = _RefusingServer()
+    controller = None
+    port = _closed_port()
+    if request.param == "refusing":
+        controller = Controller(refusing, hostname="127.0.0.1", port=port)
+        controller.start()
+    saved = {k: app.config[k] for k in ("MAIL_SUPPRESS_SEND", "MAIL_SERVER", "MAIL_PORT")}
+    app.config.update(MAIL_SUPPRESS_SEND=False, MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    try:
+        yield refusing
+    finally:
+        app.config.update(saved)
+        if controller is not None:
+            controller.stop()
+
+
+def test_password_reset_with_a_failing_mail_server_answers_as_usual(app, client, failing_smtp, caplog):
+    person = factories.user()
+    db.session.commit()
+    with caplog.at_level(logging.INFO):
+        known = client.post("/password/reset", data={"email": person.email})
+        known_page = client.get(known.headers["Location"])
+        unknown = client.post("/password/reset", data={"email": "nobody@example.org"})
+        unknown_page = client.get(unknown.headers["Location"])
+    # The same answer whether or not the account exists: no 500, nothing that tells them apart.
+    assert known.status_code == unknown.status_code == 302
+    assert known.headers["Location"] == unknown.headers["Location"]
+    assert known_page.get_data() == unknown_page.get_data()
+    assert "If an account exists for that address" in known_page.get_data(as_text=True)
+    # The operator is told, without the link or its token.
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(f"user {person.id} could not be sent" in r.getMessage() for r in warnings)
+    logged = caplog.text
+    assert "/password/reset/" not in logged
+    for content in failing_smtp.contents:  # the token the server saw never reaches the log
+        token = re.search(rb"/password/reset/([A-Za-z0-9_.-]+)", content).group(1).decode()
+        assert token not in logged
 
 
 def test_security_headers_on_every_response(client):

@@ -75,11 +75,18 @@ def request_password_reset():
         if user is not None and user.is_active:
             token = operations.password_reset_token(user)
             link = external_url("auth.reset_password", token=token)
-            mail.send(
-                user.email,
-                "Reset your password for the CME disclosure system",
-                render_template("auth/email_reset.txt", user=user, link=link),
-            )
+            try:
+                mail.send(
+                    user.email,
+                    "Reset your password for the CME disclosure system",
+                    render_template("auth/email_reset.txt", user=user, link=link),
+                )
+            except mail.MailError as exc:
+                # Logged for the operator without the link; the person sees the usual answer,
+                # which must not differ from the one for an unknown address.
+                current_app.logger.warning(
+                    "Password reset mail for user %s could not be sent: %s", user.id, exc
+                )
         # The same answer whether or not the account exists.
         flash(
             "If an account exists for that address, a reset link is on its way. "
