@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from flask import Flask, abort, render_template, request
+from flask import Flask, abort, render_template, request, session
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm.exc import StaleDataError
@@ -12,6 +12,8 @@ from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.routing import IntegerConverter
 
 from . import permissions
+from .auth import operations as account_operations
+from .auth.views import LOGIN_SESSION_KEY
 from .extensions import db, login_manager
 from .models import User
 
@@ -82,14 +84,9 @@ def register_web(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
-        try:
-            raw_id, nonce = user_id.split(":", 1)
-            user = db.session.get(User, int(raw_id))
-        except (ValueError, TypeError):
-            return None
-        if user is None or not user.is_active or user.session_nonce != nonce:
-            return None
-        return user
+        # Only while this browser's log-in is live: logging out (here or everywhere) or a
+        # new password revokes it, and a copy of the old cookie is then anonymous.
+        return account_operations.user_for_login_session(user_id, session.get(LOGIN_SESSION_KEY))
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to continue."

@@ -16,7 +16,7 @@ from disclosures.auth import operations
 from disclosures.auth.redirects import safe_next_path
 from disclosures.enums import Role
 from disclosures.extensions import db
-from disclosures.models import AuditEvent, User, utcnow
+from disclosures.models import AuditEvent, LoginSession, User, utcnow
 
 from . import factories
 
@@ -355,6 +355,116 @@ def test_changing_password_ends_other_sessions(app, login_as):
     assert response.status_code == 302
     assert laptop.get("/faculty/").status_code == 200
     assert phone.get("/faculty/").status_code == 302  # logged out
+
+
+def test_a_cookie_copied_before_logout_no_longer_works_after_it(app, login_as):
+    person = factories.user(full_name="Grace Hopper")
+    db.session.commit()
+    browser = login_as(person)
+    copied = browser.get_cookie("session").value
+    assert browser.get("/faculty/").status_code == 200
+    assert browser.post("/logout").status_code == 302
+
+    replay = app.test_client()
+    replay.set_cookie("session", copied)
+    response = replay.get("/faculty/")
+    assert response.status_code == 302
+    assert urlsplit(response.headers["Location"]).path == "/login"
+    assert "Grace Hopper" not in replay.get("/faculty/", follow_redirects=True).get_data(as_text=True)
+    ended = db.session.scalars(sa.select(LoginSession).where(LoginSession.user_id == person.id)).one()
+    assert ended.revoked_at is not None
+
+
+def test_each_login_is_its_own_session_and_logging_out_one_keeps_the_other(app, login_as):
+    person = factories.user()
+    db.session.commit()
+    laptop = login_as(person)
+    phone = login_as(person)
+    laptop.post("/logout")
+    assert laptop.get("/faculty/").status_code == 302
+    assert phone.get("/faculty/").status_code == 200
+
+
+def test_an_expired_login_session_is_anonymous(app, login_as):
+    person = factories.user()
+    db.session.commit()
+    browser = login_as(person)
+    assert browser.get("/faculty/").status_code == 200
+    db.session.execute(sa.update(LoginSession).values(expires_at=utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+    assert browser.get("/faculty/").status_code == 302
+
+
+def test_a_login_session_lasts_the_configured_hours(app, login_as):
+    person = factories.user()
+    db.session.commit()
+    before = utcnow()
+    login_as(person)
+    row = db.session.scalars(sa.select(LoginSession)).one()
+    lifetime = app.config["PERMANENT_SESSION_LIFETIME"]
+    assert before + lifetime <= row.expires_at <= utcnow() + lifetime
+    assert row.token_hash and len(row.token_hash) == 64  # stored hashed
+
+
+def test_deactivated_account_is_logged_out_at_once(app, login_as):
+    person = factories.user()
+    db.session.commit()
+    browser = login_as(person)
+    db.session.get(User, person.id).is_active = False
+    db.session.commit()
+    assert browser.get("/faculty/").status_code == 302
+
+
+def test_account_page_lists_sessions_and_offers_log_out_everywhere(app, login_as):
+    person = factories.user(full_name="Grace Hopper", email="grace@example.org")
+    db.session.commit()
+    login_as(person)
+    laptop = login_as(person)
+    assert 'href="/account"' in laptop.get("/faculty/").get_data(as_text=True)
+    page = laptop.get("/account").get_data(as_text=True)
+    assert "grace@example.org" in page
+    assert "in 2 browsers or devices" in page
+    assert 'action="/account/logout-everywhere"' in page and "Log out everywhere" in page
+    assert 'href="/account/password"' in page
+
+
+def test_log_out_everywhere_ends_every_session_of_that_person_only(app, login_as):
+    person = factories.user()
+    colleague = factories.user()
+    db.session.commit()
+    laptop = login_as(person)
+    phone = login_as(person)
+    phone_cookie = phone.get_cookie("session").value
+    other = login_as(colleague)
+
+    response = laptop.post("/account/logout-everywhere", follow_redirects=True)
+    assert response.status_code == 200
+    assert "You are logged out everywhere (2 sessions ended" in response.get_data(as_text=True)
+    assert laptop.get("/faculty/").status_code == 302
+    assert phone.get("/faculty/").status_code == 302
+    replay = app.test_client()
+    replay.set_cookie("session", phone_cookie)
+    assert replay.get("/faculty/").status_code == 302
+    assert other.get("/faculty/").status_code == 200
+
+    event = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "user.logged_out_everywhere")
+    ).one()
+    assert event.actor_id == person.id and event.subject_user_id == person.id
+    assert event.changes == {"sessions": 2}
+    assert login_as(person, laptop).get("/faculty/").status_code == 200  # may log in again
+
+
+def test_password_reset_ends_every_session(app, client, login_as, outbox):
+    person = factories.user()
+    db.session.commit()
+    phone = login_as(person)
+    client.post("/password/reset", data={"email": person.email})
+    link = next(line for line in outbox[-1].get_content().splitlines() if "/password/reset/" in line)
+    response = client.post(urlsplit(link).path,
+                           data={"password": "brand new password", "confirm": "brand new password"})
+    assert response.status_code == 302
+    assert phone.get("/faculty/").status_code == 302
 
 
 class _RefusingServer:
