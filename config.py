@@ -149,7 +149,16 @@ class Config:
     # Hosts the app answers to (Flask's TRUSTED_HOSTS; others get 400). None: any host.
     # ProductionConfig adds the host of PUBLIC_BASE_URL (see init_app).
     TRUSTED_HOSTS = _list("TRUSTED_HOSTS") or None
+    # Per client address, every POST to log in, accept an invitation or reset a password.
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;100 per hour")
+    # Per account, FAILED log-ins only, from browsers without that account's device cookie
+    # (a browser that logged in to the account before has its own budget of the same size).
+    LOGIN_ACCOUNT_RATE_LIMIT = os.environ.get("LOGIN_ACCOUNT_RATE_LIMIT", "10 per 15 minutes")
+    # Per e-mail address asked for: password reset requests (no mail-bombing one person).
+    RESET_ADDRESS_RATE_LIMIT = os.environ.get("RESET_ADDRESS_RATE_LIMIT", "5 per hour")
+    # How long a browser that logged in keeps its device cookie (exempt from the per-account
+    # lock-out that failed attempts from elsewhere cause).
+    LOGIN_DEVICE_DAYS = _int("LOGIN_DEVICE_DAYS", 180)
 
     # Where generated PDFs are cached (keyed by the data they show).
     DOCUMENT_CACHE_DIR = os.environ.get("DOCUMENT_CACHE_DIR")  # default: instance/cache
@@ -213,6 +222,8 @@ class TestConfig(Config):
     TRUSTED_HOSTS = None
     TRUSTED_PROXIES = 0
     LOGIN_RATE_LIMIT = "10000 per minute"
+    LOGIN_ACCOUNT_RATE_LIMIT = "10000 per minute"
+    RESET_ADDRESS_RATE_LIMIT = "10000 per minute"
     MAIL_SERVER = "127.0.0.1"
     MAIL_PORT = 8025
     MAIL_SUPPRESS_SEND = True

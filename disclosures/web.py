@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime
 
 from flask import Flask, abort, render_template, request, session
@@ -14,7 +15,7 @@ from werkzeug.routing import IntegerConverter
 from . import permissions
 from .auth import operations as account_operations
 from .auth.views import LOGIN_SESSION_KEY
-from .extensions import db, login_manager
+from .extensions import db, limiter, login_manager
 from .models import User
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -136,16 +137,27 @@ def register_web(app: Flask) -> None:
     def render_error(code: int, message: str | None = None):
         if code >= 500:
             db.session.rollback()
+        hint = ERROR_HINTS.get(code)
+        if code == 429:
+            hint = _retry_hint() or hint
         return (
             render_template(
                 "errors/error.html",
                 code=code,
                 title=ERROR_TITLES.get(code, "Error"),
                 message=message,
-                hint=ERROR_HINTS.get(code),
+                hint=hint,
             ),
             code,
         )
+
+    def _retry_hint() -> str | None:
+        """When the limit that was reached lets this client try again."""
+        breached = limiter.current_limit
+        if breached is None or not breached.breached:
+            return None
+        minutes = max(1, round((breached.reset_at - time.time()) / 60))
+        return f"You can try again in about {minutes} minute{'s' if minutes != 1 else ''}."
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):

@@ -18,7 +18,7 @@ from .. import mail
 from ..extensions import db, limiter
 from ..links import external_url
 from ..models import User
-from . import operations
+from . import operations, throttle
 from .forms import ChangePasswordForm, LoginForm, NewPasswordForm, ResetRequestForm
 from .redirects import safe_next_path
 
@@ -30,8 +30,11 @@ LOGIN_FAILED = "That email and password do not match an active account. Check bo
 # request checks the token's LoginSession is live (web.load_user).
 LOGIN_SESSION_KEY = "login_session"
 
-def _login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
+def per_client(view):
+    """Per client address, every POST to ``view`` (see throttle.py)."""
+    return limiter.limit(
+        throttle.login_limit, methods=["POST"], error_message=throttle.IP_LIMIT_MESSAGE
+    )(view)
 
 
 def _begin_session(user: User, token: str) -> None:
@@ -51,7 +54,12 @@ def current_login_token() -> str | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@per_client
+@limiter.limit(
+    throttle.account_limit, methods=["POST"], key_func=throttle.login_account_key,
+    deduct_when=throttle.login_failed, scope="account",
+    error_message=throttle.ACCOUNT_LIMIT_MESSAGE,
+)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.home"))
@@ -65,7 +73,9 @@ def login():
         token = operations.start_login_session(user)
         db.session.commit()
         _begin_session(user, token)
-        return redirect(target)
+        response = redirect(target)
+        throttle.remember_device(response, user.email)
+        return response
     return render_template("auth/login.html", form=form), (400 if form.errors else 200)
 
 
@@ -103,7 +113,7 @@ def logout_everywhere():
 
 
 @bp.route("/invitation/<token>", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@per_client
 def accept_invitation(token: str):
     user = operations.user_for_invitation(token)
     if user is None:
@@ -115,14 +125,20 @@ def accept_invitation(token: str):
         db.session.commit()
         _begin_session(user, login_token)
         flash("Welcome. Your password is set.", "success")
-        return redirect(url_for("main.home"))
+        response = redirect(url_for("main.home"))
+        throttle.remember_device(response, user.email)
+        return response
     return render_template("auth/accept_invitation.html", form=form, user=user), (
         400 if form.errors else 200
     )
 
 
 @bp.route("/password/reset", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@per_client
+@limiter.limit(
+    throttle.reset_limit, methods=["POST"], key_func=throttle.reset_address_key,
+    scope="address", error_message=throttle.RESET_LIMIT_MESSAGE,
+)
 def request_password_reset():
     form = ResetRequestForm()
     if form.validate_on_submit():
@@ -153,7 +169,7 @@ def request_password_reset():
 
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@per_client
 def reset_password(token: str):
     user = operations.user_for_reset_token(token)
     if user is None:
