@@ -3,13 +3,17 @@
 ``Config`` is the development default: SQLite in the instance folder and a
 secret key generated once per checkout and kept in the instance folder (never
 in the code). ``ProductionConfig`` refuses to start without a real
-``SECRET_KEY``. ``TestConfig`` is what the test suite uses.
+``SECRET_KEY`` and answers only to the host of ``PUBLIC_BASE_URL`` (plus
+``TRUSTED_HOSTS``). ``TestConfig`` is what the test suite uses.
 """
 
 from __future__ import annotations
 
+import math
 import os
+from collections import Counter
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -27,6 +31,63 @@ def _int(name: str, default: int) -> int:
 def _float(name: str, default: float) -> float:
     value = os.environ.get(name)
     return float(value) if value not in (None, "") else default
+
+
+def _list(name: str) -> list[str]:
+    """A comma-separated environment variable as a list (empty items dropped)."""
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+MIN_SECRET_KEY_BITS = 128
+PLACEHOLDER_KEYS = {"dev", "change-me", "changeme", "secret"}
+MAKE_A_KEY = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
+
+def _shannon_bits(symbols) -> float:
+    """Length × Shannon entropy of the symbols' distribution: what the key could hold at
+    most if each symbol were drawn independently with the frequencies seen."""
+    symbols = list(symbols)
+    counts = Counter(symbols)
+    total = len(symbols)
+    return -sum(n * math.log2(n / total) for n in counts.values()) if total else 0.0
+
+
+def secret_key_entropy_bits(key: str) -> float:
+    """A rough, deliberately pessimistic estimate of the randomness in ``key``.
+
+    The lower of: the entropy of its characters (``"x" * 48`` has none) and the entropy
+    of the steps between neighbouring characters (``"abcdef..."`` or ``"0123..."`` use
+    many characters but one step). A real random key scores far above 128 bits by both
+    (``secrets.token_urlsafe(48)`` about 330).
+    """
+    steps = [ord(b) - ord(a) for a, b in zip(key, key[1:], strict=False)]
+    return min(_shannon_bits(key), _shannon_bits(steps))
+
+
+def _repeating_period(key: str) -> int | None:
+    """The length of a shorter pattern that ``key`` repeats (``"abcabcab"`` → 3), if any."""
+    for period in range(1, len(key) // 2 + 1):
+        if all(key[i] == key[i - period] for i in range(period, len(key))):
+            return period
+    return None
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why ``key`` is not fit to sign production sessions, or None when it is."""
+    if len(key) < 32:
+        return "is shorter than 32 characters"
+    if key.lower() in PLACEHOLDER_KEYS:
+        return "is a placeholder"
+    period = _repeating_period(key)
+    if period == 1:
+        return "is one character repeated"
+    if period is not None:
+        return f"repeats the same {period}-character pattern"
+    bits = secret_key_entropy_bits(key)
+    if bits < MIN_SECRET_KEY_BITS:
+        return (f"looks like it holds only about {bits:.0f} bits of randomness "
+                f"(at least {MIN_SECRET_KEY_BITS} are needed)")
+    return None
 
 
 def normalise_database_url(url: str | None) -> str | None:
@@ -82,7 +143,22 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
     RATELIMIT_HEADERS_ENABLED = True
+    # Behind a reverse proxy: how many proxies in front of the app set X-Forwarded-For,
+    # -Proto and -Host (nginx as in the README: 1). 0 trusts none of those headers.
+    TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
+    # Hosts the app answers to (Flask's TRUSTED_HOSTS; others get 400). None: any host.
+    # ProductionConfig adds the host of PUBLIC_BASE_URL (see init_app).
+    TRUSTED_HOSTS = _list("TRUSTED_HOSTS") or None
+    # Per client address, every POST to log in, accept an invitation or reset a password.
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;100 per hour")
+    # Per account, FAILED log-ins only, from browsers without that account's device cookie
+    # (a browser that logged in to the account before has its own budget of the same size).
+    LOGIN_ACCOUNT_RATE_LIMIT = os.environ.get("LOGIN_ACCOUNT_RATE_LIMIT", "10 per 15 minutes")
+    # Per e-mail address asked for: password reset requests (no mail-bombing one person).
+    RESET_ADDRESS_RATE_LIMIT = os.environ.get("RESET_ADDRESS_RATE_LIMIT", "5 per hour")
+    # How long a browser that logged in keeps its device cookie (exempt from the per-account
+    # lock-out that failed attempts from elsewhere cause).
+    LOGIN_DEVICE_DAYS = _int("LOGIN_DEVICE_DAYS", 180)
 
     # Where generated PDFs are cached (keyed by the data they show).
     DOCUMENT_CACHE_DIR = os.environ.get("DOCUMENT_CACHE_DIR")  # default: instance/cache
@@ -96,6 +172,10 @@ class Config:
     PUBLIC_CACHE_MAX_ENTRIES = _int("PUBLIC_CACHE_MAX_ENTRIES", 1024)
     PUBLIC_CACHE_MAX_BYTES = _int("PUBLIC_CACHE_MAX_BYTES", 64 * 1024 * 1024)
 
+    @staticmethod
+    def init_app(app) -> None:
+        """Settings derived from others once the app's configuration is complete."""
+
 
 class ProductionConfig(Config):
     NAME = "production"
@@ -108,17 +188,26 @@ class ProductionConfig(Config):
     def check(cls) -> None:
         """Refuse to start with a missing or weak secret key."""
         key = os.environ.get("SECRET_KEY", "")
-        if len(key) < 32 or key.lower() in {"dev", "change-me", "changeme", "secret"}:
+        problem = "is not set" if not key else secret_key_problem(key)
+        if problem:
             raise RuntimeError(
-                "ProductionConfig needs a real SECRET_KEY: set the SECRET_KEY environment "
-                "variable to a random value of at least 32 characters, for example the output "
-                "of `python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+                f"ProductionConfig needs a real SECRET_KEY: the SECRET_KEY environment variable "
+                f"{problem}. Set it to a random value of at least 32 characters, made by a "
+                f"random generator, for example the output of `{MAKE_A_KEY}`."
             )
         if not os.environ.get("PUBLIC_BASE_URL"):
             raise RuntimeError(
                 "ProductionConfig needs PUBLIC_BASE_URL (the https address attendees reach, "
                 "printed in every room QR code)."
             )
+
+    @staticmethod
+    def init_app(app) -> None:
+        """Answer only to the host of PUBLIC_BASE_URL and the hosts listed in TRUSTED_HOSTS
+        (e.g. the address a load balancer's health check uses); any other Host is a 400."""
+        public_host = urlsplit(app.config["PUBLIC_BASE_URL"]).hostname
+        listed = app.config.get("TRUSTED_HOSTS") or []
+        app.config["TRUSTED_HOSTS"] = list(dict.fromkeys([h for h in [public_host, *listed] if h]))
 
 
 class TestConfig(Config):
@@ -130,7 +219,11 @@ class TestConfig(Config):
     WTF_CSRF_ENABLED = False
     # The limiter stays on (it is one object shared by every app); the suite's limit is high
     # and tests of the limit build an app with a low one.
+    TRUSTED_HOSTS = None
+    TRUSTED_PROXIES = 0
     LOGIN_RATE_LIMIT = "10000 per minute"
+    LOGIN_ACCOUNT_RATE_LIMIT = "10000 per minute"
+    RESET_ADDRESS_RATE_LIMIT = "10000 per minute"
     MAIL_SERVER = "127.0.0.1"
     MAIL_PORT = 8025
     MAIL_SUPPRESS_SEND = True

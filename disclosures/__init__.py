@@ -9,6 +9,7 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .extensions import csrf, db, limiter, login_manager, migrate
 
@@ -70,7 +71,16 @@ def create_app(config=None, **overrides) -> Flask:
     )
     app.config.from_object(config_class)
     app.config.update(overrides)
+    if hasattr(config_class, "init_app"):
+        config_class.init_app(app)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    # Behind TRUSTED_PROXIES reverse proxies, the client's address, scheme and host are the
+    # ones the proxies forwarded (rate limits key on the client, not on the proxy). With 0,
+    # the headers are ignored: a client could forge them.
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret_key(app.instance_path)

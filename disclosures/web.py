@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime
 
-from flask import Flask, abort, render_template, request
+from flask import Flask, abort, render_template, request, session
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm.exc import StaleDataError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.routing import IntegerConverter
 
 from . import permissions
-from .extensions import db, login_manager
+from .auth import operations as account_operations
+from .auth.views import LOGIN_SESSION_KEY
+from .extensions import db, limiter, login_manager
 from .models import User
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -82,14 +85,9 @@ def register_web(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
-        try:
-            raw_id, nonce = user_id.split(":", 1)
-            user = db.session.get(User, int(raw_id))
-        except (ValueError, TypeError):
-            return None
-        if user is None or not user.is_active or user.session_nonce != nonce:
-            return None
-        return user
+        # Only while this browser's log-in is live: logging out (here or everywhere) or a
+        # new password revokes it, and a copy of the old cookie is then anonymous.
+        return account_operations.user_for_login_session(user_id, session.get(LOGIN_SESSION_KEY))
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to continue."
@@ -98,6 +96,13 @@ def register_web(app: Flask) -> None:
     login_manager.session_protection = "basic"
 
     @app.url_value_preprocessor  # runs before every before_request hook (CSRF included)
+    def refuse_untrusted_host(endpoint, values):
+        """A Host not in TRUSTED_HOSTS (Flask checks it while routing): 400 before anything
+        else reads the request."""
+        if isinstance(request.routing_exception, SecurityError):
+            raise request.routing_exception
+
+    @app.url_value_preprocessor
     def upload_limits(endpoint, values):
         view = app.view_functions.get(endpoint) if endpoint else None
         key = getattr(view, "upload_limit_key", None)
@@ -132,16 +137,27 @@ def register_web(app: Flask) -> None:
     def render_error(code: int, message: str | None = None):
         if code >= 500:
             db.session.rollback()
+        hint = ERROR_HINTS.get(code)
+        if code == 429:
+            hint = _retry_hint() or hint
         return (
             render_template(
                 "errors/error.html",
                 code=code,
                 title=ERROR_TITLES.get(code, "Error"),
                 message=message,
-                hint=ERROR_HINTS.get(code),
+                hint=hint,
             ),
             code,
         )
+
+    def _retry_hint() -> str | None:
+        """When the limit that was reached lets this client try again."""
+        breached = limiter.current_limit
+        if breached is None or not breached.breached:
+            return None
+        minutes = max(1, round((breached.reset_at - time.time()) / 60))
+        return f"You can try again in about {minutes} minute{'s' if minutes != 1 else ''}."
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
@@ -161,6 +177,14 @@ def register_web(app: Flask) -> None:
             "Someone else saved a change to this at the same moment. Nothing you sent was "
             "saved: reload the page to see their change, then make yours again.",
         )
+
+    @app.errorhandler(SecurityError)
+    def untrusted_host(error: SecurityError):
+        # Plain text: no URL can be built for a host the app does not serve, and the
+        # request's Host is not repeated back.
+        body = ("400 Bad Request: this server does not answer to that address. "
+                f"The service is at {app.config['PUBLIC_BASE_URL']}\n")
+        return body, 400, {"Content-Type": "text/plain; charset=utf-8"}
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

@@ -14,7 +14,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..audit import record
 from ..enums import Role
 from ..extensions import db
-from ..models import User, hash_token, normalise_email, utcnow
+from ..models import LoginSession, User, hash_token, normalise_email, utcnow
 
 
 @functools.cache
@@ -42,8 +42,79 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
-def note_login(user: User) -> None:
-    user.last_login_at = utcnow()
+def start_login_session(user: User) -> str:
+    """Record a log-in. Returns the plain token the browser's session carries (stored hashed).
+
+    Side effects: adds a ``LoginSession`` that expires after PERMANENT_SESSION_LIFETIME,
+    sets ``last_login_at``, and deletes this person's sessions that have expired.
+    """
+    now = utcnow()
+    db.session.execute(
+        sa.delete(LoginSession).where(LoginSession.user_id == user.id, LoginSession.expires_at <= now)
+    )
+    token = secrets.token_urlsafe(32)
+    db.session.add(LoginSession(
+        user=user, token_hash=hash_token(token), created_at=now,
+        expires_at=now + current_app.permanent_session_lifetime,
+    ))
+    user.last_login_at = now
+    db.session.flush()
+    return token
+
+
+def _live(now):
+    return sa.and_(LoginSession.revoked_at.is_(None), LoginSession.expires_at > now)
+
+
+def user_for_login_session(user_id: str, token: str | None) -> User | None:
+    """The active user whose live log-in this is, or None (one query, on every request)."""
+    if not isinstance(token, str) or not token or len(token) > 100:
+        return None
+    try:
+        user_key = int(user_id)
+    except (TypeError, ValueError):
+        return None
+    return db.session.scalar(
+        sa.select(User)
+        .join(LoginSession, LoginSession.user_id == User.id)
+        .where(User.id == user_key, User.is_active.is_(True),
+               LoginSession.token_hash == hash_token(token), _live(utcnow()))
+    )
+
+
+def live_login_sessions(user: User) -> list[LoginSession]:
+    return list(db.session.scalars(
+        sa.select(LoginSession)
+        .where(LoginSession.user_id == user.id, _live(utcnow()))
+        .order_by(LoginSession.created_at)
+    ))
+
+
+def end_login_session(token: str | None) -> None:
+    """Log-out: the session with this token stops working (no-op for an unknown token)."""
+    if isinstance(token, str) and token:
+        db.session.execute(
+            sa.update(LoginSession)
+            .where(LoginSession.token_hash == hash_token(token), LoginSession.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+
+
+def end_login_sessions(user: User, *, keep_token: str | None = None) -> int:
+    """Revoke every live session of ``user`` (but the one with ``keep_token``); the count."""
+    now = utcnow()
+    statement = sa.update(LoginSession).where(LoginSession.user_id == user.id, _live(now))
+    if keep_token:
+        statement = statement.where(LoginSession.token_hash != hash_token(keep_token))
+    return db.session.execute(statement.values(revoked_at=now)).rowcount
+
+
+def log_out_everywhere(user: User) -> int:
+    """Side effects: revokes every live session of ``user`` (this browser's too), writes
+    ``user.logged_out_everywhere`` with the number ended. Returns that number."""
+    ended = end_login_sessions(user)
+    record(user, "user.logged_out_everywhere", user, {"sessions": ended}, subject=user)
+    return ended
 
 
 def invite_user(
@@ -114,11 +185,13 @@ def accept_invitation(token: str, password: str) -> User:
     return user
 
 
-def change_password(user: User, current: str, new: str) -> None:
-    """Side effects: new hash and session nonce (other sessions end), audit event."""
+def change_password(user: User, current: str, new: str, *, keep_token: str | None = None) -> None:
+    """Side effects: new hash and nonce (open reset links stop working), every other session
+    of the user ends (the one with ``keep_token`` goes on), audit event."""
     if not user.check_password(current):
         raise AccountError("The current password is not correct.")
     user.set_password(new)
+    end_login_sessions(user, keep_token=keep_token)
     record(user, "user.password_changed", user, subject=user)
 
 
@@ -146,11 +219,14 @@ def user_for_reset_token(token: str) -> User | None:
 
 
 def reset_password(token: str, password: str) -> User:
+    """Side effects: new hash and nonce (this link stops working), the invitation is spent,
+    every session of the user ends, ``user.password_reset`` is written."""
     user = user_for_reset_token(token)
     if user is None:
         raise AccountError("This reset link has expired or was already used. Ask for a new one.")
     user.set_password(password)
     user.invitation_token_hash = None
     user.invitation_expires_at = None
+    end_login_sessions(user)
     record(user, "user.password_reset", user, subject=user)
     return user

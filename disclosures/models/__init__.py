@@ -5,7 +5,7 @@ from .base import UTCDateTime, add_length_checks, utcnow
 from .disclosure import Company, CompanyAlias, Disclosure, Relationship, normalise_company_name
 from .meeting import Activity, Assignment, Meeting, Room, new_room_token
 from .review import Determination, Mitigation
-from .user import Reminder, User, hash_token, normalise_email
+from .user import LoginSession, Reminder, User, hash_token, normalise_email
 
 add_length_checks(Company.metadata)
 
@@ -18,6 +18,7 @@ __all__ = [
     "CompanyAlias",
     "Determination",
     "Disclosure",
+    "LoginSession",
     "Meeting",
     "Mitigation",
     "Relationship",

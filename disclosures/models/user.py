@@ -47,7 +47,7 @@ class User(UserMixin, db.Model):
     role: Mapped[Role] = mapped_column(enum_column(Role, "role"), default=Role.FACULTY)
     password_hash: Mapped[Optional[str]] = mapped_column(sa.String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
-    # Changing it (password change, deactivation) logs out every open session.
+    # Changes whenever a password is set: a password-reset link carries it, so it works once.
     session_nonce: Mapped[str] = mapped_column(
         sa.String(32), default=lambda: secrets.token_hex(8)
     )
@@ -69,9 +69,10 @@ class User(UserMixin, db.Model):
     def _lower_email(self, key, value: str) -> str:
         return normalise_email(value)
 
-    # Flask-Login: the id carries the nonce, so a changed nonce ends old sessions.
+    # Flask-Login keeps this in the session; whether that session is still live is decided
+    # by its LoginSession row (logging out, or a new password, revokes it).
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_nonce}"
+        return str(self.id)
 
     def has_role(self, role: Role) -> bool:
         return self.role.rank >= role.rank
@@ -112,3 +113,26 @@ class Reminder(db.Model):
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
     sent_by: Mapped[Optional[User]] = relationship(foreign_keys=[sent_by_id])
+
+
+class LoginSession(db.Model):
+    """One log-in of one person in one browser, until it expires or is revoked.
+
+    The browser's (signed) session carries a random token; only its hash is stored, so a
+    leaked database hands out no sessions. Every authenticated request checks that its row
+    is live: logging out revokes it, so a copied cookie stops working at once.
+    """
+
+    __tablename__ = "login_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<LoginSession {self.id} of user {self.user_id}>"
