@@ -83,6 +83,9 @@ class Config:
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;100 per hour")
+    # Searches of the public all-faculty page, per client address (letter pages and room
+    # sheets are never limited). Attendees behind one venue NAT share it: raise it there.
+    SEARCH_RATE_LIMIT = os.environ.get("SEARCH_RATE_LIMIT", "30 per minute")
 
     # Where generated PDFs are cached (keyed by the data they show).
     DOCUMENT_CACHE_DIR = os.environ.get("DOCUMENT_CACHE_DIR")  # default: instance/cache
@@ -131,6 +134,7 @@ class TestConfig(Config):
     # The limiter stays on (it is one object shared by every app); the suite's limit is high
     # and tests of the limit build an app with a low one.
     LOGIN_RATE_LIMIT = "10000 per minute"
+    SEARCH_RATE_LIMIT = "10000 per minute"
     MAIL_SERVER = "127.0.0.1"
     MAIL_PORT = 8025
     MAIL_SUPPRESS_SEND = True

@@ -300,7 +300,7 @@ def test_sheet_cache_sweeps_expired_entries_when_storing(clock):
 
 
 FACULTY_PATHS = ["/m/{slug}/disclosures", "/m/{slug}/disclosures.pdf", "/disclosures",
-                 "/disclosures.pdf?size=a4"]
+                 "/disclosures.pdf?size=a4", "/m/{slug}/disclosures/s", "/disclosures/s"]
 
 
 @pytest.mark.parametrize("template", FACULTY_PATHS)
@@ -327,10 +327,12 @@ def test_microcache_all_faculty_page_and_booklet_are_kept_too(client, login_as, 
     assert NONE in after and REVIEW not in after
 
 
-def test_microcache_all_faculty_searches_are_not_kept(client, sheet, clock):
-    path = f"/m/{sheet['meeting'].slug}/disclosures?q=sam"
+@pytest.mark.parametrize("search", ["?q=sam", "?q=sam&page=1"])
+def test_microcache_all_faculty_searches_are_not_kept(client, sheet, clock, search):
+    path = f"/m/{sheet['meeting'].slug}/disclosures{search}"
     assert "Sam Speaker" in text_of(client.get(path))
     with statements() as sent:
         assert "Sam Speaker" in text_of(client.get(path))
     assert sent  # each search asks the database
     assert client.get(f"/m/{sheet['meeting'].slug}/disclosures?q=" + "x" * 500).status_code == 400
+
