@@ -159,6 +159,9 @@ class Config:
     # How long a browser that logged in keeps its device cookie (exempt from the per-account
     # lock-out that failed attempts from elsewhere cause).
     LOGIN_DEVICE_DAYS = _int("LOGIN_DEVICE_DAYS", 180)
+    # Searches of the public all-faculty page, per client address (letter pages and room
+    # sheets are never limited). Attendees behind one venue NAT share it: raise it there.
+    SEARCH_RATE_LIMIT = os.environ.get("SEARCH_RATE_LIMIT", "30 per minute")
 
     # Where generated PDFs are cached (keyed by the data they show).
     DOCUMENT_CACHE_DIR = os.environ.get("DOCUMENT_CACHE_DIR")  # default: instance/cache
@@ -224,6 +227,7 @@ class TestConfig(Config):
     LOGIN_RATE_LIMIT = "10000 per minute"
     LOGIN_ACCOUNT_RATE_LIMIT = "10000 per minute"
     RESET_ADDRESS_RATE_LIMIT = "10000 per minute"
+    SEARCH_RATE_LIMIT = "10000 per minute"
     MAIL_SERVER = "127.0.0.1"
     MAIL_PORT = 8025
     MAIL_SUPPRESS_SEND = True

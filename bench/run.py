@@ -13,13 +13,16 @@ then measures, side by side, with the target next to each figure:
 3. the reviewer queue, the review page of the busiest person and the staff
    dashboard at demo and large size: latency, growth ratio, SQL statements;
 4. the published static sheet through nginx next to a plain file of the same size;
-5. the peak RSS of a gunicorn worker after the run.
+5. the peak RSS of a gunicorn worker after the run;
+6. the room sheet's p50/p99 alone and with a flood of varied all-faculty searches beside it
+   (with the per-client search limit, and without it as if the flood came from many
+   addresses), and the largest all-faculty page of the large meeting.
 
 It prints a table and writes ``bench/results.json``. All load goes to 127.0.0.1.
 Tuning: ``BENCH_SECONDS`` (length of each load run, default 8),
 ``BENCH_PORT`` (first of the ports used, default 5201), ``BENCH_ONLY`` (comma-separated
-sections to run: ``pages``, ``documents``, ``burst``, ``nginx``; default all of them; the
-demo meeting is only built for ``pages``).
+sections to run: ``pages``, ``documents``, ``burst``, ``nginx``, ``flood``; default all of
+them; the demo meeting is only built for ``pages``).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable
@@ -52,7 +56,7 @@ RESULTS = ROOT / "bench" / "results.json"
 SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
 PORT = int(os.environ.get("BENCH_PORT", "5201"))
 CONNECTIONS = 64
-SECTIONS = ("pages", "documents", "burst", "nginx")
+SECTIONS = ("pages", "documents", "burst", "nginx", "flood")
 ONLY = {name.strip() for name in os.environ.get("BENCH_ONLY", "").split(",") if name.strip()}
 PASSWORD = "bench password 1"  # noqa: S105 (throw-away accounts in a throw-away database)
 
@@ -414,7 +418,9 @@ def peak_rss_mb(pid: int) -> float:
 
 
 @contextmanager
-def gunicorn(site: Site, workdir: Path, worker_class: str, floor_sizes: dict[str, int]):
+def gunicorn(site: Site, workdir: Path, worker_class: str, floor_sizes: dict[str, int],
+             settings: dict[str, str] | None = None):
+    """gunicorn -w 2 serving the site on PORT; ``settings``: more environment (configuration)."""
     port = PORT
     if not _free(port):
         raise RuntimeError(f"port {port} is busy: set BENCH_PORT to a free port")
@@ -429,6 +435,7 @@ def gunicorn(site: Site, workdir: Path, worker_class: str, floor_sizes: dict[str
         "BENCH_FLOOR_HTML_BYTES": str(floor_sizes.get("html", 8192)),
         "BENCH_FLOOR_PDF_BYTES": str(floor_sizes.get("pdf", 8192)),
         "PYTHONPATH": f"{ROOT / 'bench'}:{ROOT}",
+        **(settings or {}),
     }
     args = [str(BIN / "gunicorn"), "--workers", "2", "--worker-class", worker_class,
             "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
@@ -457,12 +464,22 @@ def _ms(text: str) -> float:
     return float(number) * _UNITS[unit]
 
 
+def _wrk_args(url: str, seconds: int, connections: int, script: Path | None = None) -> list[str]:
+    args = [shutil.which("wrk") or "wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
+            "--timeout", "5s"]
+    return [*args, "-s", str(script), url] if script else [*args, url]
+
+
 def wrk(url: str, seconds: int = SECONDS, connections: int = CONNECTIONS) -> dict:
     """Requests/s, p50/p99 latency (ms) and errors of a wrk run."""
     out = subprocess.run(  # noqa: S603
-        [shutil.which("wrk") or "wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s", url],
+        _wrk_args(url, seconds, connections),
         capture_output=True, text=True, timeout=seconds + 60, check=False,
     ).stdout
+    return parse_wrk(out)
+
+
+def parse_wrk(out: str) -> dict:
     result = {"rps": 0.0, "p50": None, "p99": None, "errors": 0, "requests": 0, "raw": out}
     if match := re.search(r"Requests/sec:\s+([\d.]+)", out):
         result["rps"] = float(match.group(1))
@@ -597,6 +614,13 @@ def nginx_bench(site: Site, workdir: Path) -> None:
                                stderr=subprocess.PIPE)
     try:
         _wait_http(f"http://127.0.0.1:{port}/plain.html", 10)
+        # Letter pages of the all-faculty list come from the files (no app runs behind nginx here).
+        letters = sorted((root / "m" / site.meeting_slug / "disclosures").rglob("*.html"))
+        served = [path for path in letters if fetch(
+            f"http://127.0.0.1:{port}/{path.relative_to(root).with_suffix('').as_posix()}")
+            == path.read_bytes()]
+        add("nginx", "all-faculty letter pages served from the published files", len(served),
+            "pages", f"all {len(letters)}", lambda v: v == len(letters) > 0)
         sheet, plain = burst_pair("nginx", f"http://127.0.0.1:{port}/plain.html",
                                   f"http://127.0.0.1:{port}/r/{site.busiest_room_token}")
         report_pair("nginx", f"published sheet {sheet_path.stat().st_size // 1024} KB via nginx",
@@ -604,6 +628,143 @@ def nginx_bench(site: Site, workdir: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+# --- A flood of searches beside the room sheets ------------------------------------------------
+
+FLOOD_CONNECTIONS = 8  # search clients (the finding: 8 took the room sheet from 6 ms to 900 ms)
+SHEET_CONNECTIONS = 8  # attendees reading the room sheet meanwhile
+
+
+def largest_faculty_page(site: Site) -> tuple[str, int, int]:
+    """(address, bytes, pages seen) of the largest all-faculty page of the meeting: the page
+    itself, every letter page it links to (and their next pages), and a search matching most."""
+    from html.parser import HTMLParser
+
+    class Links(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.hrefs = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "a":
+                self.hrefs += [v for k, v in attrs if k == "href" and v]
+
+    client = site.app.test_client()
+    index = f"/m/{site.meeting_slug}/disclosures"
+    todo, seen, sizes = [index, f"{index}?q=an", f"{index}?q=an&page=2"], set(), {}
+    while todo:
+        url = todo.pop()
+        if url in seen:
+            continue
+        seen.add(url)
+        response = client.get(url)
+        if response.status_code != 200:
+            raise RuntimeError(f"{url} answered {response.status_code}")
+        sizes[url] = len(response.data)
+        links = Links()
+        links.feed(response.get_data(as_text=True))
+        todo += [h for h in links.hrefs if h.startswith(f"{index}/") and h not in seen]
+    biggest = max(sizes, key=sizes.get)
+    return biggest, sizes[biggest], len(sizes)
+
+
+def _flood_script(workdir: Path, site: Site) -> Path:
+    """A wrk script: GET searches of the all-faculty page, a different query each time (two to
+    four letters of family names, companies and nonsense; pages 1 and 2)."""
+    from disclosures.demo import INELIGIBLE_COMPANIES, LAST_NAMES
+    from disclosures.documents.data import fold
+
+    words = [fold(w) for w in [*LAST_NAMES, *(c[0] if isinstance(c, tuple) else c
+                                             for c in INELIGIBLE_COMPANIES)]]
+    queries = sorted({w[i:i + n] for w in words for n in (2, 3, 4) for i in (0, 1)
+                      if len(w[i:i + n]) == n and w[i:i + n].isalpha()} | {"zq", "xv", "qqj"})
+    paths = [f"/m/{site.meeting_slug}/disclosures?q={urllib.parse.quote(q)}&page={page}"
+             for q in queries for page in (1, 2)]
+    script = workdir / "search-flood.lua"
+    script.write_text(
+        "local paths = {" + ",".join(json.dumps(p) for p in paths) + "}\n"
+        "local threads = {}\n"
+        "local n = 0\n"
+        "statuses = {}\n"
+        "function setup(thread)\n"
+        "  thread:set('offset', math.random(#paths))\n"
+        "  table.insert(threads, thread)\n"
+        "end\n"
+        "request = function()\n"
+        "  n = n + 1\n"
+        "  return wrk.format('GET', paths[(n + (offset or 0)) % #paths + 1])\n"
+        "end\n"
+        "function response(status, headers, body)\n"
+        "  statuses[status] = (statuses[status] or 0) + 1\n"
+        "end\n"
+        "function done(summary, latency, requests)\n"
+        "  for _, thread in ipairs(threads) do\n"
+        "    for status, count in pairs(thread:get('statuses')) do\n"
+        "      io.write(string.format('status %d %d\\n', status, count))\n"
+        "    end\n"
+        "  end\n"
+        "end\n")
+    EXTRA["flood_queries"] = len(paths)
+    return script
+
+
+def _sheet_beside(sheet_url: str, flood_url: str | None, script: Path | None) -> tuple[dict, dict | None]:
+    """(room sheet wrk result, flood wrk result or None): both run for SECONDS at once."""
+    flood = None
+    if flood_url:
+        flood = subprocess.Popen(_wrk_args(flood_url, SECONDS + 2, FLOOD_CONNECTIONS, script),  # noqa: S603
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        time.sleep(1)  # the flood is running before the sheet is measured
+    try:
+        sheet = wrk(sheet_url, connections=SHEET_CONNECTIONS)
+    finally:
+        flood_out = flood.communicate(timeout=SECONDS + 60)[0] if flood else None
+    return sheet, parse_wrk(flood_out) if flood_out is not None else None
+
+
+def search_flood(site: Site, workdir: Path) -> None:
+    step(f"Room sheet with a search flood beside it: {SHEET_CONNECTIONS} sheet clients, "
+         f"{FLOOD_CONNECTIONS} search clients (wrk, varied queries), {SECONDS} s, gunicorn -w 2 sync")
+    biggest, size, count = largest_faculty_page(site)
+    add("flood", "largest all-faculty page, large meeting", size / 1024, "KB", "< 256 KB",
+        lambda v: v < 256, note=f"{biggest} (of {count} pages: index, letters, searches)")
+    EXTRA["largest_faculty_page"] = {"url": biggest, "bytes": size, "pages": count}
+    sheet_url = f"/r/{site.busiest_room_token}"
+    script = _flood_script(workdir, site)
+    runs = [("with the search limit", {}),
+            ("without the limit (a flood from many addresses)", {"RATELIMIT_ENABLED": "0"})]
+    alone_p99 = None
+    for index, (label, settings) in enumerate(runs):
+        with gunicorn(site, workdir, "sync", {}, settings) as (base, _process):
+            # Warm up: the sheet, and each worker's booklet of the meeting (built once per change,
+            # as after any letter page view; a cold build is in the documents section).
+            wrk(f"{base}{sheet_url}", seconds=2, connections=SHEET_CONNECTIONS)
+            wrk(f"{base}/m/{site.meeting_slug}/disclosures/a", seconds=2, connections=4)
+            if index == 0:
+                alone, _ = _sheet_beside(f"{base}{sheet_url}", None, None)
+                EXTRA.setdefault("flood", {})["sheet alone"] = {k: v for k, v in alone.items() if k != "raw"}
+                alone_p99 = alone["p99"]
+                add("flood", "room sheet alone: p99", alone["p99"], "ms",
+                    note=f"p50 {alone['p50']:.1f} ms, {alone['rps']:.0f} req/s, {alone['errors']} errors"
+                    if alone["p99"] is not None else "no answer")
+            sheet, flood = _sheet_beside(f"{base}{sheet_url}", f"{base}/", script)
+            EXTRA.setdefault("flood", {})[label] = {
+                "sheet": {k: v for k, v in sheet.items() if k != "raw"},
+                "searches": {k: v for k, v in flood.items() if k != "raw"}}
+            add("flood", f"room sheet beside searches {label}: p99", sheet["p99"], "ms",
+                "< 100 ms, 0 errors",
+                lambda v, sheet=sheet: v < 100 and sheet["errors"] == 0,
+                note=f"p50 {sheet['p50']:.1f} ms, {sheet['rps']:.0f} req/s, {sheet['errors']} errors"
+                f" (alone: p99 {alone_p99:.1f} ms)" if sheet["p99"] is not None and alone_p99 else "")
+            statuses: dict[int, int] = {}
+            for status, count in re.findall(r"^status (\d+) (\d+)$", flood["raw"], re.M):
+                statuses[int(status)] = statuses.get(int(status), 0) + int(count)
+            EXTRA["flood"][label]["searches"]["statuses"] = statuses
+            shown = ", ".join(f"{count} × {status}" for status, count in sorted(statuses.items()))
+            add("flood", f"  searches answered {label}", flood["rps"], "req/s",
+                note=f"p50 {flood['p50']:.1f} ms, p99 {flood['p99']:.1f} ms; {shown} "
+                "(429: limited, 404: no page 2)" if flood["p99"] is not None else "no answer")
 
 
 # --- Main ------------------------------------------------------------------------------------
@@ -652,6 +813,8 @@ def main() -> int:
             load_tests(sites["large"], workdir)
         if "nginx" in wanted:
             nginx_bench(sites["large"], workdir)
+        if "flood" in wanted:
+            search_flood(sites["large"], workdir)
     finally:
         for site in locals().get("sites", {}).values():
             with site.app.app_context():

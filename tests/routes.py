@@ -128,6 +128,8 @@ def rule_arguments(endpoint: str, world: World) -> dict:
         "room_id": world.room.id,
         "activity_id": world.activity.id,
         "slug": world.meeting.slug,
+        "letter": "a",  # Alice Able's family name: the all-faculty page of her letter
+        "page": 1,
     }
 
 

@@ -46,9 +46,11 @@ faculty.home                        GET      302L  200   200   200   200   200
 main.health                         GET      200   200   200   200   200   200
 main.home                           GET      302L  302   302   302   302   302
 public.all_faculty                  GET      200   200   200   200   200   200
+public.all_faculty_letter           GET      200   200   200   200   200   200
 public.all_faculty_pdf              GET      200   200   200   200   200   200
 public.assignment_slide             GET      302L  200   403   403   200   200
 public.meeting_faculty              GET      200   200   200   200   200   200
+public.meeting_faculty_letter       GET      200   200   200   200   200   200
 public.meeting_faculty_pdf          GET      200   200   200   200   200   200
 public.room_sheet                   GET      200   200   200   200   200   200
 public.room_sheet_pdf               GET      200   200   200   200   200   200
@@ -135,7 +137,9 @@ def test_table_refuses_more_than_it_allows_for_outsiders():
 
 @pytest.mark.parametrize(("endpoint", "method"), sorted(EXPECTED), ids=lambda v: v)
 def test_route_answers_each_user_as_the_table_says(app, login_as, endpoint, method):
-    rules = {(e, m): rule for e, m, rule in checked_rules(app)}
+    rules = {}
+    for e, m, rule in checked_rules(app):  # an endpoint with two rules: its first, canonical one
+        rules.setdefault((e, m), rule)
     if (endpoint, method) not in rules:
         pytest.fail(f"{endpoint} {method} is in the table but not in the app")
     world = build_world()

@@ -300,7 +300,7 @@ def test_sheet_cache_sweeps_expired_entries_when_storing(clock):
 
 
 FACULTY_PATHS = ["/m/{slug}/disclosures", "/m/{slug}/disclosures.pdf", "/disclosures",
-                 "/disclosures.pdf?size=a4"]
+                 "/disclosures.pdf?size=a4", "/m/{slug}/disclosures/s", "/disclosures/s"]
 
 
 @pytest.mark.parametrize("template", FACULTY_PATHS)
@@ -327,10 +327,35 @@ def test_microcache_all_faculty_page_and_booklet_are_kept_too(client, login_as, 
     assert NONE in after and REVIEW not in after
 
 
-def test_microcache_all_faculty_searches_are_not_kept(client, sheet, clock):
-    path = f"/m/{sheet['meeting'].slug}/disclosures?q=sam"
+@pytest.mark.parametrize("search", ["?q=sam", "?q=sam&page=1"])
+def test_microcache_all_faculty_searches_are_not_kept(client, sheet, clock, search):
+    path = f"/m/{sheet['meeting'].slug}/disclosures{search}"
     assert "Sam Speaker" in text_of(client.get(path))
     with statements() as sent:
         assert "Sam Speaker" in text_of(client.get(path))
     assert sent  # each search asks the database
     assert client.get(f"/m/{sheet['meeting'].slug}/disclosures?q=" + "x" * 500).status_code == 400
+
+
+def test_microcache_searches_share_the_meeting_marker_and_see_a_change_at_once(
+        client, login_as, sheet, clock):
+    """A run of different searches asks for the meeting's change marker once per window (a
+    flood of searches costs no aggregate query each), yet a change saved shows at once."""
+    slug = sheet["meeting"].slug
+    with statements() as first:
+        assert REVIEW in text_of(client.get(f"/m/{slug}/disclosures?q=sam"))
+    clock.now += 0.5
+    with statements() as second:
+        assert REVIEW in text_of(client.get(f"/m/{slug}/disclosures?q=speaker"))
+    assert len(first) > 2
+    assert len(second) == 1  # which meeting: no change-marker query, no booklet
+
+    relationship, assignment = sheet["relationship"], sheet["assignment"]
+    prefix = f"d{relationship.id}-{assignment.id}"
+    login_as(sheet["reviewer"]).post(
+        f"/review/meetings/{sheet['meeting'].id}/people/{sheet['speaker'].id}"
+        f"/determinations/{relationship.id}/{assignment.id}",
+        data={f"{prefix}-relevance": "not_relevant", f"{prefix}-rationale": "Unrelated to the talk.",
+              f"{prefix}-version": "0"})
+    after = text_of(client.get(f"/m/{slug}/disclosures?q=speaker"))
+    assert NONE in after and REVIEW not in after

@@ -105,6 +105,75 @@ def test_publish_static_command_reports_counts_and_rejects_unknown_meeting(
     assert not (tmp_path / "other").exists()
 
 
+@pytest.fixture()
+def crowded_letter(published_meeting):
+    """105 more speakers under S (with Amelia Speaker: two pages of S), in the same talk."""
+    meeting, room = published_meeting
+    activity = room.activities[0]
+    added = [factories.assignment(factories.user(full_name=f"Sol Sample{n:03}", password=False), activity)
+             for n in range(105)]
+    db.session.commit()
+    return meeting, added
+
+
+def test_publish_static_writes_the_letter_pages_and_never_a_search(app, client, crowded_letter, tmp_path):
+    root = tmp_path / "site"
+    publish_static(root)
+    files = _tree(root)
+    for prefix in ("m/spine-forum/disclosures", "disclosures"):
+        first, second = files[f"{prefix}/s.html"], files[f"{prefix}/s/2.html"]
+        assert first == client.get(f"/{prefix}/s").data
+        assert second == client.get(f"/{prefix}/s/2").data
+        assert b"Sol Sample000" in first and b"Sol Sample104" in second
+        assert b"Amelia Speaker" in second  # Speaker sorts after Sample
+    assert b"Sol Sample000" not in files["m/spine-forum/disclosures.html"]  # letters, not everyone
+    assert b'href="/disclosures/s"' in files["disclosures.html"]
+    letter_files = sorted(name for name in files if "/disclosures/" in name or name.startswith("disclosures/"))
+    assert letter_files == ["disclosures/s.html", "disclosures/s/2.html",
+                            "m/spine-forum/disclosures/s.html", "m/spine-forum/disclosures/s/2.html"]
+    assert not [name for name in files if "?" in name or "q=" in name]
+
+
+def test_publish_static_drops_a_letter_page_that_no_longer_exists(app, crowded_letter, tmp_path):
+    from datetime import UTC, datetime
+
+    _meeting, added = crowded_letter
+    root = tmp_path / "site"
+    publish_static(root)
+    assert (root / "m/spine-forum/disclosures/s/2.html").is_file()
+    for assignment in added[:10]:
+        assignment.removed_at = datetime.now(UTC)
+    db.session.commit()
+    result = publish_static(root)
+    assert not (root / "m/spine-forum/disclosures/s/2.html").exists()
+    assert not (root / "disclosures/s/2.html").exists()
+    assert b"Amelia Speaker" in (root / "m/spine-forum/disclosures/s.html").read_bytes()
+    assert result.removed >= 2
+
+
+def _page_location(snippet: str) -> re.Pattern:
+    """The regular expression of the nginx location that serves published pages (<path>.html)."""
+    for block in re.findall(r"location ~ (\S+) \{([^}]*)\}", snippet):
+        if "try_files $uri.html @app;" in block[1]:
+            return re.compile(block[0])
+    raise AssertionError("no location serves <path>.html")
+
+
+def test_nginx_snippet_serves_letter_pages_from_files_and_searches_from_the_app(app, tmp_path):
+    snippet = nginx_snippet(tmp_path / "site", "127.0.0.1:8000")
+    pages = _page_location(snippet)
+    for path in ("/r/AbC_9-x", "/disclosures", "/disclosures/k", "/disclosures/other",
+                 "/disclosures/k/2", "/m/spine-forum/disclosures", "/m/spine-forum/disclosures/k",
+                 "/m/spine-forum/disclosures/k/12"):
+        assert pages.match(path), path
+    for path in ("/disclosures/", "/disclosures/K", "/disclosures/k/", "/disclosures/k/2/3",
+                 "/m/spine-forum/disclosures/k.pdf", "/staff/meetings", "/m/Spine/disclosures"):
+        assert not pages.match(path), path
+    # A query string (a search, a page of results) never reads a file: the app answers it.
+    assert re.search(r'map \$args \$disclosures_static \{\s*""\s+\S+;\s*default /nonexistent;', snippet)
+    assert "root $disclosures_static;" in snippet
+
+
 def test_nginx_snippet_serves_files_and_falls_back_to_the_app(app, tmp_path):
     text = nginx_snippet(tmp_path / "site", "127.0.0.1:8000")
     assert str(tmp_path / "site") in text

@@ -18,6 +18,7 @@ import hashlib
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import cached_property
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
@@ -119,12 +120,49 @@ class BookletEntry:
     statement: Statement
 
 
+# Letters of the all-faculty pages: a family name folded to a-z goes under its first letter,
+# any other (Cyrillic, Chinese, a digit ...) under "other".
+LETTERS = tuple("abcdefghijklmnopqrstuvwxyz") + ("other",)
+
+
 @dataclass(frozen=True)
 class BookletPerson:
     name: str
     sort_key: str
     search_key: str
     entries: tuple[BookletEntry, ...]
+
+    @property
+    def letter(self) -> str:
+        """The letter (one of ``LETTERS``) the family name is listed under."""
+        first = self.sort_key[:1]
+        return first if "a" <= first <= "z" else "other"
+
+
+@dataclass(frozen=True)
+class PeoplePage:
+    """One page of a list of people: page ``number`` of ``count`` (from 1), ``total`` people
+    in the whole list, the first shown being number ``start`` (from 1)."""
+
+    people: tuple[BookletPerson, ...]
+    number: int
+    count: int
+    total: int
+    start: int
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.people) - 1
+
+
+def people_page(people: tuple[BookletPerson, ...], number: int, per_page: int) -> PeoplePage | None:
+    """Page ``number`` (from 1) of ``people``, ``per_page`` at a time; None past the last page.
+    An empty list has one (empty) page."""
+    count = max(1, -(-len(people) // per_page))
+    if not 1 <= number <= count:
+        return None
+    first = (number - 1) * per_page
+    return PeoplePage(people[first:first + per_page], number, count, len(people), first + 1)
 
 
 @dataclass(frozen=True)
@@ -144,6 +182,14 @@ class Booklet:
         if not needle:
             return self.people
         return tuple(p for p in self.people if needle in p.search_key)
+
+    @cached_property
+    def by_letter(self) -> dict[str, tuple[BookletPerson, ...]]:
+        """The people under each letter that has any, in ``LETTERS`` order (then by family name)."""
+        groups: dict[str, list[BookletPerson]] = {letter: [] for letter in LETTERS}
+        for person in self.people:
+            groups[person.letter].append(person)
+        return {letter: tuple(people) for letter, people in groups.items() if people}
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import SearchField, StringField
-from wtforms.validators import AnyOf, Length, Optional
+from wtforms.validators import AnyOf, Length, Optional, Regexp, ValidationError
+
+from ..documents.data import fold
+
+# A search must name at least this many letters (after case and accents are folded): one
+# letter matches nearly everyone, and a search answers a page of people, never the whole list.
+SEARCH_MIN_LENGTH = 2
+SEARCH_MAX_LENGTH = 100
 
 
 class _GetForm(FlaskForm):
@@ -25,5 +32,27 @@ class PageSizeForm(_GetForm):
 class SearchForm(_GetForm):
     q = SearchField(
         "Search by name or company",
-        validators=[Optional(), Length(max=100, message="Search for at most 100 characters: a name or a company.")],
+        description=f"At least {SEARCH_MIN_LENGTH} letters of a name or a company.",
+        validators=[Optional(), Length(
+            max=SEARCH_MAX_LENGTH,
+            message=f"Search for at most {SEARCH_MAX_LENGTH} characters: a name or a company.")],
     )
+    page = StringField(
+        "Page",
+        validators=[Optional(), Regexp(r"^[1-9][0-9]{0,3}$", message=(
+            "The page number must be a whole number from 1 to 9999: use the page links "
+            "under the results."))],
+    )
+
+    def validate_q(self, field) -> None:
+        if 0 < len(fold(field.data or "")) < SEARCH_MIN_LENGTH:
+            raise ValidationError(
+                f"Type at least {SEARCH_MIN_LENGTH} letters of a name or a company, or choose "
+                "the first letter of the family name below.")
+
+    def query(self) -> str:
+        """The search as typed (surrounding spaces removed); empty: no search."""
+        return (self.q.data or "").strip()
+
+    def page_number(self) -> int:
+        return int(self.page.data or 1)

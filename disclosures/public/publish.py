@@ -3,7 +3,9 @@
 Every public page a QR code or link leads to is written under the path it has in
 the app: ``r/<token>.html`` and ``r/<token>.pdf`` for each room,
 ``m/<slug>/disclosures.html`` and ``.pdf`` for each meeting, ``disclosures.html``
-and ``.pdf`` for the current meeting, and ``static/`` (CSS, icons).
+and ``.pdf`` for the current meeting, the letter pages those link to
+(``m/<slug>/disclosures/<letter>.html``, ``…/<letter>/<n>.html``), and ``static/``
+(CSS, icons). Searches (a query string) are never published: nginx sends them to the app.
 
 The pages are fetched through the app itself (its test client, as an anonymous
 attendee), so the files are byte for byte what the app serves and nothing is
@@ -30,10 +32,12 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 from pathlib import Path
 
 import click
@@ -86,7 +90,8 @@ def meetings_to_publish(slugs: Iterable[str] = ()) -> list[Meeting]:
 
 
 def _pages(meetings: list[Meeting]) -> Iterator[tuple[str, str]]:
-    """(relative file path, URL path) of every page to publish."""
+    """(relative file path, URL path) of every page to publish but the letter pages, which
+    are found by following the all-faculty pages' links (``_letter_pages``)."""
     current = data.current_meeting(datetime.now(UTC).date())
     for meeting in meetings:
         tokens = db.session.scalars(
@@ -99,6 +104,32 @@ def _pages(meetings: list[Meeting]) -> Iterator[tuple[str, str]]:
         if current is not None and meeting.id == current.id:
             yield "disclosures.html", "/disclosures"
             yield "disclosures.pdf", "/disclosures.pdf"
+
+
+# The all-faculty pages of a meeting: ``/disclosures`` or ``/m/<slug>/disclosures``, and its
+# letter pages below it (the same shape as the nginx location of pages).
+_FACULTY_PAGE = re.compile(r"^/(?:m/[a-z0-9-]+/)?disclosures$")
+_LETTER_PAGE = r"/[a-z]+(?:/[0-9]+)?"
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag, attrs) -> None:
+        if tag == "a":
+            self.hrefs.extend(value for name, value in attrs if name == "href" and value)
+
+
+def _letter_pages(page_url: str, html: bytes, index_url: str) -> list[str]:
+    """The letter pages of the all-faculty page ``index_url`` that ``html`` links to: followed
+    from the page itself, so what is published is what the app links to (letters, and the
+    further pages of a long letter), whatever the page sizes."""
+    links = _Links()
+    links.feed(html.decode("utf-8", "replace"))
+    shape = re.compile(re.escape(index_url) + _LETTER_PAGE + "$")
+    return [href for href in dict.fromkeys(links.hrefs) if shape.match(href) and href != page_url]
 
 
 def _static_files() -> Iterator[tuple[str, bytes]]:
@@ -148,21 +179,17 @@ def publish_static(root: Path | str, slugs: Iterable[str] = ()) -> PublishResult
             manifest: dict[str, str] = {}
             for relative, content in _static_files():
                 _place(new, old, relative, content, result)
-            for relative, url in _pages(meetings_to_publish(slugs)):
-                known = etags.get(relative)
-                headers = {"If-None-Match": f'"{known}"'} if known else {}
-                response = client.get(url, headers=headers)
-                if response.status_code == 304 and _keep(new, old, relative, result):
-                    manifest[relative] = known
-                    continue
-                if response.status_code == 304:  # the file went missing: fetch it whole
-                    response = client.get(url)
-                if response.status_code != 200:
-                    raise PublishError(f"{url} answered {response.status_code}; nothing published.")
-                etag, _weak = response.get_etag()
-                if etag:
-                    manifest[relative] = etag
-                _place(new, old, relative, response.get_data(), result)
+            queue = deque((relative, url, None) for relative, url in _pages(meetings_to_publish(slugs)))
+            queued = {url for _relative, url, _index in queue}
+            while queue:
+                relative, url, index_url = queue.popleft()
+                index_url = url if _FACULTY_PAGE.match(url) else index_url
+                content = _fetch(client, url, relative, new, old, etags, manifest, result)
+                if index_url is not None:  # an all-faculty page: publish the letters it links to
+                    for link in _letter_pages(url, content(), index_url):
+                        if link not in queued:
+                            queued.add(link)
+                            queue.append((f"{link.lstrip('/')}.html", link, index_url))
             (new / MANIFEST).write_text(json.dumps(manifest, sort_keys=True))
             if old is not None:
                 kept = set(result.files)
@@ -184,6 +211,28 @@ def publish_static(root: Path | str, slugs: Iterable[str] = ()) -> PublishResult
         if old is not None and old != new:
             shutil.rmtree(old, ignore_errors=True)
     return result
+
+
+def _fetch(client, url: str, relative: str, new: Path, old: Path | None, etags: dict[str, str],
+           manifest: dict[str, str], result: PublishResult) -> Callable[[], bytes]:
+    """Publish ``url`` as ``relative`` in ``new``: hard-linked from ``old`` when the app says it
+    did not change (304 to the ETag published last time), else written. Returns a reader of
+    the published bytes."""
+    known = etags.get(relative)
+    headers = {"If-None-Match": f'"{known}"'} if known else {}
+    response = client.get(url, headers=headers)
+    if response.status_code == 304 and _keep(new, old, relative, result):
+        manifest[relative] = known
+        return (new / relative).read_bytes
+    if response.status_code == 304:  # the file went missing: fetch it whole
+        response = client.get(url)
+    if response.status_code != 200:
+        raise PublishError(f"{url} answered {response.status_code}; nothing published.")
+    etag, _weak = response.get_etag()
+    if etag:
+        manifest[relative] = etag
+    _place(new, old, relative, response.get_data(), result)
+    return response.get_data
 
 
 def _read_manifest(old: Path | None) -> dict[str, str]:
@@ -252,8 +301,8 @@ _SECURITY_HEADERS = [
 def nginx_snippet(root: Path | str, upstream: str = "127.0.0.1:8000") -> str:
     """The nginx configuration (inside ``http {}``) serving ``root`` and falling back to the app.
 
-    Plain GETs of public sheets come from the files; anything with a query string
-    (``?size=a4``, searches), any unknown path and every other page go to the app.
+    Plain GETs of public sheets and letter pages come from the files; anything with a query
+    string (``?size=a4``, searches), any unknown path and every other page go to the app.
     """
     headers = "\n".join(f'        add_header {name} "{value}" always;'
                         for name, value in _SECURITY_HEADERS)
@@ -269,16 +318,18 @@ map $args $disclosures_static {{
 }}
 server {{
     listen 127.0.0.1:8080;   # production: listen 443 ssl; server_name ...; certificates
-    # Conference Wi-Fi: the all-faculty page of a large meeting is ~1.9 MB of HTML, ~0.1 MB
-    # gzipped. PDFs are compressed already. App responses (searches, staff pages) too.
+    # Conference Wi-Fi: a letter page of the all-faculty list at 2,000 faculty is up to ~165 KB
+    # of HTML, ~12 KB gzipped. PDFs are compressed already. App responses (searches, staff
+    # pages) are compressed too.
     gzip on;
     gzip_vary on;
     gzip_proxied any;
     gzip_comp_level 5;
     gzip_min_length 1024;
     gzip_types text/css application/javascript image/svg+xml application/json text/csv;
-    # Pages: /r/<token>, /disclosures, /m/<slug>/disclosures are files named <path>.html.
-    location ~ ^/(r/[A-Za-z0-9_-]+|disclosures|m/[a-z0-9-]+/disclosures)$ {{
+    # Pages: /r/<token>, /disclosures, /m/<slug>/disclosures and their letter pages
+    # (/disclosures/k, /disclosures/k/2) are files named <path>.html.
+    location ~ ^/(r/[A-Za-z0-9_-]+|(m/[a-z0-9-]+/)?disclosures(/[a-z]+(/[0-9]+)?)?)$ {{
         root $disclosures_static;
         try_files $uri.html @app;
         types {{ text/html html; }}

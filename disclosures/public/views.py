@@ -16,7 +16,16 @@ import threading
 from collections import OrderedDict
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, session
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload
 
@@ -25,7 +34,7 @@ from ..documents import data
 from ..documents import sheet as sheet_doc
 from ..documents import slide as slide_doc
 from ..documents.cache import cached_pdf
-from ..extensions import db
+from ..extensions import db, limiter
 from ..models import Activity, Assignment, Meeting
 from ..permissions import disclosure_refusal, require
 from . import microcache
@@ -171,14 +180,18 @@ def _through_microcache(kind: str, ident: str, respond, *, keep: bool = True) ->
     response = respond()
     etag, _weak = response.get_etag()
     if max_age and response.status_code == 200 and etag and response.last_modified:
-        config = current_app.config
         headers = tuple((k, v) for k, v in response.headers.items() if k != "Content-Length")
-        entry = microcache.Entry(data.ChangeMarker(etag, response.last_modified),
-                                 response.get_data(), headers, microcache.clock())
-        microcache.sheets.put(key, entry, generation, max_age=max_age,
-                              max_entries=int(config.get("PUBLIC_CACHE_MAX_ENTRIES", 1024)),
-                              max_bytes=int(config.get("PUBLIC_CACHE_MAX_BYTES", 64 * 1024 * 1024)))
+        _keep(key, microcache.Entry(data.ChangeMarker(etag, response.last_modified),
+                                    response.get_data(), headers, microcache.clock()),
+              generation, max_age)
     return response
+
+
+def _keep(key: tuple, entry: microcache.Entry, generation: int, max_age: float) -> None:
+    config = current_app.config
+    microcache.sheets.put(key, entry, generation, max_age=max_age,
+                          max_entries=int(config.get("PUBLIC_CACHE_MAX_ENTRIES", 1024)),
+                          max_bytes=int(config.get("PUBLIC_CACHE_MAX_BYTES", 64 * 1024 * 1024)))
 
 
 @bp.route("/r/<token>")
@@ -221,6 +234,50 @@ def _room_sheet_pdf(token: str) -> Response:
 
 
 # --- All faculty ---------------------------------------------------------------------------
+#
+# /disclosures (the current meeting) and /m/<slug>/disclosures: the search form, the letters of
+# the family names and, for a meeting of at most LETTER_PAGE_SIZE people, everyone. Each letter
+# has its pages /…/disclosures/<letter>[/<n>] (LETTER_PAGE_SIZE people each), so no page grows
+# with the meeting: at 2,000 faculty one page of everyone was 1.9 MB. A search (?q=, at least
+# two letters) answers SEARCH_PAGE_SIZE people a page (?page=n) and is rate-limited per client;
+# the letter pages and room sheets never are.
+
+SEARCH_PAGE_SIZE = 50
+LETTER_PAGE_SIZE = 100
+
+SEARCH_LIMITED = (
+    "Searches from your connection are limited to a few a minute, and that many were made "
+    "just now. Wait a minute and search again, or open the faculty list without a search and "
+    "choose the first letter of the family name: browsing by letter is never limited."
+)
+
+
+def _search_rate_limit() -> str:
+    return current_app.config["SEARCH_RATE_LIMIT"]
+
+
+def _not_a_search() -> bool:
+    return not (request.args.get("q") or "").strip()
+
+
+# One budget for both addresses of the page (current meeting and by slug).
+_search_limit = limiter.shared_limit(_search_rate_limit, scope="public-search",
+                                     exempt_when=_not_a_search, error_message=SEARCH_LIMITED)
+
+
+def _letter_label(letter: str) -> str:
+    return letter.upper() if len(letter) == 1 else "Other"
+
+
+def _faculty_url(slug: str | None, letter: str | None = None, number: int = 1, **args) -> str:
+    """The address of the all-faculty page (``slug`` None: the current meeting's), of page
+    ``number`` of one of its letters, or of a search (``args``: q, page)."""
+    prefix = "public.all_faculty" if slug is None else "public.meeting_faculty"
+    values = {} if slug is None else {"slug": slug}
+    if letter is None:
+        return url_for(prefix, **values, **args)
+    return url_for(f"{prefix}_letter", letter=letter, page=number, **values)
+
 
 def _current_meeting_or_404() -> Meeting:
     meeting = data.current_meeting(_now().date())
@@ -236,6 +293,22 @@ def _meeting_by_slug(slug: str) -> Meeting:
     return meeting
 
 
+def _meeting_marker(meeting: Meeting) -> data.ChangeMarker:
+    """The meeting's change marker (one aggregate query, tens of milliseconds at 2,000 faculty),
+    kept in this worker's micro-cache like the pages: a run of searches, each a different
+    page, asks for it once per ``PUBLIC_CACHE_SECONDS``, and sees a change as soon as the
+    letter pages do. Logged-in users always ask the database."""
+    key, max_age = _sheet_key("faculty-marker", str(meeting.id))
+    entry = microcache.sheets.get(key, max_age) if max_age else None
+    if entry is not None:
+        return entry.marker
+    generation = microcache.sheets.generation
+    marker = data.meeting_marker(meeting, _now(), _period())
+    if max_age:
+        _keep(key, microcache.Entry(marker, b"", (), microcache.clock()), generation, max_age)
+    return marker
+
+
 def _booklet(meeting: Meeting, marker: data.ChangeMarker) -> data.Booklet:
     key = (meeting.id, marker.etag)
     built = booklets.get(key)
@@ -245,33 +318,91 @@ def _booklet(meeting: Meeting, marker: data.ChangeMarker) -> data.Booklet:
     return built
 
 
-def _all_faculty(meeting: Meeting) -> Response:
+def _render_faculty(meeting: Meeting, slug: str | None, booklet: data.Booklet, form: SearchForm, *,
+                    letter: str | None = None, page: data.PeoplePage | None = None,
+                    query: str = "") -> str:
+    """The all-faculty page in any of its forms: the letters, then ``page`` (of a letter, of a
+    search, or everyone of a small meeting) or nothing (a search the form refused)."""
+    letters = [(key, _letter_label(key), len(people), _faculty_url(slug, key))
+               for key, people in booklet.by_letter.items()]
+
+    def page_url(number: int) -> str:
+        if query:
+            return _faculty_url(slug, q=query, page=number)
+        return _faculty_url(slug, letter, number)
+
+    return render_template(
+        "public/all_faculty.html", intro=data.INTRO, meeting=meeting, booklet=booklet, form=form,
+        letters=letters, letter=letter, letter_label=_letter_label(letter) if letter else None,
+        page=page, query=query, page_url=page_url, index_url=_faculty_url(slug),
+        pdf_url=url_for("public.all_faculty_pdf") if slug is None
+        else url_for("public.meeting_faculty_pdf", slug=slug))
+
+
+def _all_faculty(meeting: Meeting, slug: str | None) -> Response:
     form = SearchForm(request.args)
-    marker = data.meeting_marker(meeting, _now(), _period())
+    marker = _meeting_marker(meeting)
     if not form.validate():
-        html = render_template("public/all_faculty.html", intro=data.INTRO, meeting=meeting, form=form,
-                               booklet=_booklet(meeting, marker), people=(), query="")
+        html = _render_faculty(meeting, slug, _booklet(meeting, marker), form)
         return Response(html, status=400, mimetype="text/html")
-    query = (form.q.data or "").strip()
-    if query:  # each search has its own validator
-        digest = hashlib.sha256(data.fold(query).encode()).hexdigest()[:12]
-        marker = data.ChangeMarker(f"{marker.etag}-{digest}", marker.last_modified)
+    query = form.query()
+    if query:
+        return _search(meeting, slug, form, query, marker)
     if _is_fresh(marker):
         return _not_modified(marker)
 
     def render() -> str:
-        booklet = _booklet(meeting, marker_base)
-        return render_template("public/all_faculty.html", intro=data.INTRO, meeting=meeting, form=form,
-                               booklet=booklet, people=booklet.search(query), query=query)
+        booklet = _booklet(meeting, marker)
+        everyone = data.people_page(booklet.people, 1, LETTER_PAGE_SIZE)
+        return _render_faculty(meeting, slug, booklet, form,
+                               page=everyone if everyone.count == 1 else None)
 
-    marker_base = data.ChangeMarker(marker.etag.split("-")[0], marker.last_modified)
-    html = render() if query else _page(("faculty", meeting.id, marker.etag), render)
+    html = _page(("faculty", meeting.id, marker.etag, slug is None), render)
     return _finish(Response(html, mimetype="text/html"), marker)
 
 
-def _all_faculty_pdf(meeting: Meeting) -> Response:
+def _search(meeting: Meeting, slug: str | None, form: SearchForm, query: str,
+            marker: data.ChangeMarker) -> Response:
+    """One page of the people whose name or statement's company contains ``query``; each
+    search page has its own validator. Not kept: searches are many and rarely repeated."""
+    number = form.page_number()
+    digest = hashlib.sha256(f"{data.fold(query)}\x00{number}".encode()).hexdigest()[:12]
+    search_marker = data.ChangeMarker(f"{marker.etag}-{digest}", marker.last_modified)
+    if _is_fresh(search_marker):
+        return _not_modified(search_marker)
+    booklet = _booklet(meeting, marker)
+    page = data.people_page(booklet.search(query), number, SEARCH_PAGE_SIZE)
+    if page is None:
+        abort(404, description=f"There is no page {number} of this search. Follow the page links "
+              "under the results, or search again.")
+    html = _render_faculty(meeting, slug, booklet, form, page=page, query=query)
+    return _finish(Response(html, mimetype="text/html"), search_marker)
+
+
+def _letter_page(meeting: Meeting, slug: str | None, letter: str, number: int) -> Response:
+    if letter not in data.LETTERS:
+        abort(404, description="Faculty are listed under the letters A to Z and Other: choose one "
+              "on the all-faculty page.")
+    marker = _meeting_marker(meeting)
+    if _is_fresh(marker):
+        return _not_modified(marker)
+
+    def render() -> str:
+        booklet = _booklet(meeting, marker)
+        page = data.people_page(booklet.by_letter.get(letter, ()), number, LETTER_PAGE_SIZE)
+        if page is None:
+            abort(404, description=f"There is no page {number} under {_letter_label(letter)}: "
+                  "choose a letter or a page on the all-faculty page.")
+        return _render_faculty(meeting, slug, booklet, SearchForm(formdata=None), letter=letter,
+                               page=page)
+
+    html = _page(("faculty-letter", meeting.id, marker.etag, slug is None, letter, number), render)
+    return _finish(Response(html, mimetype="text/html"), marker)
+
+
+def _all_faculty_pdf(meeting: Meeting, slug: str | None) -> Response:
     size = _size_or_400()
-    marker = data.meeting_marker(meeting, _now(), _period())
+    marker = _meeting_marker(meeting)
     if _is_fresh(marker):
         return _not_modified(marker)
     content = _cached_pdf("booklets", str(meeting.id), marker, size,
@@ -279,20 +410,32 @@ def _all_faculty_pdf(meeting: Meeting) -> Response:
     return _pdf_response(content, f"faculty-disclosures-{_slug(meeting.slug)}.pdf", marker)
 
 
-def _faculty_response(kind: str, slug: str | None, respond) -> Response:
-    """The all-faculty page or booklet through the same micro-cache as the room sheets:
-    every room sheet links here, so it gets the same burst. Searches are not kept."""
+def _faculty_response(kind: str, slug: str | None, respond, *parts) -> Response:
+    """The all-faculty pages and booklet through the same micro-cache as the room sheets:
+    every room sheet links here, so they get the same burst. Searches (any query string on
+    a page) are neither kept nor served from it."""
     def resolve() -> Response:
-        return respond(_current_meeting_or_404() if slug is None else _meeting_by_slug(slug))
+        meeting = _current_meeting_or_404() if slug is None else _meeting_by_slug(slug)
+        return respond(meeting, slug, *parts)
 
-    return _through_microcache(kind, slug or "", resolve,
-                               keep=kind != "faculty" or not request.args)
+    ident = "/".join([slug or "", *map(str, parts)])
+    return _through_microcache(kind, ident, resolve,
+                               keep=kind.endswith("pdf") or not request.args)
 
 
 @bp.route("/disclosures")
+@_search_limit
 def all_faculty():
-    """Every person in the current meeting (running, else next, else latest), searchable."""
+    """The current meeting (running, else next, else latest): search, letters, small: everyone."""
     return _faculty_response("faculty", None, _all_faculty)
+
+
+@bp.route("/disclosures/<letter>", defaults={"page": 1})
+@bp.route("/disclosures/<letter>/<int:page>")
+def all_faculty_letter(letter: str, page: int):
+    """The people of the current meeting whose family name starts with ``letter``, page by
+    page (``…/k/1`` redirects to ``…/k``)."""
+    return _faculty_response("faculty-letter", None, _letter_page, letter, page)
 
 
 @bp.route("/disclosures.pdf")
@@ -301,8 +444,15 @@ def all_faculty_pdf():
 
 
 @bp.route("/m/<slug>/disclosures")
+@_search_limit
 def meeting_faculty(slug: str):
     return _faculty_response("faculty", slug, _all_faculty)
+
+
+@bp.route("/m/<slug>/disclosures/<letter>", defaults={"page": 1})
+@bp.route("/m/<slug>/disclosures/<letter>/<int:page>")
+def meeting_faculty_letter(slug: str, letter: str, page: int):
+    return _faculty_response("faculty-letter", slug, _letter_page, letter, page)
 
 
 @bp.route("/m/<slug>/disclosures.pdf")
