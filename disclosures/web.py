@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import date, datetime
 
 from flask import Flask, abort, render_template, request, session
@@ -67,13 +68,15 @@ class IdConverter(IntegerConverter):
 FORM_ALLOWANCE = 64 * 1024  # the rest of a multipart form around an uploaded file
 
 
-def allows_upload(config_key: str):
+def allows_upload(config_key: str, allowed: Callable[..., bool]):
     """View decorator (outermost, under ``route``): requests to this view may be as large as
-    ``app.config[config_key]`` (+ the form) instead of MAX_CONTENT_LENGTH. Applied before
-    anything reads the body (CSRF and the NUL check do), so the limit really holds."""
+    ``app.config[config_key]`` (+ the form) instead of MAX_CONTENT_LENGTH, when
+    ``allowed(current_user, **view_args)`` says the user may upload there. Everyone else
+    (anonymous clients included) keeps MAX_CONTENT_LENGTH. Applied before anything reads
+    the body (CSRF and the NUL check do), so the limit really holds."""
 
     def decorator(view):
-        view.upload_limit_key = config_key
+        view.upload_limit = (config_key, allowed)
         return view
 
     return decorator
@@ -105,8 +108,8 @@ def register_web(app: Flask) -> None:
     @app.url_value_preprocessor
     def upload_limits(endpoint, values):
         view = app.view_functions.get(endpoint) if endpoint else None
-        key = getattr(view, "upload_limit_key", None)
-        if key:
+        key, allowed = getattr(view, "upload_limit", (None, None))
+        if key and allowed(current_user, **(values or {})):
             request.max_content_length = int(app.config[key]) + FORM_ALLOWANCE
 
     @app.before_request

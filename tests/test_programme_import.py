@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import io
+import json
+import os
+import random
+import subprocess
+import sys
+import zipfile
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -200,6 +206,21 @@ BAD_ROWS = [
     ("missing code", ",Talk,2027-10-07,08:00,09:00,Hall,,1,,,", 2, "activity code", "required"),
     ("new person without name", "S1,Talk,2027-10-07,08:00,09:00,Hall,,1,,who@example.org,speaker", 2,
      "faculty name", "give the person&#39;s name"),
+    # Every text is checked against the column it is stored in (a 500 or a 409 before).
+    ("name too long", f"S1,Talk,2027-10-07,08:00,09:00,Hall,,1,{'N' * 201},ann@example.org,speaker", 2,
+     "faculty name", "201 characters; at most 200 fit here"),
+    ("email too long", f"S1,Talk,2027-10-07,08:00,09:00,Hall,,1,Ann Lee,{'a' * 243}@example.org,speaker", 2,
+     "email", "255 characters; at most 254 fit here"),
+    ("code too long", f"{'C' * 41},Talk,2027-10-07,08:00,09:00,Hall,,1,,,", 2, "activity code",
+     "41 characters; at most 40 fit here"),
+    ("title too long", f"S1,{'T' * 301},2027-10-07,08:00,09:00,Hall,,1,,,", 2, "title",
+     "301 characters; at most 300 fit here"),
+    ("room too long", f"S1,Talk,2027-10-07,08:00,09:00,{'R' * 121},,1,,,", 2, "room",
+     "121 characters; at most 120 fit here"),
+    ("cell too long", f"S1,Talk,2027-10-07,08:00,09:00,Hall,{'t' * 1001},1,,,", 2, "topics",
+     "1,001 characters; a cell may hold at most 1,000"),
+    ("too many topics", "S1,Talk,2027-10-07,08:00,09:00,Hall," + ";".join(f"t{i}" for i in range(21)) + ",1,,,", 2,
+     "topics", "21 topics: an activity has at most 20"),
 ]
 
 
@@ -313,3 +334,326 @@ def test_import_cli_bad_file_lists_errors_and_fails(app, meeting, tmp_path):
     assert "row 2, column day" in result.output and "nothing imported" in result.output
     unknown = app.test_cli_runner().invoke(args=["import-programme", "nope", str(bad)])
     assert unknown.exit_code != 0 and "No meeting has the short name" in unknown.output
+
+
+# --- Hostile files: each is read in a child process limited to 512 MB of address space ----
+
+MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml."
+REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
+COLUMN_NAMES = HEADER.strip().split(",")
+GOOD_ROW = ["S1", "Talk", "2027-10-07", "08:00", "09:00", "Hall", "", "1", "Ann Lee", "ann@example.org", "speaker"]
+
+
+def _column_letter(number: int) -> str:
+    letters = ""
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _cells(row: int, values) -> str:
+    cells = "".join(f'<c r="{_column_letter(i)}{row}" t="inlineStr"><is><t>{v}</t></is></c>'
+                    for i, v in enumerate(values, 1))
+    return f'<row r="{row}">{cells}</row>'
+
+
+def _sheet(rows: str, dimension: str = "A1:K2", prolog: str = "") -> bytes:
+    return (f'<?xml version="1.0" encoding="UTF-8"?>{prolog}<worksheet xmlns="{MAIN_NS}">'
+            f'<dimension ref="{dimension}"/><sheetData>{rows}</sheetData></worksheet>').encode()
+
+
+def _package(sheet, *, strings=None, styles=None, members=()) -> bytes:
+    """A minimal .xlsx written by hand. A part is bytes, or a function that writes it to a
+    stream (for parts too large to hold in memory)."""
+    overrides = [("xl/workbook.xml", TYPE + "sheet.main+xml"), ("xl/worksheets/sheet1.xml", TYPE + "worksheet+xml")]
+    rels = [("worksheet", "worksheets/sheet1.xml")]
+    parts = {"xl/worksheets/sheet1.xml": sheet}
+    for name, part, content_type, rel in (("xl/sharedStrings.xml", strings, "sharedStrings+xml", "sharedStrings"),
+                                          ("xl/styles.xml", styles, "styles+xml", "styles")):
+        if part is not None:
+            overrides.append((name, TYPE + content_type))
+            rels.append((rel, name.removeprefix("xl/")))
+            parts[name] = part
+    parts["[Content_Types].xml"] = (
+        '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        + "".join(f'<Override PartName="/{n}" ContentType="{t}"/>' for n, t in overrides) + "</Types>").encode()
+    parts["_rels/.rels"] = (
+        '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        f'<Relationship Id="rId1" Type="{REL}officeDocument" Target="xl/workbook.xml"/></Relationships>').encode()
+    parts["xl/workbook.xml"] = (
+        f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{MAIN_NS}" xmlns:r="{REL.rstrip("/")}">'
+        '<sheets><sheet name="Programme" sheetId="1" r:id="rId1"/></sheets></workbook>').encode()
+    parts["xl/_rels/workbook.xml.rels"] = (
+        '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        + "".join(f'<Relationship Id="rId{i}" Type="{REL}{t}" Target="{target}"/>' for i, (t, target) in enumerate(rels, 1))
+        + "</Relationships>").encode()
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in [*parts.items(), *members]:
+            with archive.open(name, "w") as stream:
+                content(stream) if callable(content) else stream.write(content)
+    return out.getvalue()
+
+
+def _repeat(start: bytes, unit: bytes, times: int, end: bytes):
+    def write(stream):
+        stream.write(start)
+        chunk = unit * 10_000
+        for _ in range(times // 10_000):
+            stream.write(chunk)
+        stream.write(end)
+    return write
+
+
+def _random_cells(count: int) -> bytes:
+    """Cells with random numbers: XML that does not compress much (no ratio check helps)."""
+    numbers = random.Random(7).choices(range(10**8), k=count)
+    return "".join(f"<c><v>{n}</v></c>" for n in numbers).encode()
+
+
+def _dimension_bomb():
+    # Declares 16,384 columns by 60,000 rows; holds two rows and an empty one at the end.
+    return _package(_sheet(_cells(1, COLUMN_NAMES) + _cells(2, GOOD_ROW) + '<row r="60000"/>',
+                           dimension="A1:XFD60000"))
+
+
+def _shared_strings_bomb():
+    # 170 MB of one-letter strings in a 400 KB file.
+    return _package(_sheet(_cells(1, COLUMN_NAMES) + _cells(2, GOOD_ROW)),
+                    strings=_repeat(f'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="{MAIN_NS}">'.encode(),
+                                    b"<si><t>a</t></si>", 10_000_000, b"</sst>"))
+
+
+def _entity_bomb():
+    entities = "".join(f'<!ENTITY e{i} "{f"&e{i - 1};" * 10}">' for i in range(1, 10))
+    prolog = f'<!DOCTYPE worksheet [<!ENTITY e0 "lol">{entities}]>'
+    return _package(_sheet(_cells(1, COLUMN_NAMES) + _cells(2, ["&e9;", *GOOD_ROW[1:]]), prolog=prolog))
+
+
+def _zip_bomb_member():
+    # A sheet padded with 200 MB of spaces: 200 KB in the file.
+    head, tail = _sheet(_cells(1, COLUMN_NAMES) + _cells(2, GOOD_ROW)).split(b"</sheetData>")
+    return _package(_repeat(head, b" " * 100, 2_000_000, b"</sheetData>" + tail))
+
+
+def _thousands_of_columns_xlsx():
+    return _package(_sheet(_cells(1, COLUMN_NAMES + [f"note {i}" for i in range(5_000)]) + _cells(2, GOOD_ROW),
+                           dimension="A1:GJH2"))
+
+
+def _million_cells_in_a_row():
+    head, tail = _sheet(_cells(1, COLUMN_NAMES)).split(b"</sheetData>")
+    return _package(head + b'<row r="2">' + _random_cells(1_000_000) + b"</row></sheetData>" + tail)
+
+
+def _styles_loaded_whole():
+    # openpyxl parses styles.xml into one tree: a million formats with random numbers.
+    numbers = random.Random(3).choices(range(10**8), k=1_000_000)
+    body = "".join(f'<xf numFmtId="{n}"/>' for n in numbers).encode()
+    return _package(_sheet(_cells(1, COLUMN_NAMES) + _cells(2, GOOD_ROW)),
+                    styles=f'<?xml version="1.0" encoding="UTF-8"?><styleSheet xmlns="{MAIN_NS}"><cellXfs>'.encode()
+                    + body + b"</cellXfs></styleSheet>")
+
+
+def _many_members():
+    return _package(_sheet(_cells(1, COLUMN_NAMES) + _cells(2, GOOD_ROW)),
+                    members=[(f"xl/media/{i}.bin", b"") for i in range(2_000)])
+
+
+HOSTILE_FILES = [
+    # (name, build, file name, what the child prints: a refusal containing this, or rows read)
+    ("dimension bomb", _dimension_bomb, "p.xlsx", {"rows": 1}),
+    ("shared strings bomb", _shared_strings_bomb, "p.xlsx", "xl/sharedStrings.xml unpacks to 162 MB (at most 64 MB)"),
+    ("entity bomb", _entity_bomb, "p.xlsx", "it declares a DTD or XML entities"),
+    ("zip bomb member", _zip_bomb_member, "p.xlsx", "xl/worksheets/sheet1.xml unpacks to 190 MB"),
+    ("thousands of columns", _thousands_of_columns_xlsx, "p.xlsx", "row 1 of xl/worksheets/sheet1.xml has more than 10,000 XML elements"),
+    ("a million cells in a row", _million_cells_in_a_row, "p.xlsx", "row 2 of xl/worksheets/sheet1.xml has more than 10,000 XML elements"),
+    ("styles loaded whole", _styles_loaded_whole, "p.xlsx", "xl/styles.xml has more than 100,000 XML elements"),
+    ("many members", _many_members, "p.xlsx", "files (at most 1,000)"),
+    ("zip directory", lambda: _package(_sheet(_cells(1, COLUMN_NAMES)), members=[(f"m/{i}", b"") for i in range(20_000)]),
+     "p.xlsx", "its ZIP directory lists more than 1,000 files"),
+    ("csv one long line", lambda: HEADER.encode() + b"," * 40_000_000, "p.csv", "Line 2 makes a row longer than 262,144 characters"),
+    ("csv blank lines", lambda: HEADER.encode() + b"\n" * 40_000_000, "p.csv", "a header row but no programme rows"),
+    ("csv thousands of columns", lambda: (HEADER.strip() + "".join(f",note {i}" for i in range(5_000)) + "\n"
+                                          + ",".join(GOOD_ROW) + "\n").encode(), "p.csv", "more than 200 columns"),
+]
+
+CHILD = """
+import datetime, json, resource, sys, types
+limit = 512 * 1024 * 1024
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+from config import TestConfig
+from disclosures import create_app
+from disclosures.staff.programme import ProgrammeFileError, read_programme
+data = open(sys.argv[1], "rb").read()
+meeting = types.SimpleNamespace(starts_on=datetime.date(2027, 10, 6), ends_on=datetime.date(2027, 10, 8))
+with create_app(TestConfig, SQLALCHEMY_DATABASE_URI="sqlite://").app_context():
+    try:
+        parsed = read_programme(data, sys.argv[2], meeting)
+    except ProgrammeFileError as exc:
+        print(json.dumps({"refused": str(exc)}))
+    else:
+        print(json.dumps({"rows": parsed.row_count, "errors": [e.reason for e in parsed.errors]}))
+"""
+
+
+@pytest.mark.parametrize("name, build, filename, expected", HOSTILE_FILES, ids=[h[0] for h in HOSTILE_FILES])
+def test_hostile_file_is_refused_within_512_mb(tmp_path, name, build, filename, expected):
+    path = tmp_path / filename
+    path.write_bytes(build())
+    assert path.stat().st_size < 50 * 1024 * 1024  # within the upload limit
+    result = subprocess.run([sys.executable, "-c", CHILD, str(path), filename], capture_output=True,
+                            text=True, timeout=240, env={**os.environ, "DISCLOSURES_INSTANCE": str(tmp_path)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    if isinstance(expected, dict):
+        assert outcome.get("rows") == expected["rows"] and outcome.get("errors") == [], outcome
+    else:
+        assert expected in outcome.get("refused", ""), outcome
+
+
+def test_openpyxl_reads_through_defusedxml_and_refuses_entities():
+    """The second line of defence, independent of our own check: openpyxl, as installed,
+    refuses XML entities (it uses defusedxml when it is importable)."""
+    from defusedxml import EntitiesForbidden
+
+    with pytest.raises(ValueError) as refused:  # openpyxl wraps the parser's error
+        workbook = openpyxl.load_workbook(io.BytesIO(_entity_bomb()), read_only=True)
+        list(workbook.worksheets[0].iter_rows(values_only=True))
+    assert isinstance(refused.value.__cause__, EntitiesForbidden)
+
+
+def test_import_confirm_of_a_stored_file_with_too_long_values_is_refused_cleanly(login_as, app, meeting):
+    """A file kept for confirmation is planned again: values too long for the database are a
+    clear 400, never a 500 (PostgreSQL) or a "changed at the same moment" 409 (SQLite)."""
+    from disclosures.staff.programme import store_upload
+
+    staff = factories.user(Role.STAFF)
+    client = login_as(staff)
+    before = _counts()
+    data = (HEADER + f"S1,Talk,2027-10-07,08:00,09:00,Hall,,1,{'N' * 201},ann@example.org,speaker\n").encode()
+    upload_id = store_upload(data, "programme.csv", meeting, staff)
+    response = client.post(f"/staff/meetings/{meeting.id}/import/confirm", data={"upload_id": upload_id})
+    assert response.status_code == 400
+    assert "now has errors" in response.get_data(as_text=True)
+    assert _counts() == before
+
+
+def test_import_stops_checking_after_a_thousand_problems(login_as, meeting):
+    client = login_as(factories.user(Role.STAFF))
+    bad = "S1,Talk,someday,08:00,09:00,Hall,,1,,,\n"
+    response = _upload(client, meeting, (HEADER + bad * 3_000).encode())
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "1000 problems in the file" in html
+    assert "rows from 1002 on were not checked" in html and "… and 500 more." in html
+
+
+CSV_FILES = [
+    ("nul byte", (HEADER + "S1,Talk\x00,2027-10-07,08:00,09:00,Hall,,1,,,\n").encode(), "binary data"),
+    ("unclosed quote", (HEADER + 'S1,"Talk,2027-10-07,08:00,09:00,Hall,,1,,,\n' + "x" * 300_000 + "\n").encode(),
+     "an unclosed quote"),
+    ("bad utf-8 late in the file", (HEADER + "S1,Talk,2027-10-07,08:00,09:00,Hall,,1,,,\n" * 2_000).encode()
+     + b"S2,Caf\xe9,2027-10-07,08:00,09:00,Hall,,1,,,\n", "not UTF-8"),
+    ("no header in the first thousand rows", b"\n" * 1_500 + HEADER.encode(), "The file has no rows"),
+    ("rows beyond the limit", (HEADER + "\n" * 500 + "S1,Talk,2027-10-07,08:00,09:00,Hall,,1,,,\n"
+                               * 50_000).encode(), "goes on past row 50,001"),
+]
+
+
+@pytest.mark.parametrize("name, data, message", CSV_FILES, ids=[c[0] for c in CSV_FILES])
+def test_import_unreadable_csv_explains_and_writes_nothing(login_as, meeting, name, data, message):
+    client = login_as(factories.user(Role.STAFF))
+    before = _counts()
+    response = _upload(client, meeting, data)
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert _counts() == before
+
+
+def test_import_reads_classic_mac_line_endings(login_as, meeting):
+    client = login_as(factories.user(Role.STAFF))
+    data = SAMPLE.replace(b"\r\n", b"\n").replace(b"\n", b"\r")
+    response = _upload(client, meeting, data)
+    assert response.status_code == 200
+    assert "Lumbar fusion: ten-year outcomes" in response.get_data(as_text=True)
+
+
+def test_import_cli_refuses_a_hostile_spreadsheet(app, meeting, tmp_path):
+    db.session.commit()
+    bomb = tmp_path / "bomb.xlsx"
+    bomb.write_bytes(_entity_bomb())
+    result = app.test_cli_runner().invoke(args=["import-programme", "spine-2027", str(bomb)])
+    assert result.exit_code == 1
+    assert "it declares a DTD or XML entities" in result.output
+    assert db.session.scalar(sa.select(sa.func.count(Activity.id))) == 0
+
+
+def test_import_cli_says_where_checking_stopped(app, meeting, tmp_path):
+    db.session.commit()
+    bad = tmp_path / "bad.csv"
+    bad.write_text(HEADER + "S1,Talk,someday,08:00,09:00,Hall,,1,,,\n" * 1_100)
+    result = app.test_cli_runner().invoke(args=["import-programme", "spine-2027", str(bad)])
+    assert result.exit_code == 1
+    assert "rows from 1002 on were not checked" in result.output
+    assert "1000 problem(s)" in result.output
+
+
+
+def _random_attributes(tag: str, count: int) -> bytes:
+    numbers = random.Random(11).choices(range(10**8), k=count)
+    return "".join(f'<{tag} n="{n}"/>' for n in numbers).encode()
+
+
+def _workbook_with_chartsheet(target_part: bytes) -> bytes:
+    """A workbook whose relationships also name a big worksheet part as a chartsheet (which
+    openpyxl would parse whole)."""
+    base = _package(_sheet(_cells(1, COLUMN_NAMES) + _cells(2, GOOD_ROW)))
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(base)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in source.infolist():
+            content = source.read(info)
+            if info.filename == "xl/_rels/workbook.xml.rels":
+                content = content.replace(b"</Relationships>", (
+                    f'<Relationship Id="rId9" Type="{REL}chartsheet" Target="worksheets/big.xml"/>'
+                    "</Relationships>").encode())
+            if info.filename == "[Content_Types].xml":
+                content = content.replace(b"</Types>", (
+                    f'<Override PartName="/xl/worksheets/big.xml" ContentType="{TYPE}worksheet+xml"/></Types>').encode())
+            archive.writestr(info, content)
+        archive.writestr("xl/worksheets/big.xml", target_part)
+    return out.getvalue()
+
+
+PACKAGE_LIMITS = [
+    ("shared strings over 16 MB", lambda: _package(
+        _sheet(_cells(1, COLUMN_NAMES)),
+        strings=f'<sst xmlns="{MAIN_NS}">'.encode() + b"".join(
+            b"<si><t>" + random.Random(i).randbytes(3_000).hex().encode() + b"</t></si>" for i in range(3_000))
+        + b"</sst>"), "its shared-strings table xl/sharedStrings.xml is over 16 MB"),
+    ("rows beyond half a million", lambda: _package(_sheet(_cells(1, COLUMN_NAMES) + "".join(
+        f'<row r="{r}"/>' for r in range(2, 600_002)))), "has more than 500,000 rows or strings"),
+    ("elements outside the rows", lambda: _package(
+        f'<worksheet xmlns="{MAIN_NS}"><cols>'.encode() + _random_attributes("col", 150_000)
+        + b"</cols><sheetData>" + _cells(1, COLUMN_NAMES).encode() + b"</sheetData></worksheet>"),
+     "elements outside its rows"),
+    ("a worksheet also named as a chartsheet", lambda: _workbook_with_chartsheet(
+        f'<worksheet xmlns="{MAIN_NS}"><sheetData><row r="1">'.encode() + _random_attributes("c", 9_000)
+        + b"</row>" + b"".join(f'<row r="{r}"><c><v>{r}</v></c></row>'.encode() for r in range(2, 40_000))
+        + b"</sheetData></worksheet>"), "xl/worksheets/big.xml has more than 100,000 XML elements"),
+]
+
+
+@pytest.mark.parametrize("name, build, message", PACKAGE_LIMITS, ids=[p[0] for p in PACKAGE_LIMITS])
+def test_import_xlsx_beyond_a_package_limit_explains_and_writes_nothing(login_as, meeting, name, build, message):
+    client = login_as(factories.user(Role.STAFF))
+    before = _counts()
+    response = _upload(client, meeting, build(), "programme.xlsx")
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert _counts() == before
+

@@ -46,6 +46,9 @@ def import_programme_command(meeting_slug: str, file: Path, dry_run: bool):
     if not plan.ok:
         for error in plan.errors:
             click.echo(f"row {error.row}, column {error.column}: {error.reason}", err=True)
+        if plan.parsed.stopped_at_row:
+            click.echo(f"Checking stopped there: rows from {plan.parsed.stopped_at_row} on were "
+                       "not checked.", err=True)
         raise click.ClickException(f"{len(plan.errors)} problem(s) in {file.name}: nothing imported.")
     summary = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in plan.counts().items())
     if dry_run:

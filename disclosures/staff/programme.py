@@ -23,13 +23,10 @@ columns (any order, any case)::
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 import secrets
 import time as time_module
-import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -51,6 +48,7 @@ from ..permissions import role_required
 from ..web import allows_upload
 from . import forms
 from . import operations as ops
+from .spreadsheet import MAX_COLUMNS, ProgrammeFileError, read_rows
 from .views import bp
 
 COLUMNS = (
@@ -59,12 +57,11 @@ COLUMNS = (
 )
 REQUIRED_COLUMNS = ("activity code", "title", "day", "start", "end")
 MAX_ROWS = 50_000
+MAX_CELL_CHARS = 1_000  # any cell of a programme column
+MAX_TOPICS = 20
+MAX_REPORTED_ERRORS = 1_000  # checking stops there: the preview lists these
 DEFAULT_IMPORT_MAX_BYTES = 50 * 1024 * 1024
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-class ProgrammeFileError(ValueError):
-    """The file as a whole cannot be read (wrong type, encoding, columns, size)."""
 
 
 @dataclass
@@ -103,6 +100,7 @@ class ParsedProgramme:
     errors: list[RowError] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
     row_count: int = 0
+    stopped_at_row: int | None = None  # checking stopped here after MAX_REPORTED_ERRORS
 
 
 def import_max_bytes() -> int:
@@ -110,54 +108,6 @@ def import_max_bytes() -> int:
 
 
 # --- Reading the file ------------------------------------------------------------------
-
-
-def _is_xlsx(data: bytes, filename: str) -> bool:
-    return filename.lower().endswith((".xlsx", ".xlsm")) or data[:4] == b"PK\x03\x04"
-
-
-def _rows_from_csv(data: bytes) -> list[list]:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ProgrammeFileError(
-            f"The file is not UTF-8 text (unreadable byte at position {exc.start}). In Excel, "
-            "use “Save As” → “CSV UTF-8 (Comma delimited)”, or upload the .xlsx file itself."
-        ) from None
-    if "\x00" in text:
-        raise ProgrammeFileError("The file contains binary data: upload a CSV or XLSX file.")
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096].split("\n", 1)[0], delimiters=",;\t")
-        delimiter = dialect.delimiter
-    except csv.Error:
-        delimiter = ","
-    try:
-        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    except csv.Error as exc:
-        raise ProgrammeFileError(f"The CSV file is malformed: {exc}.") from None
-
-
-def _rows_from_xlsx(data: bytes) -> list[list]:
-    import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    try:
-        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError, EOFError):
-        raise ProgrammeFileError(
-            "The file is not a readable Excel spreadsheet (.xlsx). Open it in Excel and save "
-            "it again as .xlsx, or export it as CSV UTF-8."
-        ) from None
-    try:
-        sheet = workbook.worksheets[0]
-        rows = []
-        for values in sheet.iter_rows(values_only=True):
-            rows.append(list(values))
-            if len(rows) > MAX_ROWS + 1:
-                break
-        return rows
-    finally:
-        workbook.close()
 
 
 def _header_key(value) -> str:
@@ -173,6 +123,10 @@ def _cell_text(value) -> str:
     return " ".join(str(value).split())
 
 
+def _quoted(text: str, length: int = 60) -> str:
+    return f"“{text if len(text) <= length else text[:length - 1] + '…'}”"
+
+
 def _parse_day(value) -> date:
     if isinstance(value, datetime):
         return value.date()
@@ -182,7 +136,7 @@ def _parse_day(value) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"“{text}” is not a date: write it as YYYY-MM-DD, e.g. 2027-10-07.") from None
+        raise ValueError(f"{_quoted(text)} is not a date: write it as YYYY-MM-DD, e.g. 2027-10-07.") from None
 
 
 def _parse_time(value) -> time:
@@ -196,7 +150,7 @@ def _parse_time(value) -> time:
             return datetime.strptime(text, fmt).time()
         except ValueError:
             continue
-    raise ValueError(f"“{_cell_text(value)}” is not a time: write it as HH:MM, e.g. 08:30 or 14:00.")
+    raise ValueError(f"{_quoted(_cell_text(value))} is not a time: write it as HH:MM, e.g. 08:30 or 14:00.")
 
 
 def _parse_role(value) -> AssignmentRole:
@@ -207,7 +161,7 @@ def _parse_role(value) -> AssignmentRole:
         if text in (role.value, role.label.lower()):
             return role
     allowed = ", ".join(r.value for r in AssignmentRole)
-    raise ValueError(f"“{_cell_text(value)}” is not a role: use one of {allowed}.")
+    raise ValueError(f"{_quoted(_cell_text(value))} is not a role: use one of {allowed}.")
 
 
 def _parse_hours(value) -> Decimal:
@@ -217,114 +171,143 @@ def _parse_hours(value) -> Decimal:
     try:
         hours = Decimal(text.replace(",", "."))
     except InvalidOperation:
-        raise ValueError(f"“{text}” is not a number of hours, e.g. 1.5.") from None
+        raise ValueError(f"{_quoted(text)} is not a number of hours, e.g. 1.5.") from None
     if not hours.is_finite() or hours < 0 or hours >= 100:
         raise ValueError("Credit hours must be between 0 and 99.")
     return hours.quantize(Decimal("0.01"))
 
 
-def read_programme(data: bytes, filename: str, meeting: Meeting) -> ParsedProgramme:
+def _limit(column: sa.Column) -> int:
+    return int(column.info.get("max_length") or column.type.length)
+
+
+# The longest text each column may hold: the limits of the columns it is stored in, so the
+# preview refuses what the database would (PostgreSQL: an error; SQLite: the length CHECK).
+TEXT_LIMITS = {
+    "activity code": _limit(Activity.__table__.c.code),
+    "title": _limit(Activity.__table__.c.title),
+    "room": _limit(Room.__table__.c.name),
+    "faculty name": _limit(User.__table__.c.full_name),
+    "email": _limit(User.__table__.c.email),
+}
+
+
+def _row_values(number: int, values: tuple, positions: dict[str, int], first: date, last: date
+                ) -> tuple[list[RowError], ActivityRow | None, FacultyRow | None]:
+    """Check one row: its problems, or the activity and the person it names."""
+    errors: list[RowError] = []
+    raw = {name: (values[i] if i < len(values) else None) for name, i in positions.items()}
+    for name, value in raw.items():
+        if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
+            errors.append(RowError(number, name, f"This cell has {len(value):,} characters; a "
+                                   f"cell may hold at most {MAX_CELL_CHARS:,}: shorten it."))
+            raw[name] = None  # reported: not checked further
+    text = {name: _cell_text(value) for name, value in raw.items()}
+    too_long = {e.column for e in errors}
+
+    def check(name, parse):
+        try:
+            return parse(raw[name])
+        except ValueError as exc:
+            errors.append(RowError(number, name, str(exc)))
+            return None
+
+    for name in REQUIRED_COLUMNS:
+        if not text[name] and name not in too_long:
+            errors.append(RowError(number, name, "This cell is empty; it is required."))
+    for name, limit in TEXT_LIMITS.items():
+        if len(text[name]) > limit:
+            errors.append(RowError(number, name, f"This cell has {len(text[name]):,} characters; "
+                                   f"at most {limit:,} fit here: shorten it."))
+            too_long.add(name)
+    day = check("day", _parse_day) if text["day"] else None
+    start = check("start", _parse_time) if text["start"] else None
+    end = check("end", _parse_time) if text["end"] else None
+    hours = check("credit hours", _parse_hours)
+    role = check("role", _parse_role)
+    if day and not first <= day <= last:
+        errors.append(RowError(
+            number, "day",
+            f"{day.isoformat()} is outside the meeting ({first.isoformat()} to {last.isoformat()})."))
+    if start and end and end <= start:
+        errors.append(RowError(number, "end", "The end must be after the start."))
+    topics = [t for t in (" ".join(p.split()) for p in text["topics"].split(";")) if t]
+    if len(topics) > MAX_TOPICS:
+        errors.append(RowError(number, "topics", f"{len(topics)} topics: an activity has at "
+                               f"most {MAX_TOPICS}. Keep the main ones."))
+    name = text["faculty name"] or None
+    email = text["email"]
+    if email and "email" not in too_long and not EMAIL_PATTERN.match(email):
+        errors.append(RowError(number, "email", f"{_quoted(email)} is not an email address."))
+    if name and not email and "email" not in too_long:
+        errors.append(RowError(number, "email",
+                               "A faculty name needs an email address to match the person."))
+    if errors:
+        return errors, None, None
+    activity = ActivityRow(text["activity code"], text["title"], day, start, end,
+                           text["room"] or None, topics, hours, number)
+    person = FacultyRow(number, activity.code, name, normalise_email(email), role) if email else None
+    return errors, activity, person
+
+
+def read_programme(data: bytes, filename: str, meeting: Meeting, *,
+                   max_bytes: int | None = None) -> ParsedProgramme:
     """Parse a programme file. Raises ``ProgrammeFileError`` for a file that cannot be
-    read at all; row problems are collected in ``errors`` (row, column, reason)."""
-    if not data or not data.strip():
+    read at all; row problems are collected in ``errors`` (row, column, reason).
+
+    Reads the file as a stream of rows and keeps only what it parsed (the limits in
+    ``spreadsheet`` bound what one row can cost); stops checking after
+    ``MAX_REPORTED_ERRORS`` problems. Uses only ``meeting.starts_on``/``ends_on``.
+    """
+    max_bytes = max_bytes or import_max_bytes()
+    if not data or data.isspace():
         raise ProgrammeFileError("The file is empty. Upload the programme with a header row "
                                  "and one row per faculty member per activity.")
-    if len(data) > import_max_bytes():
+    if len(data) > max_bytes:
         raise ProgrammeFileError(
-            f"The file is larger than {import_max_bytes() // (1024 * 1024)} MB. Split the "
+            f"The file is larger than {max_bytes // (1024 * 1024)} MB. Split the "
             "programme into several files (each re-import updates in place)."
         )
-    if _is_xlsx(data, filename):
-        rows = _rows_from_xlsx(data)
-    elif filename.lower().endswith((".xls", ".ods", ".numbers")):
-        raise ProgrammeFileError("Only CSV and .xlsx files can be imported: save the file as "
-                                 ".xlsx or as CSV UTF-8.")
-    else:
-        rows = _rows_from_csv(data)
-
-    header_index = next((i for i, r in enumerate(rows) if any(_cell_text(v) for v in r)), None)
-    if header_index is None:
+    rows = read_rows(data, filename, last_row=MAX_ROWS + 1)
+    header_number, header_values = next(rows, (None, None))
+    if header_number is None:
         raise ProgrammeFileError("The file has no rows.")
-    header = [_header_key(v) for v in rows[header_index]]
+    if len(header_values) > MAX_COLUMNS and _cell_text(header_values[MAX_COLUMNS]):
+        raise ProgrammeFileError(
+            f"The header row has more than {MAX_COLUMNS} columns. Keep the programme's columns ("
+            + ", ".join(COLUMNS) + ") and delete the others.")
+    header = [_header_key(v) for v in header_values]
+    while header and not header[-1]:
+        header.pop()
     positions: dict[str, int] = {}
     parsed = ParsedProgramme()
     for i, name in enumerate(header):
         if name in COLUMNS and name not in positions:
             positions[name] = i
         elif name:
-            parsed.ignored_columns.append(name)
+            parsed.ignored_columns.append(name[:60])
     missing = [c for c in COLUMNS if c not in positions]
     if missing:
-        found = ", ".join(h for h in header if h) or "none"
+        found = ", ".join(h[:60] for h in header[:30] if h) or "none"
         raise ProgrammeFileError(
             "The header row is missing the column(s): " + ", ".join(missing)
             + f". Columns found: {found}. The first row must name the columns: "
             + ", ".join(COLUMNS) + "."
         )
-    data_rows = rows[header_index + 1:]
-    if len(data_rows) > MAX_ROWS:
-        raise ProgrammeFileError(f"The file has more than {MAX_ROWS} rows: split it.")
 
     first, last = meeting.starts_on, meeting.ends_on
-    for offset, values in enumerate(data_rows):
-        number = header_index + offset + 2
-        if not any(_cell_text(v) for v in values):
-            continue
+    for number, values in rows:
+        if len(parsed.errors) >= MAX_REPORTED_ERRORS:
+            parsed.stopped_at_row = number
+            break
         parsed.row_count += 1
-
-        def cell(name, values=values):
-            i = positions[name]
-            return values[i] if i < len(values) else None
-
-        row_errors: list[RowError] = []
-
-        def check(name, parse, number=number, row_errors=row_errors, cell=cell):
-            try:
-                return parse(cell(name))
-            except ValueError as exc:
-                row_errors.append(RowError(number, name, str(exc)))
-                return None
-
-        for name in REQUIRED_COLUMNS:
-            if not _cell_text(cell(name)):
-                row_errors.append(RowError(number, name, "This cell is empty; it is required."))
-        code = _cell_text(cell("activity code"))
-        title = _cell_text(cell("title"))
-        if len(code) > 40:
-            row_errors.append(RowError(number, "activity code", "Codes are at most 40 characters."))
-        if len(title) > 300:
-            row_errors.append(RowError(number, "title", "Titles are at most 300 characters."))
-        day = check("day", _parse_day) if _cell_text(cell("day")) else None
-        start = check("start", _parse_time) if _cell_text(cell("start")) else None
-        end = check("end", _parse_time) if _cell_text(cell("end")) else None
-        hours = check("credit hours", _parse_hours)
-        role = check("role", _parse_role)
-        room = _cell_text(cell("room")) or None
-        if room and len(room) > 120:
-            row_errors.append(RowError(number, "room", "Room names are at most 120 characters."))
-        if day and not first <= day <= last:
-            row_errors.append(RowError(
-                number, "day",
-                f"{day.isoformat()} is outside the meeting ({first.isoformat()} to {last.isoformat()})."))
-        if start and end and end <= start:
-            row_errors.append(RowError(number, "end", "The end must be after the start."))
-        topics = [t for t in (" ".join(p.split()) for p in _cell_text(cell("topics")).split(";")) if t]
-
-        name = _cell_text(cell("faculty name")) or None
-        email_text = _cell_text(cell("email"))
-        if email_text and not EMAIL_PATTERN.match(email_text):
-            row_errors.append(RowError(number, "email", f"“{email_text}” is not an email address."))
-        if name and not email_text:
-            row_errors.append(RowError(number, "email",
-                                       "A faculty name needs an email address to match the person."))
-
+        row_errors, activity, person = _row_values(number, values, positions, first, last)
         if row_errors:
             parsed.errors.extend(row_errors)
             continue
-        activity = ActivityRow(code, title, day, start, end, room, topics, hours, number)
-        known = parsed.activities.get(code)
+        known = parsed.activities.get(activity.code)
         if known is None:
-            parsed.activities[code] = activity
+            parsed.activities[activity.code] = activity
         else:
             for attr, column in (("title", "title"), ("day", "day"), ("start", "start"),
                                  ("end", "end"), ("room", "room"), ("topics", "topics"),
@@ -332,11 +315,11 @@ def read_programme(data: bytes, filename: str, meeting: Meeting) -> ParsedProgra
                 if getattr(known, attr) != getattr(activity, attr):
                     parsed.errors.append(RowError(
                         number, column,
-                        f"Differs from row {known.first_row} for activity {code}: every row of "
-                        "one activity must repeat the same activity details."))
+                        f"Differs from row {known.first_row} for activity {activity.code}: every "
+                        "row of one activity must repeat the same activity details."))
                     break
-        if email_text:
-            parsed.faculty.append(FacultyRow(number, code, name, normalise_email(email_text), role))
+        if person is not None:
+            parsed.faculty.append(person)
     if not parsed.row_count and not parsed.errors:
         raise ProgrammeFileError("The file has a header row but no programme rows.")
     return parsed
@@ -443,7 +426,7 @@ def plan_import(meeting: Meeting, parsed: ParsedProgramme) -> ImportPlan:
     for person in parsed.faculty:
         if person.email not in users:
             if not person.name:
-                if person.email not in names:
+                if person.email not in names and len(plan.errors) < MAX_REPORTED_ERRORS:
                     plan.errors.append(RowError(
                         person.row, "faculty name",
                         f"No account uses {person.email} yet: give the person's name so one "
@@ -576,8 +559,14 @@ def discard_upload(upload_id: str) -> None:
 # --- Pages -----------------------------------------------------------------------------
 
 
+def may_import_programme(user, meeting_id: int) -> bool:
+    """Who may send a programme file to a meeting, and so gets the larger upload limit
+    (checked before the body is read): staff today; a per-meeting rule can go here."""
+    return user.is_authenticated and user.has_role(Role.STAFF)
+
+
 @bp.route("/meetings/<int:meeting_id>/import", methods=["GET", "POST"])
-@allows_upload("IMPORT_MAX_BYTES")  # programme files may be larger than ordinary forms
+@allows_upload("IMPORT_MAX_BYTES", may_import_programme)  # larger than ordinary forms
 @role_required(Role.STAFF)
 def programme_import(meeting_id: int):
     """Upload → preview (nothing written)."""
@@ -600,7 +589,9 @@ def programme_import(meeting_id: int):
                 confirm_form=confirm,
             ), (200 if plan.ok else 422)
     return render_template("staff/import.html", meeting=meeting, form=form, columns=COLUMNS,
-                           max_mb=import_max_bytes() // (1024 * 1024)), (400 if form.errors else 200)
+                           max_mb=import_max_bytes() // (1024 * 1024), max_rows=MAX_ROWS,
+                           max_cell=MAX_CELL_CHARS, max_topics=MAX_TOPICS, limits=TEXT_LIMITS
+                           ), (400 if form.errors else 200)
 
 
 @bp.route("/meetings/<int:meeting_id>/import/confirm", methods=["POST"])
