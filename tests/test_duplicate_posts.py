@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from disclosures.enums import AssignmentRole, MitigationMethod, Nature, Role
 from disclosures.extensions import db
-from disclosures.models import AuditEvent, Mitigation
+from disclosures.models import Assignment, AuditEvent, Mitigation, Room, User
 
 from . import factories
 
@@ -100,8 +100,71 @@ def events(action: str) -> int:
     return count(AuditEvent, AuditEvent.action == action)
 
 
+@pytest.fixture()
+def staff_clients(login_as, app):
+    """Two staff members, each logged in on a client of their own."""
+    first = factories.user(Role.STAFF, full_name="Sam Staff")
+    second = factories.user(Role.STAFF, full_name="Sue Staff")
+    return [login_as(first), login_as(second, app.test_client())]
+
+
 def text(response) -> str:
     return response.get_data(as_text=True)
+
+
+# ------------------------------------------------------------------ staff: unique rows
+
+
+@pytest.mark.parametrize("run", range(RUNS))
+def test_two_invitations_of_one_email_at_once_make_one_account(staff_clients, run):
+    data = {"email": "new.speaker@example.org", "full_name": "New Speaker", "degrees": "MD",
+            "institution": ""}
+    responses = race(staff_clients, "/staff/people/invite", data, "user_account")
+    assert sorted(r.status_code for r in responses) == [200, 400]
+    refused = next(r for r in responses if r.status_code == 400)
+    assert "An account for new.speaker@example.org already exists." in text(refused)
+    assert count(User, User.email == "new.speaker@example.org") == 1
+    assert events("user.invited") == 1
+
+
+@pytest.mark.parametrize("run", range(RUNS))
+def test_two_assignments_of_one_person_at_once_make_one_assignment(staff_clients, run):
+    meeting = factories.meeting()
+    activity = factories.activity(meeting, code="FUS-1")
+    person = factories.user(full_name="Maria Okafor", email="maria@example.org")
+    data = {"email": "maria@example.org", "role": AssignmentRole.SPEAKER.value, "full_name": "", "degrees": ""}
+    responses = race(staff_clients, f"/staff/activities/{activity.id}/assign", data, "assignment")
+    assert sorted(r.status_code for r in responses) == [302, 400]
+    refused = next(r for r in responses if r.status_code == 400)
+    assert "Maria Okafor is already speaker of FUS-1." in text(refused)
+    assert count(Assignment, Assignment.user_id == person.id) == 1
+    assert events("assignment.created") == 1
+
+
+@pytest.mark.parametrize("run", range(RUNS))
+def test_two_assignments_of_a_new_person_at_once_make_one_account_and_one_assignment(staff_clients, run):
+    meeting = factories.meeting()
+    activity = factories.activity(meeting, code="FUS-2")
+    data = {"email": "ivan@example.org", "role": AssignmentRole.SPEAKER.value, "full_name": "Ivan New",
+            "degrees": "PhD"}
+    responses = race(staff_clients, f"/staff/activities/{activity.id}/assign", data, "user_account")
+    assert sorted(r.status_code for r in responses) == [302, 400]
+    refused = next(r for r in responses if r.status_code == 400)
+    assert "Ivan New is already speaker of FUS-2." in text(refused)
+    assert count(User, User.email == "ivan@example.org") == 1
+    assert count(Assignment, Assignment.activity_id == activity.id) == 1
+    assert events("user.invited") == 1 and events("assignment.created") == 1
+
+
+@pytest.mark.parametrize("run", range(RUNS))
+def test_two_new_rooms_of_one_name_at_once_make_one_room(staff_clients, run):
+    meeting = factories.meeting()
+    responses = race(staff_clients, f"/staff/meetings/{meeting.id}/rooms/new", {"name": "Ballroom A"}, "room")
+    assert sorted(r.status_code for r in responses) == [302, 400]
+    refused = next(r for r in responses if r.status_code == 400)
+    assert "This meeting already has a room called “Ballroom A”." in text(refused)
+    assert count(Room, Room.meeting_id == meeting.id) == 1
+    assert events("room.created") == 1
 
 
 # ------------------------------------------------------------------ mitigations
