@@ -298,11 +298,13 @@ def _review(email: str, pairs: list[Pair], stop: float, tally: Tally, seed: int)
             tally.count(status)
             if status != 200:
                 continue
-            # The page holds one form per pair, each with its prefixed token and version.
+            # The page holds one form per pair, each with its prefixed token, version and the
+            # disclosure version it shows.
             prefix = re.escape(pair.prefix)
             csrf = re.search(rf'name="{prefix}-csrf_token" type="hidden" value="([^"]+)"', page)
             version = re.search(rf'name="{prefix}-version" type="hidden" value="(\d+)"', page)
-            if csrf is None:
+            disclosure = re.search(rf'name="{prefix}-disclosure" type="hidden" value="(\d+)"', page)
+            if csrf is None or disclosure is None:
                 raise RuntimeError(f"no form for {pair} on {pair.page}")
             current = tally.posted.get(pair, (True, ""))[0]
             n += 1
@@ -312,6 +314,7 @@ def _review(email: str, pairs: list[Pair], stop: float, tally: Tally, seed: int)
                 f"{pair.prefix}-relevance": "relevant" if decision[0] else "not_relevant",
                 f"{pair.prefix}-rationale": decision[1],
                 f"{pair.prefix}-version": version.group(1) if version else "0",
+                f"{pair.prefix}-disclosure": disclosure.group(1),
             })
         except (http.client.HTTPException, OSError):
             with tally.lock:

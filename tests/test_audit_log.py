@@ -121,7 +121,7 @@ def _decide(world, client, relevance="relevant", relationship=None, version=0):
         f"/review/meetings/{world.meeting.id}/people/{world.faculty_a.id}"
         f"/determinations/{relationship.id}/{world.assignment_a.id}",
         data={f"{prefix}-relevance": relevance, f"{prefix}-rationale": "Sells fusion cages.",
-              f"{prefix}-version": str(version)},
+              f"{prefix}-version": str(version), f"{prefix}-disclosure": str(relationship.disclosure_id)},
     )
 
 
@@ -134,7 +134,7 @@ def _mitigate(world, client):
     return client.post(
         f"/review/meetings/{world.meeting.id}/people/{world.faculty_a.id}/determinations/{d.id}/mitigations",
         data={f"m{d.id}-method": "attest_evidence", f"m{d.id}-notes": "Signed.",
-              f"m{d.id}-version": str(d.version_id)},
+              f"m{d.id}-version": str(d.version_id), f"m{d.id}-disclosure": str(world.relationship.disclosure_id)},
     )
 
 
@@ -299,7 +299,7 @@ def test_two_reviewers_changing_one_determination_at_once_one_wins_one_gets_409(
     url = (f"/review/meetings/{world.meeting.id}/people/{world.faculty_a.id}"
            f"/determinations/{world.relationship.id}/{world.assignment_a.id}")
     data = {f"{prefix}-relevance": "not_relevant", f"{prefix}-rationale": "Unrelated after all.",
-            f"{prefix}-version": str(seen)}
+            f"{prefix}-version": str(seen), f"{prefix}-disclosure": str(world.relationship.disclosure_id)}
     first_client = login_as(world.reviewer)
     second_client = login_as(second, app.test_client())
     statuses = _race([

@@ -176,12 +176,14 @@ def test_hostile_text_through_every_form_is_inert_in_pages_and_literal_in_pdfs(a
     prefix = f"d{relationship.id}-{assignment.id}"
     response = review.post(f"{base}/determinations/{relationship.id}/{assignment.id}", data={
         f"{prefix}-relevance": "relevant", f"{prefix}-rationale": payload, f"{prefix}-version": "0",
+        f"{prefix}-disclosure": str(disclosure.id),
     })
     assert response.status_code == 302, response.get_data(as_text=True)[:3000]
     determination = db.session.scalar(sa.select(Determination))
     response = review.post(f"{base}/determinations/{determination.id}/mitigations", data={
         f"m{determination.id}-method": "other", f"m{determination.id}-notes": payload,
         f"m{determination.id}-version": str(determination.version_id),
+        f"m{determination.id}-disclosure": str(disclosure.id),
     })
     assert response.status_code == 302, response.get_data(as_text=True)[:3000]
     assert db.session.scalar(sa.select(sa.func.count(Mitigation.id))) == 1

@@ -57,11 +57,14 @@ def test_length_checks_upgrade_a_database_with_data_and_lose_nothing(make_app, e
     url, options = empty_database
     app = make_app(SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS=options)
     with app.app_context():
-        flask_migrate.upgrade(revision="0001")
+        # The demo is written with today's models, so at head; back to 0001 keeps every row.
+        flask_migrate.upgrade()
         load_demo_meeting()
         db.session.commit()
         before = _counts(db.engine)
         assert before["determination"] > 50 and before["mitigation"] > 5
+        flask_migrate.downgrade(revision="0001")
+        assert _counts(db.engine) == before
         flask_migrate.upgrade()
         assert _counts(db.engine) == before
         flask_migrate.check()
@@ -77,4 +80,72 @@ def test_length_checks_upgrade_a_database_with_data_and_lose_nothing(make_app, e
         flask_migrate.downgrade(revision="0001")
         assert _counts(db.engine) == before
         db.session.remove()
+        db.engine.dispose()
+
+
+def test_mitigation_key_keeps_every_existing_duplicate_and_refuses_new_ones(make_app, empty_database):
+    # 0004d: a determination holds each (method, notes) once. Rows recorded twice before
+    # are part of the record: they stay, with keys of their own, and still carry over
+    # when the person submits a new version.
+    from disclosures.demo import load_demo_meeting
+    from disclosures.extensions import db
+    from disclosures.faculty.operations import DisclosureEntry, RelationshipEntry, submit_disclosure
+    from disclosures.models import Disclosure, Mitigation, User
+
+    url, options = empty_database
+    app = make_app(SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS=options)
+    with app.app_context():
+        flask_migrate.upgrade()
+        load_demo_meeting()
+        db.session.commit()
+        flask_migrate.downgrade(revision="0003")
+        with db.engine.begin() as conn:
+            first = conn.execute(sa.text("SELECT min(id) FROM mitigation")).scalar()
+            notes = conn.execute(sa.text("SELECT notes FROM mitigation WHERE id = :i"), {"i": first}).scalar()
+            for copy in (notes, f"  {notes.upper()} "):  # the same, and the same spaced and cased
+                conn.execute(sa.text(
+                    "INSERT INTO mitigation (determination_id, method, notes, recorded_by_id, recorded_at, "
+                    "version_id) SELECT determination_id, method, :notes, recorded_by_id, recorded_at, 1 "
+                    "FROM mitigation WHERE id = :i"), {"i": first, "notes": copy})
+        before = _counts(db.engine)
+        flask_migrate.upgrade()
+        assert _counts(db.engine) == before
+        flask_migrate.check()
+        original = db.session.get(Mitigation, first)
+        copies = db.session.scalars(sa.select(Mitigation).where(
+            Mitigation.determination_id == original.determination_id, Mitigation.method == original.method,
+            Mitigation.id != first)).all()
+        assert len(copies) == 2
+        assert [c.notes_key for c in copies] == [f"legacy-{c.id}" for c in copies]
+        assert len(original.notes_key) == 64
+
+        with pytest.raises(sa.exc.IntegrityError):
+            db.session.add(Mitigation(determination_id=original.determination_id, method=original.method,
+                                      notes=original.notes.upper(), recorded_by_id=original.recorded_by_id))
+            db.session.flush()
+        db.session.rollback()
+
+        # The person resubmits the same relationships: every mitigation is carried over.
+        relationship = original.determination.relationship
+        person = db.session.get(User, relationship.disclosure.user_id)
+        latest = relationship.disclosure
+        entry = DisclosureEntry(
+            has_relationships=True,
+            relationships=[RelationshipEntry(r.company.name, r.nature, r.started_on, r.ended_on, r.ended_on is None)
+                           for r in latest.relationships],
+            attestation_name=person.full_name, attested_complete=True,
+            discusses_off_label=latest.discusses_off_label, off_label_detail=latest.off_label_detail,
+        )
+        carried_before = db.session.scalar(sa.select(sa.func.count(Mitigation.id)))
+        submit_disclosure(person, entry)
+        db.session.commit()
+        newest = db.session.scalar(sa.select(Disclosure).where(Disclosure.user_id == person.id)
+                                   .order_by(Disclosure.version.desc()).limit(1))
+        assert newest.version == latest.version + 1
+        carried = db.session.scalar(sa.select(sa.func.count(Mitigation.id))) - carried_before
+        assert carried == sum(len(d.mitigations) for r in latest.relationships for d in r.determinations)
+        assert carried >= 3
+
+        db.session.remove()  # its read locks would hold the downgrade's ALTER TABLE on PostgreSQL
+        flask_migrate.downgrade(revision="0003")
         db.engine.dispose()

@@ -184,7 +184,7 @@ def test_microcache_determination_through_the_review_form_shows_at_once(client, 
         f"/review/meetings/{sheet['meeting'].id}/people/{sheet['speaker'].id}"
         f"/determinations/{relationship.id}/{assignment.id}",
         data={f"{prefix}-relevance": "not_relevant", f"{prefix}-rationale": "Unrelated to the talk.",
-              f"{prefix}-version": "0"})
+              f"{prefix}-version": "0", f"{prefix}-disclosure": str(relationship.disclosure_id)})
     assert response.status_code == 302
 
     second = client.get(path, headers={"If-None-Match": first.headers["ETag"]})
@@ -321,7 +321,7 @@ def test_microcache_all_faculty_page_and_booklet_are_kept_too(client, login_as, 
         f"/review/meetings/{sheet['meeting'].id}/people/{sheet['speaker'].id}"
         f"/determinations/{relationship.id}/{assignment.id}",
         data={f"{prefix}-relevance": "not_relevant", f"{prefix}-rationale": "Unrelated to the talk.",
-              f"{prefix}-version": "0"})
+              f"{prefix}-version": "0", f"{prefix}-disclosure": str(relationship.disclosure_id)})
     assert response.status_code == 302
     after = text_of(client.get(path))
     assert NONE in after and REVIEW not in after

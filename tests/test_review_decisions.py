@@ -1,6 +1,6 @@
 """The per-person review page: determinations, mitigations, refusals, optimistic locking, audit."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -8,6 +8,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from disclosures.enums import AssignmentRole, AssignmentState, MitigationMethod, Nature, Role
 from disclosures.extensions import db
+from disclosures.faculty.operations import DisclosureEntry, RelationshipEntry, submit_disclosure
 from disclosures.models import AuditEvent, Determination, Mitigation
 from disclosures.review import operations as ops
 from disclosures.state import states_for
@@ -52,15 +53,28 @@ def decide_url(c, relationship, assignment):
     return f"{page_url(c)}/determinations/{relationship.id}/{assignment.id}"
 
 
-def decision(relationship, assignment, relevance="relevant", rationale="Sells fusion devices.", version=0):
+def decision(relationship, assignment, relevance="relevant", rationale="Sells fusion devices.", version=0,
+             disclosure=None):
+    """The determination form as the page renders it for ``relationship``'s disclosure version."""
     prefix = f"d{relationship.id}-{assignment.id}"
-    return {f"{prefix}-relevance": relevance, f"{prefix}-rationale": rationale, f"{prefix}-version": str(version)}
+    return {f"{prefix}-relevance": relevance, f"{prefix}-rationale": rationale, f"{prefix}-version": str(version),
+            f"{prefix}-disclosure": str(disclosure or relationship.disclosure_id)}
 
 
-def mitigation_data(determination, method="peer_review", notes="Slides peer reviewed.", version=None):
+def mitigation_data(determination, method="peer_review", notes="Slides peer reviewed.", version=None,
+                    disclosure=None):
     prefix = f"m{determination.id}"
     return {f"{prefix}-method": method, f"{prefix}-notes": notes,
-            f"{prefix}-version": str(determination.version_id if version is None else version)}
+            f"{prefix}-version": str(determination.version_id if version is None else version),
+            f"{prefix}-disclosure": str(disclosure or determination.relationship.disclosure_id)}
+
+
+def none_data(disclosure, rationale="Unrelated."):
+    """The "none relevant" form as rendered from ``disclosure``."""
+    data = {"none-disclosure": str(disclosure.id)}
+    if rationale is not None:
+        data["none-rationale"] = rationale
+    return data
 
 
 def determinations():
@@ -124,7 +138,7 @@ def test_review_co_faculty_is_refused_and_changes_nothing(login_as, case):
     response = client.post(decide_url(case, case["meridian_rel"], case["talk"]),
                            data=decision(case["meridian_rel"], case["talk"]))
     assert response.status_code == 403
-    response = client.post(f"{page_url(case)}/none-relevant", data={"none-rationale": "Unrelated."})
+    response = client.post(f"{page_url(case)}/none-relevant", data=none_data(case["disclosure"]))
     assert response.status_code == 403
     assert determinations() == []
 
@@ -226,7 +240,7 @@ def test_not_relevant_for_every_pair_clears(login_as, case):
 def test_none_relevant_records_one_determination_per_undecided_pair(login_as, case):
     decided = factories.determination(case["meridian_rel"], case["talk"], case["reviewer"], relevant=True)
     response = login_as(case["reviewer"]).post(
-        f"{page_url(case)}/none-relevant", data={"none-rationale": "No product in these talks."}
+        f"{page_url(case)}/none-relevant", data=none_data(case["disclosure"], "No product in these talks.")
     )
     assert response.status_code == 302
     rows = determinations()
@@ -238,12 +252,12 @@ def test_none_relevant_records_one_determination_per_undecided_pair(login_as, ca
     assert len(events) == 3
 
 
-@pytest.mark.parametrize("data", [{"none-rationale": " "}, {}], ids=["blank", "field missing"])
-def test_none_relevant_without_rationale_is_400_and_saves_nothing(login_as, case, data):
+@pytest.mark.parametrize("rationale", [" ", None], ids=["blank", "field missing"])
+def test_none_relevant_without_rationale_is_400_and_saves_nothing(login_as, case, rationale):
     # No rationale is ever made up for the reviewer: a suggestion is only a placeholder.
     client = login_as(case["reviewer"])
     assert 'name="none-rationale" placeholder="e.g.' in client.get(page_url(case)).get_data(as_text=True)
-    response = client.post(f"{page_url(case)}/none-relevant", data=data)
+    response = client.post(f"{page_url(case)}/none-relevant", data=none_data(case["disclosure"], rationale))
     assert response.status_code == 400
     assert "Give the reason none of the relationships is relevant." in response.get_data(as_text=True)
     assert determinations() == []
@@ -355,7 +369,8 @@ def test_concurrent_update_raises_stale_data_at_flush(app, case):
     subject = ops.review_subject(case["person"], case["meeting"])
     with pytest.raises(StaleDataError):
         ops.record_determination(case["reviewer"], subject, rel, talk, is_relevant=False,
-                                 rationale="Overwrite attempt.", seen_version=seen)
+                                 rationale="Overwrite attempt.", seen_version=seen,
+                                 seen_disclosure_id=rel.disclosure_id)
     db.session.rollback()
     assert db.session.get(Determination, determination.id).is_relevant is True
 
@@ -443,3 +458,135 @@ def test_review_page_statement_count_does_not_depend_on_decisions_or_deciders(lo
         html = client.get(page_url(case)).get_data(as_text=True)
     assert "Other Reviewer 3" in html and "Recorder 2" in html
     assert len(sent) == undecided
+
+
+# ------------------------------------------------------------------ decisions on the version the reviewer saw
+
+def new_version(case, extra=("Axial Biologics", Nature.ADVISOR), drop=None):
+    """The person submits version 2 through the faculty operation: version 1's relationships
+    (their review carried over) except ``drop``, and ``extra``."""
+    person, seen = case["person"], case["disclosure"]
+    rows = [RelationshipEntry(r.company.name, r.nature, r.started_on, r.ended_on, r.ended_on is None)
+            for r in seen.relationships if r is not drop]
+    if extra is not None:
+        rows.append(RelationshipEntry(extra[0], extra[1], date.today() - timedelta(days=30), None, True))
+    result = submit_disclosure(person, DisclosureEntry(
+        has_relationships=True, relationships=rows, attestation_name=person.full_name,
+        attested_complete=True, discusses_off_label=seen.discusses_off_label,
+        off_label_detail=seen.off_label_detail,
+    ))
+    db.session.commit()
+    return result.disclosure
+
+
+def problem_banner(response) -> str:
+    html = response.get_data(as_text=True)
+    start = html.index('id="problem"')
+    return html[start:html.index("</div>", start)]
+
+
+def test_every_decision_form_carries_the_disclosure_version_it_shows(login_as, case):
+    factories.determination(case["meridian_rel"], case["talk"], case["reviewer"], relevant=True)
+    html = login_as(case["reviewer"]).get(page_url(case)).get_data(as_text=True)
+    shown = case["disclosure"].id
+    for prefix in ("none", f"d{case['summit_rel'].id}-{case['talk'].id}",
+                   f"d{case['meridian_rel'].id}-{case['talk'].id}", f"m{determinations()[0].id}"):
+        assert f'name="{prefix}-disclosure" type="hidden" value="{shown}"' in html, prefix
+
+
+def test_none_relevant_from_a_page_opened_before_a_new_relationship_is_409_and_records_nothing(login_as, case):
+    client = login_as(case["reviewer"])
+    assert client.get(page_url(case)).status_code == 200  # the reviewer opens the page: version 1
+    latest = new_version(case)  # the person adds a relationship meanwhile
+    before = determinations()  # version 1's (none) and nothing carried
+    response = client.post(f"{page_url(case)}/none-relevant", data=none_data(case["disclosure"]))
+    assert response.status_code == 409
+    banner = problem_banner(response)
+    assert ("Nothing was recorded: Maria Okafor submitted a new disclosure (version 2) after you opened "
+            "this page on version 1.") in banner
+    assert "New relationship: Axial Biologics (advisor," in banner
+    assert "Meridian" not in banner and "Summit" not in banner  # unchanged: not listed as new
+    assert determinations() == before
+    assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id)).where(
+        AuditEvent.action == "determination.recorded")) == 0
+    # The page now shows version 2, and its forms carry it: sent from there, it is recorded.
+    assert f'name="none-disclosure" type="hidden" value="{latest.id}"' in response.get_data(as_text=True)
+    response = client.post(f"{page_url(case)}/none-relevant", data=none_data(latest))
+    assert response.status_code == 302
+    assert len(determinations()) == 3 * 2  # Meridian, Summit, Axial × two roles
+
+
+def test_single_decision_from_a_page_opened_before_a_new_version_is_409_and_records_nothing(login_as, case):
+    client = login_as(case["reviewer"])
+    client.get(page_url(case))
+    new_version(case)
+    rel, talk = case["meridian_rel"], case["talk"]  # version 1's relationship, as the old page has it
+    response = client.post(decide_url(case, rel, talk), data=decision(rel, talk, "not_relevant", "Unrelated."))
+    assert response.status_code == 409
+    assert "New relationship: Axial Biologics (advisor," in problem_banner(response)
+    assert determinations() == []
+
+
+def test_mitigation_from_a_page_opened_before_a_new_version_is_409_and_records_nothing(login_as, case):
+    rel, talk = case["meridian_rel"], case["talk"]
+    determination = factories.determination(rel, talk, case["reviewer"], relevant=True)
+    client = login_as(case["reviewer"])
+    client.get(page_url(case))
+    new_version(case)  # carries the determination over to version 2 and adds Axial
+    response = client.post(f"{page_url(case)}/determinations/{determination.id}/mitigations",
+                           data=mitigation_data(determination))
+    assert response.status_code == 409
+    assert "New relationship: Axial Biologics (advisor," in problem_banner(response)
+    assert db.session.scalar(sa.select(sa.func.count(Mitigation.id))) == 0
+
+
+def test_decision_with_the_latest_ids_but_an_old_version_is_refused_by_the_operation(app, case):
+    # Any caller, not only the views: the operations check what the reviewer saw.
+    latest = new_version(case)
+    subject = ops.review_subject(case["person"], case["meeting"])
+    axial = next(r for r in subject.reviewable if r.company.name == "Axial Biologics")
+    with pytest.raises(ops.DisclosureChanged) as refused:
+        ops.record_none_relevant(case["reviewer"], subject, "Unrelated.", seen_disclosure_id=case["disclosure"].id)
+    assert any(line.startswith("New relationship: Axial Biologics") for line in refused.value.changes)
+    with pytest.raises(ops.DisclosureChanged):
+        ops.record_determination(case["reviewer"], subject, axial, case["talk"], is_relevant=False,
+                                 rationale="Unrelated.", seen_version=0, seen_disclosure_id=case["disclosure"].id)
+    db.session.rollback()
+    assert determinations() == []
+    created = ops.record_none_relevant(case["reviewer"], subject, "Unrelated.", seen_disclosure_id=latest.id)
+    assert len(created) == 6
+
+
+def test_changed_and_removed_relationships_are_named_too(login_as, case):
+    client = login_as(case["reviewer"])
+    client.get(page_url(case))
+    person, v1 = case["person"], case["disclosure"]
+    summit = case["summit_rel"]
+    rows = [RelationshipEntry("Meridian Spine Technologies", Nature.CONSULTANT, case["meridian_rel"].started_on,
+                              date.today() - timedelta(days=10), False),  # ended since
+            RelationshipEntry("Lakeside University Hospital", Nature.EMPLOYEE, case["hospital_rel"].started_on,
+                              None, True)]
+    submit_disclosure(person, DisclosureEntry(True, rows, person.full_name, True, False, None))
+    db.session.commit()
+    response = client.post(f"{page_url(case)}/none-relevant", data=none_data(v1))
+    assert response.status_code == 409
+    banner = problem_banner(response)
+    assert "Changed relationship: Meridian Spine Technologies (consultant," in banner
+    assert f"No longer disclosed: Summit Pharmaceuticals ({summit.nature.label.lower()}," in banner
+    assert "The statement on off-label or investigational use changed." in banner
+    assert "Lakeside" not in banner
+    assert determinations() == []
+
+
+@pytest.mark.parametrize("value", [None, "", "0", "abc", "99999999999999999999"],
+                         ids=["missing", "empty", "zero", "text", "huge"])
+def test_decision_form_without_a_disclosure_version_is_400_and_records_nothing(login_as, case, value):
+    data = none_data(case["disclosure"])
+    if value is None:
+        del data["none-disclosure"]
+    else:
+        data["none-disclosure"] = value
+    response = login_as(case["reviewer"]).post(f"{page_url(case)}/none-relevant", data=data)
+    assert response.status_code == 400
+    assert "reload the page and decide again" in problem_banner(response)
+    assert determinations() == []

@@ -323,6 +323,7 @@ def _carry_review(new: Relationship, old: Relationship) -> None:
             Mitigation(
                 method=m.method,
                 notes=m.notes,
+                notes_key=m.notes_key,  # keeps rows the 0004d migration kept apart apart
                 recorded_by_id=m.recorded_by_id,
                 recorded_at=m.recorded_at,
             )

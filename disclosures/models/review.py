@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import TYPE_CHECKING, Optional
 
@@ -49,8 +50,26 @@ class Determination(db.Model):
         return f"<Determination {self.id} relevant={self.is_relevant}>"
 
 
+def mitigation_notes_key(notes: str | None) -> str:
+    """What two mitigations' notes share when they say the same thing: the SHA-256 (hex)
+    of the notes with spacing and case ignored ("" when there are none)."""
+    text = " ".join((notes or "").split()).casefold()
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _notes_key_default(context) -> str:
+    # A column default, not an ORM hook, so Core bulk inserts (largedemo) get it too.
+    return mitigation_notes_key(context.get_current_parameters().get("notes"))
+
+
 class Mitigation(db.Model):
-    """How a relevant relationship was mitigated, by whom and when."""
+    """How a relevant relationship was mitigated, by whom and when.
+
+    One determination holds each (method, notes) once: the unique constraint on
+    ``notes_key`` makes a form sent twice, or two reviewers sending the same mitigation
+    at the same moment, store one row. Mitigations are never edited, so the key set at
+    insert stays true.
+    """
 
     __tablename__ = "mitigation"
 
@@ -63,8 +82,10 @@ class Mitigation(db.Model):
     recorded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     version_id: Mapped[int] = mapped_column(default=1)
+    notes_key: Mapped[str] = mapped_column(sa.String(64), default=_notes_key_default)
 
     determination: Mapped[Determination] = orm.relationship(back_populates="mitigations")
     recorded_by: Mapped[User] = orm.relationship()
 
     __mapper_args__ = {"version_id_col": version_id}
+    __table_args__ = (sa.UniqueConstraint("determination_id", "method", "notes_key"),)

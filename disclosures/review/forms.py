@@ -19,6 +19,7 @@ from ..choices import as_choices
 from ..enums import AssignmentRole, AssignmentState, MitigationMethod
 
 RATIONALE_MAX = 2000
+MAX_ID = 2**31 - 1  # the largest id an integer column holds
 
 # Queue state filters: what needs a reviewer's action by default.
 STATE_NEEDS_ACTION = "needs_action"
@@ -89,7 +90,28 @@ class QueueFilterForm(FlaskForm):
         return date.fromisoformat(self.day.data) if self.day.data else None
 
 
-class DeterminationForm(FlaskForm):
+class SeenDisclosure:
+    """The disclosure version a decision form was rendered from (hidden ``disclosure`` field).
+
+    The operations refuse a decision when the person's latest disclosure is another one;
+    a form without the field is out of date and refused here.
+    """
+
+    disclosure = HiddenField()
+
+    @property
+    def seen_disclosure_id(self) -> int | None:
+        value = _version(self.disclosure.data)
+        return value if 0 < value <= MAX_ID else None
+
+    def validate_disclosure(self, field):
+        if self.seen_disclosure_id is None:
+            raise ValidationError(
+                "The form does not say which disclosure it was made from: reload the page and decide again."
+            )
+
+
+class DeterminationForm(SeenDisclosure, FlaskForm):
     relevance = RadioField(
         "Is this relationship relevant to the content of this role?",
         choices=as_choices([("relevant", "Relevant"), ("not_relevant", "Not relevant")]),
@@ -118,7 +140,7 @@ class DeterminationForm(FlaskForm):
         _check_version(field.data)
 
 
-class NoneRelevantForm(FlaskForm):
+class NoneRelevantForm(SeenDisclosure, FlaskForm):
     rationale = TextAreaField(
         "Rationale for every undecided pair",
         validators=[
@@ -133,7 +155,7 @@ class NoneRelevantForm(FlaskForm):
     submit = SubmitField("Record “not relevant” for every undecided pair")
 
 
-class MitigationForm(FlaskForm):
+class MitigationForm(SeenDisclosure, FlaskForm):
     method = SelectField("Mitigation", validators=[DataRequired("Choose how the relationship is mitigated.")])
     notes = TextAreaField(
         "Notes",

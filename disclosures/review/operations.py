@@ -1,8 +1,10 @@
 """Reviewer decisions: relevance determinations and mitigations. Never commit; callers do.
 
-Every function checks what it is given against the person's latest disclosure,
-refuses with a ``ReviewError`` (the user reads the message) or a
-``ReviewConflict`` (someone else saved first: optimistic locking), writes one
+Every function first checks that the reviewer decided on the person's latest
+disclosure (``seen_disclosure_id``: the version the form was rendered from), then
+checks what it is given against it, refuses with a ``ReviewError`` (the user reads
+the message), a ``ReviewConflict`` (someone else saved first: optimistic locking) or
+a ``DisclosureChanged`` (the person submitted a newer version since), writes one
 audit event per row it creates or changes, and flushes.
 
 Rationale text is stored and audited (the accreditor asks for it) but never
@@ -30,6 +32,7 @@ from ..models import (
     User,
 )
 from ..models.base import utcnow
+from ..models.review import mitigation_notes_key
 from ..state import latest_disclosures, needs_determination
 
 
@@ -39,6 +42,18 @@ class ReviewError(ValueError):
 
 class ReviewConflict(ReviewError):
     """Someone saved this first; nothing was overwritten."""
+
+
+class DisclosureChanged(ReviewConflict):
+    """The person submitted a newer disclosure after the page was opened: nothing recorded.
+
+    ``changes`` names, one line each, the relationships added, changed or no longer
+    disclosed since the version the reviewer saw.
+    """
+
+    def __init__(self, message: str, changes: list[str]):
+        super().__init__(message)
+        self.changes = changes
 
 
 def conflict_message(who: User | None, when, meeting: Meeting | None = None) -> str:
@@ -95,6 +110,67 @@ def review_subject(person: User, meeting: Meeting) -> ReviewSubject:
     return ReviewSubject(person, meeting, assignments, disclosure)
 
 
+def _describe(relationship: Relationship) -> str:
+    started = relationship.started_on.strftime("%b %-d, %Y") if relationship.started_on else "no start date"
+    ended = relationship.ended_on.strftime("%b %-d, %Y") if relationship.ended_on else "ongoing"
+    return f"{relationship.company.name} ({relationship.nature.label.lower()}, {started} – {ended})"
+
+
+def disclosure_changes(seen: Disclosure | None, latest: Disclosure) -> list[str]:
+    """What a reviewer who read ``seen`` has not read in ``latest``, one line per relationship.
+
+    Relationships are the same when company, nature, start and end are (the rule that
+    carries a review over to a new version). One with the same company and nature but
+    other dates is "changed"; ``seen`` None (unknown) makes every relationship "new".
+    """
+    before = list(seen.relationships) if seen is not None else []
+    lines, added = [], []
+    for relationship in latest.relationships:
+        same = next((old for old in before if old.identity == relationship.identity), None)
+        if same is not None:
+            before.remove(same)
+        else:
+            added.append(relationship)
+    for relationship in added:
+        old = next((o for o in before if (o.company_id, o.nature) == (relationship.company_id, relationship.nature)),
+                   None)
+        if old is not None:
+            before.remove(old)
+            lines.append(f"Changed relationship: {_describe(relationship)}, was {_describe(old)}")
+        else:
+            lines.append(f"New relationship: {_describe(relationship)}")
+    lines.extend(f"No longer disclosed: {_describe(old)}" for old in before)
+    if seen is not None and (seen.discusses_off_label, seen.off_label_detail) != (
+        latest.discusses_off_label, latest.off_label_detail
+    ):
+        lines.append("The statement on off-label or investigational use changed.")
+    return lines
+
+
+def check_seen_disclosure(subject: ReviewSubject, seen_disclosure_id: int | None) -> None:
+    """Refuse a decision made on an older disclosure than the person's latest.
+
+    ``seen_disclosure_id`` is the id of the disclosure version the reviewer's form was
+    rendered from. Raises ``DisclosureChanged`` (with what changed since) when it is not
+    the latest, ``ReviewError`` when there is no disclosure to decide on.
+    """
+    latest = subject.disclosure
+    if latest is None:
+        raise ReviewError(f"{subject.person.full_name} has not submitted a disclosure: there is nothing to decide.")
+    if seen_disclosure_id == latest.id:
+        return
+    seen = db.session.get(Disclosure, seen_disclosure_id) if 0 < (seen_disclosure_id or 0) < 2**31 else None
+    if seen is not None and seen.user_id != subject.person.id:
+        seen = None
+    what = f"version {seen.version}" if seen is not None else "an earlier version"
+    raise DisclosureChanged(
+        f"Nothing was recorded: {subject.person.full_name} submitted a new disclosure (version "
+        f"{latest.version}) after you opened this page on {what}. The page now shows version "
+        f"{latest.version}: read what changed, listed here, then decide again.",
+        disclosure_changes(seen, latest),
+    )
+
+
 def existing_determination(relationship: Relationship, assignment: Assignment) -> Determination | None:
     return db.session.scalar(
         sa.select(Determination).where(
@@ -131,10 +207,12 @@ def record_determination(
     is_relevant: bool,
     rationale: str,
     seen_version: int,
+    seen_disclosure_id: int | None,
 ) -> Determination | None:
     """Record (or change) whether ``relationship`` is relevant to ``assignment``.
 
-    ``seen_version`` is the determination version the reviewer saw (0: none yet).
+    ``seen_version`` is the determination version the reviewer saw (0: none yet);
+    ``seen_disclosure_id`` the disclosure version the form was rendered from.
 
     Side effects: adds a ``Determination`` (audit ``determination.recorded``) or
     updates the existing one, setting ``reviewer`` to ``actor`` and ``decided_at``
@@ -142,9 +220,12 @@ def record_determination(
     determination that is changed stops being "carried over". Returns None and
     writes nothing when the decision is unchanged. Flushes.
 
-    Raises ``ReviewConflict`` when the determination is not at ``seen_version``
-    (someone else saved first), ``ReviewError`` for a pair that is not reviewable.
+    Raises ``DisclosureChanged`` when a newer disclosure was submitted since
+    ``seen_disclosure_id``, ``ReviewConflict`` when the determination is not at
+    ``seen_version`` (someone else saved first), ``ReviewError`` for a pair that is not
+    reviewable.
     """
+    check_seen_disclosure(subject, seen_disclosure_id)
     _check_pair(subject, relationship, assignment)
     rationale = (rationale or "").strip() or None
     existing = existing_determination(relationship, assignment)
@@ -196,8 +277,14 @@ def record_determination(
     return existing
 
 
-def record_none_relevant(actor: User, subject: ReviewSubject, rationale: str) -> list[Determination]:
+def record_none_relevant(
+    actor: User, subject: ReviewSubject, rationale: str, *, seen_disclosure_id: int | None
+) -> list[Determination]:
     """The "none relevant" shortcut: one not-relevant determination for every undecided pair.
+
+    Only for the disclosure the reviewer read: ``DisclosureChanged`` (nothing recorded)
+    when the person submitted a newer version than ``seen_disclosure_id``, so a
+    relationship the reviewer never saw is never judged "not relevant".
 
     Pairs already decided (by anyone, including carried-over decisions) are left
     as they are. Side effects: adds one ``Determination`` per undecided pair, each
@@ -205,6 +292,7 @@ def record_none_relevant(actor: User, subject: ReviewSubject, rationale: str) ->
     insert of the same pair fails the unique constraint at flush (the caller
     turns that into a conflict).
     """
+    check_seen_disclosure(subject, seen_disclosure_id)
     rationale = (rationale or "").strip()
     if not rationale:
         raise ReviewError("Give the reason none of the relationships is relevant.")
@@ -259,19 +347,26 @@ def record_mitigation(
     method: MitigationMethod,
     notes: str,
     seen_version: int,
-) -> Mitigation:
+    seen_disclosure_id: int | None,
+) -> tuple[Mitigation, bool]:
     """Record how a relevant relationship is mitigated for one assignment.
 
-    Several mitigations may be recorded for one determination.
+    Several mitigations may be recorded for one determination, each (method, notes)
+    once: when the same one is already there (the form sent twice, or by two
+    reviewers) it is returned and nothing is written. Returns (mitigation, created).
 
-    Side effects: adds a ``Mitigation`` with ``recorded_by`` = ``actor`` and
-    ``recorded_at`` = now; audit ``mitigation.recorded`` with the method and
-    notes as "after". Flushes.
+    Side effects when created: adds a ``Mitigation`` with ``recorded_by`` = ``actor``
+    and ``recorded_at`` = now; audit ``mitigation.recorded`` with the method and
+    notes as "after". Flushes. Two identical mitigations inserted at the same moment
+    fail the unique constraint at flush for the second: run again after the rollback,
+    this function then finds the first and returns it.
 
-    Raises ``ReviewConflict`` when the determination changed since the reviewer
-    saw it (version ``seen_version``), ``ReviewError`` when it is not relevant or
-    not part of this review.
+    Raises ``DisclosureChanged`` when a newer disclosure was submitted since
+    ``seen_disclosure_id``, ``ReviewConflict`` when the determination changed since the
+    reviewer saw it (version ``seen_version``), ``ReviewError`` when it is not relevant
+    or not part of this review.
     """
+    check_seen_disclosure(subject, seen_disclosure_id)
     _check_pair(subject, determination.relationship, determination.assignment)
     if determination.version_id != seen_version:
         raise ReviewConflict(
@@ -282,6 +377,15 @@ def record_mitigation(
     notes = (notes or "").strip() or None
     if method is MitigationMethod.OTHER and not notes:
         raise ReviewError("Describe the mitigation in the notes when you choose “Other”.")
+    same = db.session.scalar(
+        sa.select(Mitigation).where(
+            Mitigation.determination_id == determination.id,
+            Mitigation.method == method,
+            Mitigation.notes_key == mitigation_notes_key(notes),
+        )
+    )
+    if same is not None:
+        return same, False
     mitigation = Mitigation(
         determination=determination,
         method=method,
@@ -303,4 +407,4 @@ def record_mitigation(
         },
         subject=subject.person,
     )
-    return mitigation
+    return mitigation, True

@@ -6,7 +6,16 @@ import math
 from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload
@@ -173,9 +182,15 @@ def _pair_prefix(relationship_id: int, assignment_id: int) -> str:
 
 
 def _render_person(subject: ops.ReviewSubject, *, submitted=None, problem: str | None = None,
-                   status: int = 200):
-    """The review page; ``submitted`` replaces one form by the one the reviewer sent (with errors)."""
+                   changes: list[str] | None = None, status: int = 200):
+    """The review page; ``submitted`` replaces one form by the one the reviewer sent (with errors).
+
+    Every decision form carries the id of the disclosure version shown (the forms sent
+    back keep the one the reviewer saw). ``changes`` lists what is new in that version
+    when a decision was refused because the reviewer had seen an older one.
+    """
     submitted = submitted or {}
+    shown_id = str(subject.disclosure.id) if subject.disclosure is not None else ""
     # Deciders and mitigation recorders loaded with the determinations: the page names
     # them, and lazy loading cost one query per distinct person (11 statements at the
     # demo, 18 for the busiest person of the large meeting). The states reuse both loads.
@@ -196,6 +211,7 @@ def _render_person(subject: ops.ReviewSubject, *, submitted=None, problem: str |
             form = submitted.get(prefix)
             if form is None:
                 form = DeterminationForm(formdata=None, prefix=prefix)
+                form.disclosure.data = shown_id
                 if determination is not None:
                     form.relevance.data = "relevant" if determination.is_relevant else "not_relevant"
                     form.rationale.data = determination.rationale
@@ -203,18 +219,21 @@ def _render_person(subject: ops.ReviewSubject, *, submitted=None, problem: str |
             mitigation_form = None
             if determination is not None and determination.is_relevant:
                 mprefix = f"m{determination.id}"
-                mitigation_form = submitted.get(mprefix) or MitigationForm(
-                    formdata=None, prefix=mprefix, role=assignment.role
-                )
-                if mprefix not in submitted:
+                mitigation_form = submitted.get(mprefix)
+                if mitigation_form is None:
+                    mitigation_form = MitigationForm(formdata=None, prefix=mprefix, role=assignment.role)
                     mitigation_form.version.data = str(determination.version_id)
+                    mitigation_form.disclosure.data = shown_id
             pairs[(relationship.id, assignment.id)] = {
                 "determination": determination,
                 "form": form,
                 "mitigation_form": mitigation_form,
             }
     undecided = sum(1 for pair in pairs.values() if pair["determination"] is None)
-    none_form = submitted.get("none") or NoneRelevantForm(formdata=None, prefix="none")
+    none_form = submitted.get("none")
+    if none_form is None:
+        none_form = NoneRelevantForm(formdata=None, prefix="none")
+        none_form.disclosure.data = shown_id
     return render_template(
         "review/person.html",
         subject=subject,
@@ -226,6 +245,7 @@ def _render_person(subject: ops.ReviewSubject, *, submitted=None, problem: str |
         undecided=undecided,
         none_form=none_form,
         problem=problem,
+        changes=changes,
         OwnerException=OwnerException,
     ), status
 
@@ -236,10 +256,17 @@ def _back(subject: ops.ReviewSubject, anchor: str | None = None):
     )
 
 
-def _conflict_after_rollback(meeting_id: int, user_id: int, relationship_id=None, assignment_id=None):
-    """After a failed flush (StaleDataError, unique violation): say who saved first, status 409."""
-    db.session.rollback()
+def _refused(meeting_id: int, user_id: int, status: int, problem: str | None = None,
+             changes: list[str] | None = None, pair=(None, None)):
+    """Abort with the review page, reloaded after the rollback, and ``problem`` on top
+    (None: a concurrent save of ``pair`` failed ours; the page says who saved first)."""
     subject = _load_subject(meeting_id, user_id)
+    if problem is None:
+        problem = _conflict_message(subject.meeting, *pair)
+    abort(make_response(_render_person(subject, problem=problem, changes=changes, status=status)))
+
+
+def _conflict_message(meeting: Meeting, relationship_id=None, assignment_id=None) -> str:
     message = ops.conflict_message(None, None)
     if relationship_id is not None:
         latest = db.session.scalar(
@@ -249,8 +276,60 @@ def _conflict_after_rollback(meeting_id: int, user_id: int, relationship_id=None
             )
         )
         if latest is not None:
-            message = ops.conflict_message(latest.reviewer, latest.decided_at, subject.meeting)
-    return _render_person(subject, problem=message, status=409)
+            message = ops.conflict_message(latest.reviewer, latest.decided_at, meeting)
+    return message
+
+
+def _save(meeting_id: int, user_id: int, operation, *, pair=(None, None), again_on_duplicate=False):
+    """Run ``operation`` and commit once: its result, or abort with the review page saying why not.
+
+    - ``DisclosureChanged``: 409, with what changed since the version the reviewer saw;
+    - ``ReviewConflict``: 409; ``ReviewError``: 400;
+    - a failed flush or commit (``StaleDataError``: a concurrent update;
+      ``IntegrityError``: a concurrent insert of the same row): rolled back, then 409
+      naming who saved ``pair`` first; with ``again_on_duplicate`` the operation runs
+      once more instead (its own check now sees the committed row and answers as for
+      any duplicate).
+
+    Nothing of a refused request is kept.
+    """
+    attempts = 2 if again_on_duplicate else 1
+    for attempt in range(1, attempts + 1):
+        try:
+            result = operation()
+            db.session.commit()
+            return result
+        except ops.DisclosureChanged as exc:
+            db.session.rollback()
+            _refused(meeting_id, user_id, 409, str(exc), exc.changes)
+        except ops.ReviewConflict as exc:
+            db.session.rollback()
+            _refused(meeting_id, user_id, 409, str(exc))
+        except ops.ReviewError as exc:
+            db.session.rollback()
+            _refused(meeting_id, user_id, 400, str(exc))
+        except (StaleDataError, IntegrityError):
+            db.session.rollback()
+            if attempt == attempts:
+                _refused(meeting_id, user_id, 409, pair=pair)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _invalid(subject: ops.ReviewSubject, prefix: str, form, what: str):
+    """400: the page with the form as sent; a bad hidden field (an out-of-date form) is named on top."""
+    hidden = [e for f in form if f.type == "HiddenField" for e in f.errors]
+    problem = hidden[0] if hidden else f"{what}: correct the form marked below."
+    return _render_person(subject, submitted={prefix: form}, status=400, problem=problem)
+
+
+def _refuse_if_disclosure_changed(subject: ops.ReviewSubject, form) -> None:
+    """A form for a relationship of an older disclosure version: 409 with what is new since."""
+    try:
+        ops.check_seen_disclosure(subject, form.seen_disclosure_id)
+    except ops.DisclosureChanged as exc:
+        abort(make_response(_render_person(subject, problem=str(exc), changes=exc.changes, status=409)))
+    except ops.ReviewError:
+        pass
 
 
 @bp.route("/meetings/<int:meeting_id>/people/<int:user_id>")
@@ -267,33 +346,27 @@ def person(meeting_id: int, user_id: int):
 @role_required(Role.REVIEWER)
 def decide(meeting_id: int, user_id: int, relationship_id: int, assignment_id: int):
     subject = _load_subject(meeting_id, user_id)
+    prefix = _pair_prefix(relationship_id, assignment_id)
+    form = DeterminationForm(prefix=prefix)
     relationship = subject.relationship(relationship_id)
     assignment = subject.assignment(assignment_id)
     if relationship is None or assignment is None:
+        # A page opened before a new version was submitted names that version's relationships.
+        _refuse_if_disclosure_changed(subject, form)
         abort(404, description="This relationship or role is not part of the person's current review.")
-    prefix = _pair_prefix(relationship_id, assignment_id)
-    form = DeterminationForm(prefix=prefix)
     if not form.validate_on_submit():
-        return _render_person(
-            subject, submitted={prefix: form}, status=400,
-            problem="The decision was not saved: correct the form marked below.",
-        )
+        return _invalid(subject, prefix, form, "The decision was not saved")
     before = ops.existing_determination(relationship, assignment)
     previous_reviewer = before.reviewer if before is not None else None
-    try:
-        saved = ops.record_determination(
+    saved = _save(
+        meeting_id, user_id,
+        lambda: ops.record_determination(
             current_user, subject, relationship, assignment,
             is_relevant=form.is_relevant, rationale=form.rationale.data, seen_version=form.seen_version,
-        )
-        db.session.commit()
-    except ops.ReviewConflict as exc:
-        db.session.rollback()
-        return _render_person(_load_subject(meeting_id, user_id), problem=str(exc), status=409)
-    except ops.ReviewError as exc:
-        db.session.rollback()
-        return _render_person(_load_subject(meeting_id, user_id), problem=str(exc), status=400)
-    except (StaleDataError, IntegrityError):
-        return _conflict_after_rollback(meeting_id, user_id, relationship_id, assignment_id)
+            seen_disclosure_id=form.seen_disclosure_id,
+        ),
+        pair=(relationship_id, assignment_id),
+    )
     if saved is None:
         flash("Nothing changed: the decision is as it was.", "info")
     elif before is None:
@@ -313,18 +386,13 @@ def none_relevant(meeting_id: int, user_id: int):
     subject = _load_subject(meeting_id, user_id)
     form = NoneRelevantForm(prefix="none")
     if not form.validate_on_submit():
-        return _render_person(
-            subject, submitted={"none": form}, status=400,
-            problem="Nothing was recorded: correct the form marked below.",
-        )
-    try:
-        created = ops.record_none_relevant(current_user, subject, form.rationale.data)
-        db.session.commit()
-    except ops.ReviewError as exc:
-        db.session.rollback()
-        return _render_person(_load_subject(meeting_id, user_id), problem=str(exc), status=400)
-    except (StaleDataError, IntegrityError):
-        return _conflict_after_rollback(meeting_id, user_id)
+        return _invalid(subject, "none", form, "Nothing was recorded")
+    created = _save(
+        meeting_id, user_id,
+        lambda: ops.record_none_relevant(
+            current_user, subject, form.rationale.data, seen_disclosure_id=form.seen_disclosure_id
+        ),
+    )
     if created:
         flash(f"Recorded “not relevant” for {len(created)} undecided pair(s).", "success")
     else:
@@ -340,31 +408,31 @@ def none_relevant(meeting_id: int, user_id: int):
 def mitigate(meeting_id: int, user_id: int, determination_id: int):
     subject = _load_subject(meeting_id, user_id)
     determination = db.get_or_404(Determination, determination_id)
-    if (subject.relationship(determination.relationship_id) is None
-            or subject.assignment(determination.assignment_id) is None):
-        abort(404, description="This decision is not part of the person's current review.")
     prefix = f"m{determination.id}"
     form = MitigationForm(prefix=prefix, role=determination.assignment.role)
+    if (subject.relationship(determination.relationship_id) is None
+            or subject.assignment(determination.assignment_id) is None):
+        _refuse_if_disclosure_changed(subject, form)
+        abort(404, description="This decision is not part of the person's current review.")
     if not form.validate_on_submit():
-        return _render_person(
-            subject, submitted={prefix: form}, status=400,
-            problem="The mitigation was not saved: correct the form marked below.",
-        )
-    try:
-        ops.record_mitigation(
+        return _invalid(subject, prefix, form, "The mitigation was not saved")
+    pair = (determination.relationship_id, determination.assignment_id)
+    mitigation, created = _save(
+        meeting_id, user_id,
+        lambda: ops.record_mitigation(
             current_user, subject, determination,
             method=form.method_enum, notes=form.notes.data, seen_version=form.seen_version,
-        )
-        db.session.commit()
-    except ops.ReviewConflict as exc:
-        db.session.rollback()
-        return _render_person(_load_subject(meeting_id, user_id), problem=str(exc), status=409)
-    except ops.ReviewError as exc:
-        db.session.rollback()
-        return _render_person(_load_subject(meeting_id, user_id), problem=str(exc), status=400)
-    except (StaleDataError, IntegrityError):
-        return _conflict_after_rollback(
-            meeting_id, user_id, determination.relationship_id, determination.assignment_id
-        )
-    flash(f"Mitigation recorded for {determination.relationship.company.name}.", "success")
-    return _back(subject, f"pair-{determination.relationship_id}-{determination.assignment_id}")
+            seen_disclosure_id=form.seen_disclosure_id,
+        ),
+        pair=pair,
+        # The same mitigation sent twice at once: the second finds the first and succeeds.
+        again_on_duplicate=True,
+    )
+    company = determination.relationship.company.name
+    if created:
+        flash(f"Mitigation recorded for {company}.", "success")
+    else:
+        flash(f"This mitigation for {company} was already recorded by {mitigation.recorded_by.full_name} "
+              f"on {subject.meeting.local(mitigation.recorded_at).strftime('%b %-d, %Y %-I:%M %p %Z')}: "
+              "nothing was added.", "info")
+    return _back(subject, f"pair-{pair[0]}-{pair[1]}")

@@ -7,6 +7,7 @@ from datetime import date
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -43,14 +44,15 @@ def invite():
     form = InvitationForm()
     if form.validate_on_submit():
         try:
-            user, token = account_operations.invite_user(
+            user, token = save_refusing_duplicates(lambda: account_operations.invite_user(
                 current_user,
                 form.email.data,
                 form.full_name.data,
                 degrees=form.degrees.data,
                 institution=form.institution.data,
-            )
+            ))
         except account_operations.AccountError as exc:
+            db.session.rollback()
             form.email.errors.append(str(exc))
         else:
             link = external_url("auth.accept_invitation", token=token)
@@ -65,7 +67,6 @@ def invite():
                     expires=user.invitation_expires_at.strftime("%B %-d, %Y"),
                 ),
             )
-            db.session.commit()
             try:
                 mail.send_messages([message])
                 sent = not current_app.config.get("MAIL_SUPPRESS_SEND")
@@ -101,6 +102,33 @@ def send_invitation(user: User, token: str, meeting: Meeting | None) -> bool:
         current_app.logger.warning("Invitation to user %s could not be sent", user.id)
         return False
     return not current_app.config.get("MAIL_SUPPRESS_SEND")
+
+
+def save_refusing_duplicates(operation):
+    """Run ``operation`` and commit, for operations whose own check refuses a duplicate
+    (an account's email, a room's name, a person's role in an activity).
+
+    Two requests can pass that check at the same moment; the database's unique
+    constraint then stops the second at flush or commit (IntegrityError, a 500 until
+    now). Roll back and run ``operation`` once more: its check now sees the committed
+    row and raises the refusal a plain duplicate gets, so the user reads the same
+    message. A full rollback rather than a SAVEPOINT: pysqlite does not emit BEGIN
+    before a SAVEPOINT, so on SQLite releasing it would commit early.
+    """
+    try:
+        result = operation()
+        db.session.commit()
+        return result
+    except IntegrityError:
+        db.session.rollback()
+    try:
+        result = operation()
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        abort(409, description="Someone saved the same thing at the same moment. Nothing you sent "
+                               "was saved: reload the page to see theirs, then try again if needed.")
+    return result
 
 
 def commit_or_409(message: str) -> None:
@@ -205,11 +233,11 @@ def room_new(meeting_id: int):
     form = forms.RoomForm()
     if form.validate_on_submit():
         try:
-            room = ops.add_room(current_user, meeting, form.name.data)
+            room = save_refusing_duplicates(lambda: ops.add_room(current_user, meeting, form.name.data))
         except ops.ProgrammeError as exc:
+            db.session.rollback()
             form.name.errors.append(str(exc))
         else:
-            db.session.commit()
             flash(f"Room “{room.name}” added.", "success")
             return redirect(url_for("staff.meeting", meeting_id=meeting.id))
     return render_template("staff/room_form.html", form=form, meeting=meeting, room=None), (
@@ -330,15 +358,14 @@ def assignment_new(activity_id: int):
     form = forms.AssignmentForm()
     if form.validate_on_submit():
         try:
-            assignment, user, token = ops.assign_by_email(
+            assignment, user, token = save_refusing_duplicates(lambda: ops.assign_by_email(
                 current_user, activity, form.email.data, AssignmentRole(form.role.data),
                 full_name=form.full_name.data, degrees=form.degrees.data,
-            )
+            ))
         except (ops.ProgrammeError, account_operations.AccountError) as exc:
             db.session.rollback()
             getattr(form, getattr(exc, "field", None) or "email").errors.append(str(exc))
         else:
-            db.session.commit()
             message = f"{user.full_name} assigned as {assignment.role.label.lower()} of {activity.code}."
             if token is not None:
                 sent = send_invitation(user, token, activity.meeting)
