@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004d"
-down_revision = "0003"
+down_revision = "0004a"
 branch_labels = None
 depends_on = None
 
