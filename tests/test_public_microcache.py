@@ -352,10 +352,11 @@ def test_microcache_searches_share_the_meeting_marker_and_see_a_change_at_once(
 
     relationship, assignment = sheet["relationship"], sheet["assignment"]
     prefix = f"d{relationship.id}-{assignment.id}"
-    login_as(sheet["reviewer"]).post(
+    response = login_as(sheet["reviewer"]).post(
         f"/review/meetings/{sheet['meeting'].id}/people/{sheet['speaker'].id}"
         f"/determinations/{relationship.id}/{assignment.id}",
         data={f"{prefix}-relevance": "not_relevant", f"{prefix}-rationale": "Unrelated to the talk.",
-              f"{prefix}-version": "0"})
+              f"{prefix}-version": "0", f"{prefix}-disclosure": str(relationship.disclosure_id)})
+    assert response.status_code == 302
     after = text_of(client.get(f"/m/{slug}/disclosures?q=speaker"))
     assert NONE in after and REVIEW not in after
