@@ -95,6 +95,25 @@ def test_the_database_refuses_raw_update_or_delete_of_audit_events(app, statemen
     assert db.session.get(AuditEvent, event.id).action == "user.created"
 
 
+@pytest.mark.parametrize("statement", [
+    "TRUNCATE audit_event",
+    "TRUNCATE user_account CASCADE",  # reaches audit_event through its foreign keys
+], ids=["truncate", "truncate cascade"])
+def test_postgresql_refuses_truncate_of_audit_events(app, statement):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("TRUNCATE is PostgreSQL's (SQLite has no such statement)")
+    person = factories.user()
+    audit.record(None, "user.created", person, {}, subject=person)
+    audit.record(None, "user.invited", person, {}, subject=person)
+    db.session.commit()
+    with db.engine.connect() as conn:
+        with pytest.raises(sa.exc.DBAPIError, match="audit_event is append-only"):
+            conn.execute(sa.text(statement))
+        conn.rollback()
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id))) == 2
+
+
 # ------------------------------------------------------------------ one event per change
 
 
