@@ -76,6 +76,7 @@ staff.meeting_edit                  GET      302L  403   403   403   403   200
 staff.meeting_edit                  POST     302L  403   403   403   403   400
 staff.meeting_new                   GET      302L  403   403   403   403   200
 staff.meeting_new                   POST     302L  403   403   403   403   400
+staff.meeting_reminders             GET      302L  403   403   403   403   200
 staff.meetings                      GET      302L  403   403   403   403   200
 staff.owner_decision                GET      302L  403   403   403   403   200
 staff.owner_decision                POST     302L  403   403   403   403   400
