@@ -16,7 +16,12 @@ from flask import current_app
 
 
 class MailError(RuntimeError):
-    pass
+    """The server refused or failed. ``sent``: how many of the messages it had accepted
+    before that (in order), so a caller records those as sent and only those."""
+
+    def __init__(self, message: str, sent: int = 0):
+        super().__init__(message)
+        self.sent = sent
 
 
 def build_message(to: str, subject: str, body: str) -> EmailMessage:
@@ -32,7 +37,8 @@ def build_message(to: str, subject: str, body: str) -> EmailMessage:
 
 
 def send_messages(messages: list[EmailMessage]) -> None:
-    """Send messages over one SMTP connection. Raises ``MailError`` if the server refuses."""
+    """Send messages over one SMTP connection, in order. Raises ``MailError`` (with how
+    many were accepted before) if the server refuses or fails."""
     if not messages:
         return
     config = current_app.config
@@ -42,6 +48,7 @@ def send_messages(messages: list[EmailMessage]) -> None:
         for message in messages:
             current_app.logger.info("Mail not sent (suppressed): %s", message["Subject"])
         return
+    sent = 0
     try:
         if config.get("MAIL_USE_SSL"):
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(
@@ -57,8 +64,13 @@ def send_messages(messages: list[EmailMessage]) -> None:
                 smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
             for message in messages:
                 smtp.send_message(message)
+                sent += 1
     except (OSError, smtplib.SMTPException) as exc:
-        raise MailError(f"The mail server at {config['MAIL_SERVER']} refused or failed: {exc}") from exc
+        if sent == len(messages):  # every message accepted; only saying goodbye failed
+            current_app.logger.warning("Mail server failed after accepting every message: %s", exc)
+            return
+        raise MailError(f"The mail server at {config['MAIL_SERVER']} refused or failed: {exc}",
+                        sent=sent) from exc
 
 
 def send(to: str, subject: str, body: str) -> None:

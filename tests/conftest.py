@@ -88,19 +88,20 @@ def _session_app(make_app):
 
 
 def _empty_all_tables() -> None:
+    # The append-only triggers refuse DELETE (SQLite) and TRUNCATE (PostgreSQL) on
+    # audit_event: lift them for the wipe only, in the wipe's own transaction.
     tables = db.metadata.sorted_tables
-    if db.engine.dialect.name == "postgresql":
+    dialect = db.engine.dialect.name
+    for statement in APPEND_ONLY_DROP[dialect]:
+        db.session.execute(sa.text(statement))
+    if dialect == "postgresql":
         names = ", ".join(f'"{t.name}"' for t in tables)
         db.session.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     else:
-        # The append-only triggers refuse DELETE on audit_event (TRUNCATE on PostgreSQL
-        # skips row triggers): lift them for the wipe only.
-        for statement in APPEND_ONLY_DROP["sqlite"]:
-            db.session.execute(sa.text(statement))
         for table in reversed(tables):
             db.session.execute(table.delete())
-        for statement in APPEND_ONLY_DDL["sqlite"]:
-            db.session.execute(sa.text(statement))
+    for statement in APPEND_ONLY_DDL[dialect]:
+        db.session.execute(sa.text(statement))
     db.session.commit()
 
 

@@ -95,6 +95,60 @@ def test_the_database_refuses_raw_update_or_delete_of_audit_events(app, statemen
     assert db.session.get(AuditEvent, event.id).action == "user.created"
 
 
+@pytest.mark.parametrize("statement", [
+    "TRUNCATE audit_event",
+    "TRUNCATE user_account CASCADE",  # reaches audit_event through its foreign keys
+], ids=["truncate", "truncate cascade"])
+def test_postgresql_refuses_truncate_of_audit_events(app, statement):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("TRUNCATE is PostgreSQL's (SQLite has no such statement)")
+    person = factories.user()
+    audit.record(None, "user.created", person, {}, subject=person)
+    audit.record(None, "user.invited", person, {}, subject=person)
+    db.session.commit()
+    with db.engine.connect() as conn:
+        with pytest.raises(sa.exc.DBAPIError, match="audit_event is append-only"):
+            conn.execute(sa.text(statement))
+        conn.rollback()
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id))) == 2
+
+
+def test_postgresql_migrations_add_and_remove_the_truncate_trigger(make_app, database):
+    # Existing databases get the trigger from migration 0004e; its downgrade takes it away.
+    if database["schema"] is None:
+        pytest.skip("TRUNCATE is PostgreSQL's (SQLite has no such statement)")
+    import uuid
+
+    import flask_migrate
+
+    schema = f"mig_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(database["url"])
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    migrated = make_app(SQLALCHEMY_DATABASE_URI=database["url"], SQLALCHEMY_ENGINE_OPTIONS={
+        "connect_args": {"options": f"-csearch_path={schema}"}})
+    try:
+        with migrated.app_context():
+            flask_migrate.upgrade(revision="0004e")
+            with db.engine.begin() as conn:
+                conn.execute(sa.text("INSERT INTO audit_event (at, action, object_type, changes) "
+                                     "VALUES (now(), 'user.created', 'User', '{}')"))
+            with db.engine.connect() as conn:
+                with pytest.raises(sa.exc.DBAPIError, match="audit_event is append-only"):
+                    conn.execute(sa.text("TRUNCATE audit_event"))
+                conn.rollback()
+                assert conn.execute(sa.text("SELECT count(*) FROM audit_event")).scalar() == 1
+            flask_migrate.downgrade(revision="0003")
+            with db.engine.begin() as conn:
+                conn.execute(sa.text("TRUNCATE audit_event"))
+            db.engine.dispose()
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
 # ------------------------------------------------------------------ one event per change
 
 

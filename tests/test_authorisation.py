@@ -81,6 +81,7 @@ staff.meeting_edit                  GET      302L  403   403   403   403   200
 staff.meeting_edit                  POST     302L  403   403   403   403   400
 staff.meeting_new                   GET      302L  403   403   403   403   200
 staff.meeting_new                   POST     302L  403   403   403   403   400
+staff.meeting_reminders             GET      302L  403   403   403   403   200
 staff.meetings                      GET      302L  403   403   403   403   200
 staff.owner_decision                GET      302L  403   403   403   403   200
 staff.owner_decision                POST     302L  403   403   403   403   400
@@ -98,6 +99,7 @@ staff.room_new                      GET      302L  403   403   403   403   200
 staff.room_new                      POST     302L  403   403   403   403   400
 staff.room_qr_png                   GET      302L  403   403   403   403   200
 staff.room_qr_svg                   GET      302L  403   403   403   403   200
+staff.room_reissue_token            GET      302L  403   403   403   403   200
 staff.room_reissue_token            POST     302L  403   403   403   403   302!
 staff.room_sign                     GET      302L  403   403   403   403   200
 staff.rooms                         GET      302L  403   403   403   403   200

@@ -16,6 +16,7 @@ from disclosures.models import Activity, Assignment, Meeting, User
 from disclosures.state import states_for
 
 from . import factories
+from .spreadsheet import every_cell_quoted, formulas_read_with
 from .sql import statements
 
 
@@ -100,6 +101,19 @@ def test_dashboard_csv_neutralises_spreadsheet_formulas(login_as, setting):
     text = login_as(setting["staff"]).get(url(setting["meeting"], csv_=True)).get_data(as_text=True)
     assert "'=HYPERLINK" in text
     assert "\n=HYPERLINK" not in text and ",=HYPERLINK" not in text
+
+
+def test_dashboard_csv_quotes_every_cell_so_no_separator_splits_a_formula_out(login_as, setting):
+    activity = db.session.scalar(sa.select(Activity).where(Activity.code == "S001"))
+    activity.title = "Acme;=1+1;x"
+    person = db.session.scalar(sa.select(User).where(User.full_name == "Silent Moderator"))
+    person.full_name = "-2+3;Silent"
+    body = login_as(setting["staff"]).get(url(setting["meeting"], csv_=True)).data
+    text = body.decode("utf-8-sig")
+    assert every_cell_quoted(text)
+    assert ',"Acme;=1+1;x",' in text  # one cell
+    assert ',"\'-2+3;Silent",' in text  # one cell, neutralised
+    assert formulas_read_with(text, ";") == [] and formulas_read_with(text, ",") == []
 
 
 def test_dashboard_ignores_removed_assignments(login_as, setting):

@@ -61,6 +61,7 @@ def test_length_checks_upgrade_a_database_with_data_and_lose_nothing(make_app, e
         flask_migrate.upgrade()
         load_demo_meeting()
         db.session.commit()
+        db.session.remove()
         before = _counts(db.engine)
         assert before["determination"] > 50 and before["mitigation"] > 5
         flask_migrate.downgrade(revision="0001")

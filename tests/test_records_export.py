@@ -25,6 +25,7 @@ from disclosures.models import (
 )
 
 from . import factories
+from .spreadsheet import every_cell_quoted, formulas_read_with
 
 
 def _csv_rows(response) -> list[dict]:
@@ -149,6 +150,24 @@ def test_records_csv_neutralises_formulas(login_as, app):
     [row] = _csv_rows(client.get(f"/staff/meetings/{meeting.id}/records.csv"))
     assert row["activity_title"].startswith("'=")
     assert row["person_name"] == "'+Plus Person"
+
+
+def test_records_csv_quotes_every_cell_so_no_separator_splits_a_formula_out(login_as, app):
+    meeting = factories.meeting()
+    act = factories.activity(meeting, title="=1+1;Acme")
+    person = factories.user(full_name="Dana Okafor")
+    factories.assignment(person, act)
+    factories.disclosure(person, [(factories.company("Acme;=1+1;x"), Nature.CONSULTANT)])
+    client = login_as(factories.user(Role.STAFF))
+    body = client.get(f"/staff/meetings/{meeting.id}/records.csv").data
+    text = body.decode("utf-8-sig")
+    assert every_cell_quoted(text)
+    assert ',"Acme;=1+1;x",' in text  # one cell
+    assert ',"\'=1+1;Acme",' in text  # one cell, neutralised
+    # A spreadsheet whose list separator is ";" or "," finds no formula in the file.
+    assert formulas_read_with(text, ";") == [] and formulas_read_with(text, ",") == []
+    [row] = _csv_rows(client.get(f"/staff/meetings/{meeting.id}/records.csv"))
+    assert row["company"] == "Acme;=1+1;x" and row["activity_title"] == "'=1+1;Acme"
 
 
 def test_records_zip_has_csv_json_room_sheets_and_booklet(login_as, app):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import html
 import re
 import socket
 import threading
@@ -12,9 +14,10 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
+from disclosures.auth import operations as auth_ops
 from disclosures.enums import AssignmentRole, Nature, ReminderKind, Role
 from disclosures.extensions import db
-from disclosures.models import AuditEvent, Reminder, User, hash_token
+from disclosures.models import Activity, AuditEvent, Reminder, User, hash_token
 
 from . import factories
 
@@ -41,20 +44,50 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture()
-def smtp(app):
-    """A local SMTP server; the app sends to it for real during the test."""
-    inbox = Inbox()
+class RefusingInbox(Inbox):
+    """Accepts the first ``accept`` messages, then refuses every other one (554), as a
+    server does that fails in the middle of a batch."""
+
+    def __init__(self, accept: int = 0):
+        super().__init__()
+        self.accept = accept
+
+    async def handle_DATA(self, server, session, envelope):
+        with self._lock:
+            if len(self.messages) >= self.accept:
+                return "554 5.3.0 Transaction failed, try again later"
+            self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 Message accepted for delivery"
+
+
+class RecipientRefusingInbox(Inbox):
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        return "550 5.1.1 Mailbox unavailable"
+
+
+@contextlib.contextmanager
+def mail_server(app, handler=None):
+    """A local SMTP server (aiosmtpd) the app sends to for real; ``handler=None``: nothing
+    listens on the configured port (the mail server is down)."""
     port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
+    controller = Controller(handler, hostname="127.0.0.1", port=port) if handler else None
+    if controller:
+        controller.start()
     saved = {k: app.config[k] for k in ("MAIL_SUPPRESS_SEND", "MAIL_SERVER", "MAIL_PORT")}
     app.config.update(MAIL_SUPPRESS_SEND=False, MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
     try:
-        yield inbox
+        yield handler
     finally:
         app.config.update(saved)
-        controller.stop()
+        if controller:
+            controller.stop()
+
+
+@pytest.fixture()
+def smtp(app):
+    """A local SMTP server; the app sends to it for real during the test."""
+    with mail_server(app, Inbox()) as inbox:
+        yield inbox
 
 
 @pytest.fixture()
@@ -208,3 +241,240 @@ def test_send_reminders_cli_dry_run_then_send_then_skip(app, scene, smtp):
     db.session.rollback()
     reminders = db.session.scalars(sa.select(Reminder)).all()
     assert len(reminders) == 3 and all(r.sent_by_id is None for r in reminders)
+
+
+# ------------------------------------------------------------------ without a mail server
+
+
+def _count(model) -> int:
+    db.session.rollback()
+    return db.session.scalar(sa.select(sa.func.count(model.id)))
+
+
+def _links_on(page: str) -> dict[str, str]:
+    """input id → value of each invitation link (readonly input) on a staff page."""
+    found = {}
+    for tag in re.findall(r"<input [^>]*data-copy-link[^>]*>", page):
+        assert " readonly" in tag  # selectable text, works without JavaScript
+        found[re.search(r'id="([^"]+)"', tag).group(1)] = html.unescape(
+            re.search(r'value="([^"]+)"', tag).group(1))
+    return found
+
+
+def test_reminders_without_a_mail_server_are_not_counted_and_staff_get_the_links(login_as, scene):
+    # MAIL_SUPPRESS_SEND (the development default): nothing leaves the app.
+    client = login_as(scene["staff"])
+    meeting, invited = scene["meeting"], scene["invited"]
+    response = client.post(f"/staff/meetings/{meeting.id}/reminders/disclosure")
+    assert response.headers["Location"].endswith(f"/staff/meetings/{meeting.id}/reminders")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    text = " ".join(page.split())
+    assert "not delivered" in text and "not counted as sent" in text
+    assert not re.search(r"\d+ disclosure reminders sent", text)
+    # Not counted: no Reminder, so nobody is locked out of the next reminder ...
+    assert _count(Reminder) == 0
+    events = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "reminder.not_delivered")).all()
+    assert {e.subject_user_id for e in events} == {invited.id, scene["member"].id}
+    assert not db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "reminder.sent")).all()
+    # ... and the person without a password has a link staff can copy, that works.
+    [link] = _links_on(page).values()
+    token = link.rsplit("/", 1)[1]
+    assert link == f"https://cme.example.org/invitation/{token}"
+    assert db.session.get(User, invited.id).invitation_token_hash == hash_token(token)
+    assert 'src="/static/js/copy-link.js"' in page
+    # The meeting page shows the same link on the person's row, and the button is not locked.
+    meeting_page = client.get(f"/staff/meetings/{meeting.id}").get_data(as_text=True)
+    assert list(_links_on(meeting_page).values()) == [link]
+    assert "2 people are due a reminder" in meeting_page
+    # Pressing again keeps the same link (the one staff may already have handed out).
+    client.post(f"/staff/meetings/{meeting.id}/reminders/disclosure")
+    assert list(_links_on(client.get(f"/staff/meetings/{meeting.id}/reminders")
+                          .get_data(as_text=True)).values()) == [link]
+    assert _count(Reminder) == 0
+    accept = client.application.test_client().post(
+        f"/invitation/{token}", data={"password": "a brand new password", "confirm": "a brand new password"})
+    assert accept.status_code == 302
+
+
+def test_review_summaries_without_a_mail_server_are_not_counted(login_as, scene):
+    client = login_as(scene["staff"])
+    response = client.post(f"/staff/meetings/{scene['meeting'].id}/reminders/review", follow_redirects=True)
+    assert response.status_code == 200
+    assert "were not delivered" in response.get_data(as_text=True)
+    assert _count(Reminder) == 0
+
+
+def test_cli_without_a_mail_server_says_nothing_was_delivered(app, scene):
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["send-reminders", "--meeting", "spine"])
+    assert result.exit_code == 0, result.output
+    assert "Sent 0 disclosure reminder(s)" in result.output
+    assert "Not delivered: 2 disclosure reminder(s)" in result.output
+    assert _count(Reminder) == 0
+
+
+def test_reminders_page_lists_who_awaits_and_how_they_get_in(login_as, scene, smtp):
+    client = login_as(scene["staff"])
+    m = scene["meeting"]
+    client.post(f"/staff/meetings/{m.id}/reminders/disclosure")
+    page = " ".join(client.get(f"/staff/meetings/{m.id}/reminders").get_data(as_text=True).split())
+    assert "Ivy Invited" in page and "Max Member" in page and "Dora Done" not in page
+    assert "Not reminded again within 72 hours" in page
+    assert "Has a password" in page
+    [link] = _links_on(page).values()
+    assert link == _link(smtp.to("invited@example.org")[0])
+
+
+# ------------------------------------------------------------------ the same invitation link
+
+
+def test_a_reminder_carries_the_link_staff_already_handed_out(login_as, app, scene, smtp):
+    """Staff copies link A; a reminder is sent; link A still works and the mail carries it."""
+    client = login_as(scene["staff"])
+    meeting, invited = scene["meeting"], scene["invited"]
+    auth_ops.renew_invitation(scene["staff"], db.session.get(User, invited.id))
+    db.session.commit()
+    [link_a] = _links_on(client.get(f"/staff/meetings/{meeting.id}").get_data(as_text=True)).values()
+
+    client.post(f"/staff/meetings/{meeting.id}/reminders/disclosure")
+    [mail] = smtp.to("invited@example.org")
+    assert _link(mail) == link_a
+    token = link_a.rsplit("/", 1)[1]
+    assert app.test_client().get(f"/invitation/{token}").status_code == 200
+    accept = app.test_client().post(
+        f"/invitation/{token}", data={"password": "a brand new password", "confirm": "a brand new password"})
+    assert accept.status_code == 302
+    assert db.session.get(User, invited.id).password_hash is not None
+    # Still single use.
+    again = app.test_client().post(
+        f"/invitation/{token}", data={"password": "another new password", "confirm": "another new password"})
+    assert again.status_code == 404
+
+
+def test_a_reminder_keeps_the_invitation_from_the_invite_page_and_extends_it(login_as, app, scene, smtp):
+    client = login_as(scene["staff"])
+    response = client.post("/staff/people/invite", data={
+        "email": "newcomer@example.org", "full_name": "Nina Newcomer"})
+    [invitation_mail] = smtp.to("newcomer@example.org")
+    link_a = _link(invitation_mail)
+    assert list(_links_on(response.get_data(as_text=True)).values()) == [link_a]
+    newcomer = db.session.scalar(sa.select(User).where(User.email == "newcomer@example.org"))
+    # Two days later she has not used it; she is put on an activity and reminded.
+    newcomer.invitation_expires_at = newcomer.invitation_expires_at - timedelta(days=2)
+    before = newcomer.invitation_expires_at
+    factories.assignment(newcomer, factories.activity(scene["meeting"], code="S103"))
+    db.session.commit()
+    client.post(f"/staff/meetings/{scene['meeting'].id}/reminders/disclosure")
+    [reminder_mail] = smtp.to("newcomer@example.org")[1:]
+    assert _link(reminder_mail) == link_a
+    newcomer = db.session.get(User, newcomer.id)
+    assert newcomer.invitation_expires_at > before + timedelta(days=1)  # valid for longer
+    assert newcomer.invitation_expires_at.strftime("%B %-d, %Y") in reminder_mail.get_content()
+    actions = [e.action for e in db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.subject_user_id == newcomer.id).order_by(AuditEvent.id))]
+    assert actions == ["user.invited", "user.invitation_extended", "reminder.sent"]
+
+
+def test_an_expired_invitation_gets_a_new_link_in_the_reminder(login_as, app, scene, smtp):
+    invited = db.session.get(User, scene["invited"].id)
+    old_token = invited.issue_invitation(timedelta(hours=1), now=datetime.now(UTC) - timedelta(hours=2))
+    client = login_as(scene["staff"])
+    client.post(f"/staff/meetings/{scene['meeting'].id}/reminders/disclosure")
+    new_token = _link(smtp.to("invited@example.org")[0]).rsplit("/", 1)[1]
+    assert new_token != old_token
+    assert app.test_client().get(f"/invitation/{new_token}").status_code == 200
+    assert app.test_client().get(f"/invitation/{old_token}").status_code == 404
+    assert [e.action for e in db.session.scalars(sa.select(AuditEvent).where(
+        AuditEvent.subject_user_id == invited.id).order_by(AuditEvent.id))] == [
+        "user.invitation_reissued", "reminder.sent"]
+
+
+def test_invitation_link_is_rebuilt_only_while_it_is_open(app, scene):
+    person = db.session.get(User, scene["invited"].id)
+    assert person.current_invitation_token() is None  # never invited
+    token = person.issue_invitation(timedelta(days=1))
+    assert person.current_invitation_token() == token
+    assert person.current_invitation_token(datetime.now(UTC) + timedelta(days=2)) is None
+    # Another secret key cannot rebuild it (nor make a working link).
+    saved = app.config["SECRET_KEY"]
+    app.config["SECRET_KEY"] = "another-secret-key-of-enough-length-0123456789"
+    try:
+        assert person.current_invitation_token() is None
+    finally:
+        app.config["SECRET_KEY"] = saved
+    auth_ops.accept_invitation(token, "a brand new password")
+    assert person.current_invitation_token() is None
+    assert auth_ops.user_for_invitation(token) is None
+
+
+# ------------------------------------------------------------------ mail server failures
+
+
+def test_mail_server_failing_mid_batch_records_what_was_sent_and_nothing_else(login_as, app, scene):
+    client = login_as(scene["staff"])
+    url = f"/staff/meetings/{scene['meeting'].id}/reminders/disclosure"
+    with mail_server(app, RefusingInbox(accept=1)) as server:
+        response = client.post(url, follow_redirects=True)
+    assert response.status_code == 200
+    text = " ".join(response.get_data(as_text=True).split())
+    assert "Sending stopped" in text and "1 sent and recorded; 1 not sent and not recorded" in text
+    # The server accepted Ivy's message (first by name): it is recorded, with its link.
+    [delivered] = server.messages
+    assert delivered["To"] == "invited@example.org"
+    [reminder] = db.session.scalars(sa.select(Reminder)).all()
+    assert reminder.user_id == scene["invited"].id
+    token = _link(delivered).rsplit("/", 1)[1]
+    assert db.session.get(User, scene["invited"].id).invitation_token_hash == hash_token(token)
+    assert {e.subject_user_id for e in db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "reminder.sent"))} == {scene["invited"].id}
+    # Max's was refused: not recorded, so the next send reminds him, and only him.
+    with mail_server(app, Inbox()) as inbox:
+        client.post(url)
+    assert [m["To"] for m in inbox.messages] == ["member@example.org"]
+
+
+@pytest.mark.parametrize("handler", [None, RecipientRefusingInbox()], ids=["no server", "refuses"])
+def test_reminders_when_the_mail_server_is_down_or_refuses_never_500(login_as, app, scene, handler):
+    client = login_as(scene["staff"])
+    with mail_server(app, handler):
+        response = client.post(f"/staff/meetings/{scene['meeting'].id}/reminders/disclosure",
+                               follow_redirects=True)
+    assert response.status_code == 200
+    assert "Sending stopped" in response.get_data(as_text=True)
+    assert _count(Reminder) == 0
+
+
+@pytest.mark.parametrize("handler", [None, RecipientRefusingInbox()], ids=["no server", "refuses"])
+def test_invite_when_the_mail_server_is_down_or_refuses_shows_the_link(login_as, app, scene, handler):
+    client = login_as(scene["staff"])
+    with mail_server(app, handler):
+        response = client.post("/staff/people/invite", data={
+            "email": "newcomer@example.org", "full_name": "Nina Newcomer"})
+    assert response.status_code == 200
+    text = " ".join(response.get_data(as_text=True).split())
+    assert "could not be sent" in text
+    [link] = _links_on(response.get_data(as_text=True)).values()
+    person = db.session.scalar(sa.select(User).where(User.email == "newcomer@example.org"))
+    assert person.invitation_token_hash == hash_token(link.rsplit("/", 1)[1])
+    # Inviting the same address again says it exists, whatever the mail server does.
+    with mail_server(app, handler):
+        again = client.post("/staff/people/invite", data={
+            "email": "newcomer@example.org", "full_name": "Nina Newcomer"})
+    assert again.status_code == 400 and "already exists" in again.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("handler", [None, RecipientRefusingInbox()], ids=["no server", "refuses"])
+def test_assigning_a_new_person_when_the_mail_server_fails_shows_the_link_on_their_row(
+        login_as, app, scene, handler):
+    client = login_as(scene["staff"])
+    activity_id = db.session.scalar(sa.select(Activity.id).where(Activity.code == "S101"))
+    with mail_server(app, handler):
+        response = client.post(f"/staff/activities/{activity_id}/assign", data={
+            "email": "newcomer@example.org", "full_name": "Nina Newcomer", "role": "speaker"})
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "could not be sent" in " ".join(page.split())
+    person = db.session.scalar(sa.select(User).where(User.email == "newcomer@example.org"))
+    links = _links_on(page)
+    assert hash_token(links[f"invitation-{person.assignments[0].id}"].rsplit("/", 1)[1]) == \
+        person.invitation_token_hash

@@ -40,6 +40,7 @@ def staff_paths(room):
         f"/staff/rooms/{room.id}/qr.svg",
         f"/staff/rooms/{room.id}/qr.png",
         f"/staff/rooms/{room.id}/sign.pdf",
+        f"/staff/rooms/{room.id}/reissue-token",  # the confirmation page
     ]
 
 
@@ -156,3 +157,58 @@ def test_reissue_token_kills_old_url_and_is_audited(login_as, room):
     assert old not in str(event.changes) and new not in str(event.changes)
 
 
+
+
+def test_replacing_a_qr_code_asks_first_and_says_what_happens(login_as, room):
+    client = login_as(factories.user(Role.STAFF))
+    token = room.public_token
+    rooms_page = client.get(f"/staff/meetings/{room.meeting_id}/rooms").get_data(as_text=True)
+    confirm_url = f"/staff/rooms/{room.id}/reissue-token"
+    # The rooms page links to the confirmation; it has no form that replaces at once.
+    assert f'href="{confirm_url}"' in rooms_page
+    assert f'action="{confirm_url}"' not in rooms_page
+    response = client.get(confirm_url)
+    assert response.status_code == 200
+    page = " ".join(response.get_data(as_text=True).split())
+    assert "Skyline Hall" in page and "Spine Forum 2030" in page
+    assert "The printed sign stops working" in page and "print the new sign" in page
+    assert f'<form method="post" action="{confirm_url}"' in page
+    assert db.session.get(Room, room.id).public_token == token  # asking changed nothing
+    client.post(confirm_url)
+    assert db.session.get(Room, room.id).public_token != token
+
+
+def test_replaced_room_code_names_the_meeting_and_links_to_its_disclosures(login_as, client, room):
+    old = room.public_token
+    slug = room.meeting.slug
+    login_as(factories.user(Role.STAFF)).post(f"/staff/rooms/{room.id}/reissue-token")
+    for path in (f"/r/{old}", f"/r/{old}.pdf"):
+        response = client.get(path)  # an attendee, not logged in, scanning the old sign
+        assert response.status_code == 404, path
+        page = " ".join(response.get_data(as_text=True).split())
+        assert "Spine Forum 2030" in page and "Skyline Hall" in page, path
+        assert "replaced" in page
+        assert f'href="/m/{slug}/disclosures"' in page, path
+        assert "/login" not in page, path
+        assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    assert client.get(f"/m/{slug}/disclosures").status_code == 200
+
+
+def test_replaced_twice_both_old_codes_lead_to_the_meeting(login_as, client, room):
+    staff = login_as(factories.user(Role.STAFF))
+    first = room.public_token
+    staff.post(f"/staff/rooms/{room.id}/reissue-token")
+    second = db.session.get(Room, room.id).public_token
+    staff.post(f"/staff/rooms/{room.id}/reissue-token")
+    for token in (first, second):
+        response = client.get(f"/r/{token}")
+        assert response.status_code == 404 and b"Spine Forum 2030" in response.data
+
+
+def test_unknown_room_code_is_a_generic_404_without_a_login_button(client, room):
+    response = client.get("/r/" + "x" * 43)
+    assert response.status_code == 404
+    page = response.get_data(as_text=True)
+    assert "room code is not valid" in page
+    assert "Spine Forum 2030" not in page and "/m/" not in page
+    assert "/login" not in page

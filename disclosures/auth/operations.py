@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import secrets
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -128,8 +129,9 @@ def invite_user(
 ) -> tuple[User, str]:
     """Create an account without a password and an invitation token for it.
 
-    Side effects: adds the ``User``, writes an ``user.invited`` audit event.
-    Returns the user and the plain token (to put in the link; stored hashed).
+    Side effects: adds the ``User`` (flushed: the link names its id), writes an
+    ``user.invited`` audit event. Returns the user and the plain token (to put in the
+    link; stored hashed, rebuilt from its nonce while it is valid).
     Raises ``AccountError`` if the email already has an account.
     """
     if find_user_by_email(email) is not None:
@@ -142,17 +144,64 @@ def invite_user(
         role=role,
     )
     db.session.add(user)
-    token = user.issue_invitation(timedelta(hours=current_app.config["INVITATION_VALID_HOURS"]))
     db.session.flush()
+    token = user.issue_invitation(invitation_valid_for())
     record(actor, "user.invited", user, {"email": user.email, "role": role}, subject=user)
     return user, token
 
 
-def reissue_invitation(actor: User | None, user: User) -> str:
-    """A fresh invitation token for an account; the previous link stops working."""
-    token = user.issue_invitation(timedelta(hours=current_app.config["INVITATION_VALID_HOURS"]))
-    record(actor, "user.invitation_reissued", user, subject=user)
-    return token
+def invitation_valid_for() -> timedelta:
+    return timedelta(hours=current_app.config["INVITATION_VALID_HOURS"])
+
+
+@dataclass(frozen=True)
+class InvitationLink:
+    """The invitation a message will carry, before anything is stored (``keep_invitation``)."""
+
+    token: str
+    nonce: str
+    expires_at: datetime
+    is_new: bool  # False: the link already handed out, valid for longer from now
+
+
+def invitation_link(user: User, now: datetime | None = None) -> InvitationLink:
+    """The link to give an account without a password. Reads only.
+
+    The open invitation's own link when there is one (the link staff may already have
+    handed out keeps working), else a new invitation; either valid for
+    ``INVITATION_VALID_HOURS`` from ``now`` once kept."""
+    now = now or utcnow()
+    expires_at = now + invitation_valid_for()
+    token = user.current_invitation_token(now)
+    if token is not None:
+        return InvitationLink(token, user.invitation_nonce, expires_at, is_new=False)
+    nonce = secrets.token_hex(16)
+    return InvitationLink(user.invitation_token_for(nonce), nonce, expires_at, is_new=True)
+
+
+def keep_invitation(actor: User | None, user: User, link: InvitationLink) -> None:
+    """Store ``link`` as the account's invitation (after its message went out).
+
+    Side effects: a new one replaces an expired or missing invitation (audit
+    ``user.invitation_reissued``); the open one is kept and its expiry moved to
+    ``link.expires_at`` if later (audit ``user.invitation_extended``). Never commits.
+    """
+    before = user.invitation_expires_at
+    if link.is_new:
+        user.set_invitation(link.nonce, link.expires_at)
+        record(actor, "user.invitation_reissued", user, {"expires_at": link.expires_at}, subject=user)
+    elif before is None or link.expires_at > before:
+        user.set_invitation(link.nonce, link.expires_at)
+        record(actor, "user.invitation_extended", user,
+               {"expires_at": {"before": before, "after": link.expires_at}}, subject=user)
+
+
+def renew_invitation(actor: User | None, user: User) -> str:
+    """The account's invitation token, valid for ``INVITATION_VALID_HOURS`` from now: the
+    open invitation's (same link) if there is one, else a new one. See ``keep_invitation``."""
+    link = invitation_link(user)
+    keep_invitation(actor, user, link)
+    return link.token
 
 
 def user_for_invitation(token: str) -> User | None:
@@ -179,8 +228,7 @@ def accept_invitation(token: str, password: str) -> User:
             "Ask the CME office for a new one, or reset your password."
         )
     user.set_password(password)
-    user.invitation_token_hash = None
-    user.invitation_expires_at = None
+    user.clear_invitation()
     record(user, "user.invitation_accepted", user, subject=user)
     return user
 

@@ -41,8 +41,11 @@ class AuditEvent(db.Model):
 
 # The database refuses too, so a raw statement (a script, a console session, a future bug
 # that bypasses the ORM) cannot rewrite history either. Created with the table
-# (``create_all``) and by migration 0003. On SQLite a batch migration that rebuilds
-# audit_event drops its triggers: such a migration must create them again.
+# (``create_all``) and by migrations 0003 (UPDATE, DELETE) and 0004e (TRUNCATE, which
+# skips row triggers: PostgreSQL needs a statement-level one; SQLite has no TRUNCATE).
+# On SQLite a batch migration that rebuilds audit_event drops its triggers: such a
+# migration must create them again. The database role the app runs as should not hold
+# UPDATE, DELETE or TRUNCATE on audit_event either (README, "PostgreSQL and production").
 APPEND_ONLY_MESSAGE = "audit_event is append-only"
 APPEND_ONLY_DDL = {
     "sqlite": [
@@ -56,12 +59,15 @@ APPEND_ONLY_DDL = {
         f"$$ BEGIN RAISE EXCEPTION '{APPEND_ONLY_MESSAGE}'; END $$",
         "CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON audit_event "
         "FOR EACH ROW EXECUTE FUNCTION audit_event_append_only()",
+        "CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_event "
+        "FOR EACH STATEMENT EXECUTE FUNCTION audit_event_append_only()",
     ],
 }
 APPEND_ONLY_DROP = {
     "sqlite": ["DROP TRIGGER IF EXISTS audit_event_no_update",
                "DROP TRIGGER IF EXISTS audit_event_no_delete"],
-    "postgresql": ["DROP TRIGGER IF EXISTS audit_event_append_only ON audit_event",
+    "postgresql": ["DROP TRIGGER IF EXISTS audit_event_no_truncate ON audit_event",
+                   "DROP TRIGGER IF EXISTS audit_event_append_only ON audit_event",
                    "DROP FUNCTION IF EXISTS audit_event_append_only()"],
 }
 

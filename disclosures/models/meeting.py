@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..enums import AssignmentRole, OwnerException
 from ..extensions import db
 from .base import UTCDateTime, enum_column, utcnow
+from .user import hash_token
 
 if TYPE_CHECKING:
     from .review import Determination
@@ -71,17 +72,41 @@ class Room(db.Model):
     activities: Mapped[list[Activity]] = relationship(
         back_populates="room", order_by="Activity.starts_at"
     )
+    retired_tokens: Mapped[list[RoomTokenRetired]] = relationship(
+        back_populates="room", cascade="all, delete-orphan"
+    )
 
     __table_args__ = (sa.UniqueConstraint("meeting_id", "name"),)
 
     def reissue_token(self) -> str:
-        """A new token; the old one stops working at once (callers audit it)."""
+        """A new token; the old one stops showing the sheet at once and is kept, hashed,
+        as a ``RoomTokenRetired`` (callers audit it)."""
+        now = utcnow()
+        if self.public_token:
+            self.retired_tokens.append(
+                RoomTokenRetired(token_hash=hash_token(self.public_token), retired_at=now)
+            )
         self.public_token = new_room_token()
-        self.token_issued_at = utcnow()
+        self.token_issued_at = now
         return self.public_token
 
     def __repr__(self) -> str:
         return f"<Room {self.id} {self.name!r}>"
+
+
+class RoomTokenRetired(db.Model):
+    """A room code that was replaced (its SHA-256 only). Someone scanning the old printed
+    sign is told which meeting it was for and where its disclosures are, instead of a
+    bare "not found"; the sheet itself is only ever shown for the current code."""
+
+    __tablename__ = "room_token_retired"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    room_id: Mapped[int] = mapped_column(sa.ForeignKey("room.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    retired_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    room: Mapped[Room] = relationship(back_populates="retired_tokens")
 
 
 class Activity(db.Model):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING, Optional
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -35,6 +38,20 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def invitation_token(secret_key: str | bytes, user_id: int, nonce: str) -> str:
+    """The link token of one invitation: HMAC-SHA256 under the app's secret key of the
+    account id and the invitation's random nonce, URL-safe (43 characters).
+
+    The same invitation always gives the same link, so staff can show it again and a
+    reminder can carry the link already handed out; a new nonce (a new invitation) gives
+    a new link. Only the token's hash is stored, for look-up: the database alone (without
+    the secret key) cannot rebuild a link.
+    """
+    key = secret_key.encode() if isinstance(secret_key, str) else secret_key
+    digest = hmac.new(key, f"invitation:{user_id}:{nonce}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
 class User(UserMixin, db.Model):
     __tablename__ = "user_account"
 
@@ -53,6 +70,8 @@ class User(UserMixin, db.Model):
     )
     invitation_token_hash: Mapped[Optional[str]] = mapped_column(sa.String(64), unique=True)
     invitation_expires_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    # Random per invitation; with the secret key it rebuilds the link (``invitation_token``).
+    invitation_nonce: Mapped[Optional[str]] = mapped_column(sa.String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
 
@@ -88,12 +107,45 @@ class User(UserMixin, db.Model):
     def check_password(self, password: str) -> bool:
         return bool(self.password_hash) and check_password_hash(self.password_hash, password)
 
-    def issue_invitation(self, valid_for, now: datetime | None = None) -> str:
-        """Create a single-use invitation token; returns the plain token (only place it exists)."""
-        token = secrets.token_urlsafe(32)
+    def invitation_token_for(self, nonce: str) -> str:
+        """The link token of this account's invitation with ``nonce`` (nothing is stored)."""
+        if self.id is None:
+            raise ValueError("flush the account before inviting it: the link names its id")
+        return invitation_token(current_app.config["SECRET_KEY"], self.id, nonce)
+
+    def set_invitation(self, nonce: str, expires_at: datetime) -> str:
+        """Make the invitation with ``nonce`` this account's one, valid until ``expires_at``
+        (single use: accepting it clears it). Returns its plain token."""
+        token = self.invitation_token_for(nonce)
+        self.invitation_nonce = nonce
         self.invitation_token_hash = hash_token(token)
-        self.invitation_expires_at = (now or utcnow()) + valid_for
+        self.invitation_expires_at = expires_at
         return token
+
+    def issue_invitation(self, valid_for, now: datetime | None = None) -> str:
+        """A new invitation (a new link; the previous one stops working); its plain token."""
+        return self.set_invitation(secrets.token_hex(16), (now or utcnow()) + valid_for)
+
+    def current_invitation_token(self, now: datetime | None = None) -> str | None:
+        """The link token of the invitation still open (no password yet, not expired,
+        not accepted), rebuilt from its nonce; None when there is none to show.
+
+        Also None for an invitation whose link cannot be rebuilt: one made before links
+        were derived (no nonce), or under another secret key."""
+        if (self.password_hash or not self.invitation_nonce or not self.invitation_token_hash
+                or self.invitation_expires_at is None
+                or self.invitation_expires_at <= (now or utcnow())):
+            return None
+        token = self.invitation_token_for(self.invitation_nonce)
+        if not hmac.compare_digest(hash_token(token), self.invitation_token_hash):
+            return None
+        return token
+
+    def clear_invitation(self) -> None:
+        """The invitation is spent (accepted, or replaced by a password reset)."""
+        self.invitation_nonce = None
+        self.invitation_token_hash = None
+        self.invitation_expires_at = None
 
     def __repr__(self) -> str:
         return f"<User {self.id}>"

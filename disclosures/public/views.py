@@ -145,10 +145,28 @@ def _pdf_response(content: bytes, filename: str, marker: data.ChangeMarker | Non
 
 
 def _room_or_404(token: str):
-    found = data.load_room(token, _now(), _period()) if len(token) <= 64 else None
-    if found is None:
+    """The room and its change marker. A replaced code's 404 names the meeting and links to
+    its all-faculty disclosures (the old sign still hangs somewhere); an unknown code gets
+    the generic 404. Neither sends an attendee to the login page."""
+    from ..models import Room, RoomTokenRetired, hash_token  # (imports kept in this function)
+
+    if len(token) > 64:
         abort(404, description=NOT_FOUND_ROOM)
-    return found
+    found = data.load_room(token, _now(), _period())
+    if found is not None:
+        return found
+    replaced = db.session.execute(
+        db.select(Room.name, Meeting.name, Meeting.slug)
+        .join(RoomTokenRetired, RoomTokenRetired.room_id == Room.id)
+        .join(Meeting, Meeting.id == Room.meeting_id)
+        .where(RoomTokenRetired.token_hash == hash_token(token))
+    ).first()
+    if replaced is None:
+        abort(404, description=NOT_FOUND_ROOM)
+    room_name, meeting_name, slug = replaced
+    html = render_template("errors/room_replaced.html", room_name=room_name,
+                           meeting_name=meeting_name, slug=slug)
+    abort(Response(html, status=404, mimetype="text/html"))
 
 
 # --- Room sheets ---------------------------------------------------------------------------

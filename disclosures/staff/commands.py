@@ -87,6 +87,11 @@ def send_reminders_command(meeting_slug: str | None, dry_run: bool):
         result = send_reminders(None, plan)
         click.echo(f"Sent {len(result.sent)} {label}(s); {len(result.skipped)} skipped "
                    "(reminded within the interval).")
+        if result.undelivered:
+            click.echo(f"Not delivered: {len(result.undelivered)} {label}(s), because mail sending "
+                       "is switched off (MAIL_SUPPRESS_SEND); not counted as sent. Set "
+                       "MAIL_SERVER, or hand out the invitation links from the meeting's "
+                       "reminders page.", err=True)
         if result.error:
             failed = True
             click.echo(f"Stopped: {len(result.failed)} not sent: {result.error}", err=True)

@@ -12,8 +12,6 @@ the row's own values.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -21,6 +19,7 @@ import sqlalchemy as sa
 from flask import Response, render_template, request
 from flask_login import current_user
 
+from ..documents import spreadsheet
 from ..enums import AssignmentRole, AssignmentState, Role
 from ..extensions import db
 from ..models import Activity, Assignment, Meeting, Room, User
@@ -225,13 +224,6 @@ def dashboard_csv_rows(dashboard: Dashboard) -> list[list[str]]:
     return rows
 
 
-def _csv_safe(value: str) -> str:
-    """Spreadsheets run cells starting with = + - @ as formulas: neutralise them."""
-    if value and value[0] in "=+-@\t\r":
-        return "'" + value
-    return value
-
-
 @bp.route("/meetings/<int:meeting_id>/dashboard")
 @role_required(Role.STAFF)
 def dashboard(meeting_id: int):
@@ -261,14 +253,10 @@ def dashboard(meeting_id: int):
 def dashboard_csv(meeting_id: int):
     meeting = db.get_or_404(Meeting, meeting_id)
     data = build_dashboard(meeting, date.today())
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_HEADER)
-    for row in dashboard_csv_rows(data):
-        writer.writerow([_csv_safe(cell) for cell in row])
+    text = spreadsheet.csv_text(CSV_HEADER, dashboard_csv_rows(data))
     filename = f"{meeting.slug}-not-cleared-{data.today.isoformat()}.csv"
     return Response(
-        "\ufeff" + out.getvalue(),
+        "\ufeff" + text,
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -10,10 +10,10 @@ as well: nothing is left out, nothing is deleted.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -23,6 +23,7 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..audit import record
+from ..documents import spreadsheet
 from ..enums import Role
 from ..extensions import db
 from ..models import (
@@ -224,18 +225,6 @@ def meeting_records(meeting: Meeting, today: date | None = None) -> dict:
     }
 
 
-def _safe_cell(value) -> str:
-    """Text for a spreadsheet cell; formulas are neutralised (CSV injection)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    text = str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        text = "'" + text
-    return text
-
-
 def _mitigation_text(d: dict | None) -> str:
     if not d:
         return ""
@@ -248,9 +237,10 @@ def _mitigation_text(d: dict | None) -> str:
 
 def records_csv(records: dict) -> str:
     """One row per assignment and relationship (one row for an assignment without any)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
+    return spreadsheet.csv_text(CSV_COLUMNS, _csv_rows(records))
+
+
+def _csv_rows(records: dict) -> Iterator[list]:
     for item in records["assignments"]:
         d = item["disclosure"] or {}
         owner = item["owner_decision"] or {}
@@ -284,7 +274,7 @@ def records_csv(records: dict) -> str:
         }
         rels = item["relationships"] + item["determinations_on_earlier_versions"]
         if not rels:
-            writer.writerow([_safe_cell(base.get(c)) for c in CSV_COLUMNS])
+            yield [base.get(c) for c in CSV_COLUMNS]
             continue
         for r in rels:
             det = r["determination"]
@@ -306,8 +296,7 @@ def records_csv(records: dict) -> str:
                 "determination_carried_from_id": det and det["carried_from_id"],
                 "mitigations": _mitigation_text(det),
             }
-            writer.writerow([_safe_cell(row.get(c)) for c in CSV_COLUMNS])
-    return out.getvalue()
+            yield [row.get(c) for c in CSV_COLUMNS]
 
 
 def records_json(records: dict) -> str:

@@ -1,15 +1,21 @@
 """Reminders: to people whose assignments await a disclosure, and a summary to reviewers.
 
 ``plan_*`` functions read only; ``send_reminders`` sends and records. Each message
-carries the person's way in: a fresh invitation link for an account without a password
-(the previous link stops working) or the login link. Every reminder sent is a
-``Reminder`` row and a ``reminder.sent`` audit event (recipient and counts only, never
-the link). Nobody gets the same kind of reminder twice within
-``REMINDER_INTERVAL_HOURS``.
+carries the person's way in: for an account without a password, its invitation link (the
+open invitation's own link, the one staff may already have handed out, now valid for
+another ``INVITATION_VALID_HOURS``; a new one only if it expired or there was none), else
+the login link.
 
-Messages go out in batches over one SMTP connection each; a batch is recorded (committed)
-only after the server accepted it, so a failure leaves the unsent people to be reminded
-next time.
+Only a delivered reminder counts: it is a ``Reminder`` row and a ``reminder.sent`` audit
+event (recipient and counts only, never the link), and nobody gets the same kind of
+reminder twice within ``REMINDER_INTERVAL_HOURS``. With mail sending switched off
+(``MAIL_SUPPRESS_SEND``, the development default) nothing is delivered, so nothing is
+counted or locked: the invitations are kept open, staff hand the links out from the
+reminders page, and a ``reminder.not_delivered`` audit event says what happened.
+
+Messages go out in batches over one SMTP connection each; what the server accepted is
+recorded (committed) batch by batch. If the server fails mid-batch, the messages it had
+accepted are recorded and nothing else: the others are reminded next time.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from email.message import EmailMessage
 
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, url_for
@@ -153,15 +160,25 @@ def plan_review_summaries(meeting: Meeting | None, now: datetime | None = None) 
                         [r for r in reviewers if r.id in recent], meetings)
 
 
-def _access_link(actor: User | None, user: User) -> str:
-    """The invitation link (re-issued) for an account without a password, else the login."""
-    if not user.password_hash:
-        token = account_operations.reissue_invitation(actor, user)
-        return external_url("auth.accept_invitation", token=token)
-    return external_url("auth.login")
+@dataclass
+class _Outgoing:
+    """One message about to be sent, and what to store once the server has accepted it."""
+
+    entry: DisclosureReminder | ReviewSummary
+    invitation: account_operations.InvitationLink | None
+    message: EmailMessage
 
 
-def _disclosure_message(entry: DisclosureReminder, link: str):
+def _access(user: User, now: datetime) -> tuple[str, account_operations.InvitationLink | None]:
+    """(link, invitation to keep) for the message: the invitation link of an account
+    without a password (nothing stored yet), else the login link."""
+    if user.password_hash:
+        return external_url("auth.login"), None
+    invitation = account_operations.invitation_link(user, now)
+    return external_url("auth.accept_invitation", token=invitation.token), invitation
+
+
+def _disclosure_message(entry: DisclosureReminder, link: str, expires: datetime | None):
     user = entry.user
     deadlines = sorted({i.meeting.disclosure_deadline for i in entry.items
                         if i.meeting.disclosure_deadline})
@@ -170,7 +187,7 @@ def _disclosure_message(entry: DisclosureReminder, link: str):
         user=user, items=entry.items, link=link,
         has_password=bool(user.password_hash),
         deadline=deadlines[0] if deadlines else None,
-        expires=user.invitation_expires_at,
+        expires=expires,
     )
     names = sorted({i.meeting.name for i in entry.items})
     subject = "Reminder: your CME disclosure is needed" + (f" for {names[0]}" if len(names) == 1 else "")
@@ -185,105 +202,186 @@ def _summary_message(entry: ReviewSummary, link: str):
     return mail.build_message(entry.user.email, "Disclosures awaiting your review", body)
 
 
+def _prepare(plan: ReminderPlan, entry, now: datetime) -> _Outgoing:
+    """The message for ``entry``. Reads only: nothing is stored before the server accepts."""
+    link, invitation = _access(entry.user, now)
+    if plan.kind is ReminderKind.DISCLOSURE:
+        message = _disclosure_message(entry, link, invitation.expires_at if invitation else None)
+    else:
+        message = _summary_message(entry, link)
+    return _Outgoing(entry, invitation, message)
+
+
+def _store(actor: User | None, plan: ReminderPlan, outgoing: _Outgoing, *, delivered: bool) -> None:
+    """Record one message the server accepted (``delivered``) or that was not delivered
+    because sending is switched off: the invitation it carries is kept open either way;
+    only a delivered one is a ``Reminder`` (and so counts against the interval)."""
+    entry, user = outgoing.entry, outgoing.entry.user
+    if outgoing.invitation is not None:
+        account_operations.keep_invitation(actor, user, outgoing.invitation)
+    meeting_id = plan.meetings[0].id if len(plan.meetings) == 1 else None
+    if plan.kind is ReminderKind.DISCLOSURE:
+        detail = {"kind": plan.kind, "activities": len(entry.items)}
+        if meeting_id is None and len(entry.meeting_ids) == 1:
+            meeting_id = min(entry.meeting_ids)
+    else:
+        detail = {"kind": plan.kind,
+                  "awaiting": {m.slug: [r, mi, o] for m, r, mi, o in entry.counts}}
+    if not delivered:
+        record(actor, "reminder.not_delivered", user,
+               {**detail, "reason": "mail sending is switched off (MAIL_SUPPRESS_SEND)"},
+               subject=user)
+        return
+    reminder = Reminder(user=user, meeting_id=meeting_id, kind=plan.kind, sent_at=utcnow(),
+                        sent_by_id=actor.id if actor else None)
+    db.session.add(reminder)
+    db.session.flush()
+    record(actor, "reminder.sent", reminder, detail, subject=user)
+
+
 @dataclass
 class SendResult:
-    sent: list[User] = field(default_factory=list)
+    sent: list[User] = field(default_factory=list)  # delivered to the mail server
+    undelivered: list[User] = field(default_factory=list)  # mail sending is switched off
     skipped: list[User] = field(default_factory=list)  # reminded within the interval
-    failed: list[User] = field(default_factory=list)
+    failed: list[User] = field(default_factory=list)  # the mail server failed first
     error: str | None = None
 
 
 def send_reminders(actor: User | None, plan: ReminderPlan, *, batch_size: int = BATCH_SIZE) -> SendResult:
-    """Send the plan's messages and record them.
+    """Send the plan's messages and record what went out.
 
-    Side effects, per batch: re-issues invitations for accounts without a password
-    (audit ``user.invitation_reissued``), adds a ``Reminder`` row and a ``reminder.sent``
-    audit event per person, sends the batch, then COMMITS the batch (this function is a
-    command's body: it commits so that what was sent is recorded, and only that). If the
-    mail server fails, the batch is rolled back and sending stops; ``error`` says why.
+    Per batch: builds the messages (reading only), sends them over one connection, then
+    for each message the server accepted keeps the invitation it carries open
+    (``keep_invitation``: audit ``user.invitation_reissued`` or ``…_extended``) and adds
+    a ``Reminder`` row and a ``reminder.sent`` audit event; then COMMITS (this function is
+    a command's body: what was sent is recorded as it goes). With ``MAIL_SUPPRESS_SEND``
+    each message instead keeps its invitation and writes ``reminder.not_delivered``: no
+    Reminder. If the server fails, the messages it accepted before failing are recorded,
+    sending stops, ``error`` says why and ``failed`` lists the people not reminded.
     """
     result = SendResult(skipped=list(plan.recently_reminded))
+    delivering = not current_app.config.get("MAIL_SUPPRESS_SEND")
     due = list(plan.due)
-    meeting_id = plan.meetings[0].id if len(plan.meetings) == 1 else None
     for start in range(0, len(due), batch_size):
-        batch = due[start:start + batch_size]
-        messages = []
-        for entry in batch:
-            user = entry.user
-            link = _access_link(actor, user)
-            if plan.kind is ReminderKind.DISCLOSURE:
-                messages.append(_disclosure_message(entry, link))
-                detail = {"kind": plan.kind, "activities": len(entry.items)}
-                mid = meeting_id or (min(entry.meeting_ids) if len(entry.meeting_ids) == 1 else None)
-            else:
-                messages.append(_summary_message(entry, link))
-                detail = {"kind": plan.kind,
-                          "awaiting": {m.slug: [r, mi, o] for m, r, mi, o in entry.counts}}
-                mid = meeting_id
-            reminder = Reminder(user=user, meeting_id=mid, kind=plan.kind, sent_at=utcnow(),
-                                sent_by_id=actor.id if actor else None)
-            db.session.add(reminder)
-            db.session.flush()
-            record(actor, "reminder.sent", reminder, detail, subject=user)
+        now = utcnow()
+        outgoing = [_prepare(plan, entry, now) for entry in due[start:start + batch_size]]
+        accepted = len(outgoing)
         try:
-            mail.send_messages(messages)
+            mail.send_messages([o.message for o in outgoing])
         except mail.MailError as exc:
-            db.session.rollback()
-            result.failed.extend(e.user for e in due[start:])
+            accepted = exc.sent
             result.error = str(exc)
-            current_app.logger.error("Reminders stopped: %s", exc)
-            break
+            current_app.logger.error("Reminders stopped after %d of %d: %s",
+                                     len(result.sent) + accepted, len(due), exc)
+        for o in outgoing[:accepted]:
+            _store(actor, plan, o, delivered=delivering)
         db.session.commit()
-        result.sent.extend(e.user for e in batch)
+        (result.sent if delivering else result.undelivered).extend(
+            o.entry.user for o in outgoing[:accepted])
+        if result.error:
+            result.failed.extend(e.user for e in due[start + accepted:])
+            break
     return result
 
 
 # --- Pages -----------------------------------------------------------------------------
 
 
-def _flash_result(result: SendResult, what: str) -> None:
-    suppressed = current_app.config.get("MAIL_SUPPRESS_SEND")
+def _flash_result(result: SendResult, what: str, *, links_shown: bool) -> None:
     if result.sent:
-        flash(f"{len(result.sent)} {what} sent."
-              + (" Mail sending is switched off here (MAIL_SUPPRESS_SEND): nothing was "
-                 "delivered." if suppressed else ""),
-              "warning" if suppressed else "success")
+        flash(f"{len(result.sent)} {what} sent.", "success")
+    if result.undelivered:
+        flash(f"{len(result.undelivered)} {what} were not delivered: mail sending is switched "
+              "off here (MAIL_SUPPRESS_SEND). They are not counted as sent, so nobody waits "
+              f"{current_app.config['REMINDER_INTERVAL_HOURS']} hours for the next one. "
+              + ("Give each person their invitation link below; " if links_shown else "")
+              + "to send mail, set MAIL_SERVER.", "warning")
     if result.skipped:
         flash(f"{len(result.skipped)} not sent again: reminded within the last "
               f"{current_app.config['REMINDER_INTERVAL_HOURS']} hours.", "info")
     if result.error:
-        flash(f"Sending stopped, {len(result.failed)} not sent: {result.error}", "error")
-    if not (result.sent or result.skipped or result.error):
+        flash(f"Sending stopped: {result.error}. {len(result.sent)} sent and recorded; "
+              f"{len(result.failed)} not sent and not recorded: send again once the mail "
+              "server works (those already reminded are not sent a second one).", "error")
+    if not (result.sent or result.undelivered or result.skipped or result.error):
         flash(f"Nobody to remind: no {what} are due.", "info")
+
+
+def _confirmed_or_400() -> None:
+    if not forms.ConfirmForm().validate_on_submit():
+        abort(400, description="The form was not accepted. Reload the page and try again.")
 
 
 @bp.route("/meetings/<int:meeting_id>/reminders/disclosure", methods=["POST"])
 @role_required(Role.STAFF)
 def send_disclosure_reminders(meeting_id: int):
     meeting = db.get_or_404(Meeting, meeting_id)
-    form = forms.ConfirmForm()
-    if not form.validate_on_submit():
-        abort(400, description="The form was not accepted. Reload the page and try again.")
+    _confirmed_or_400()
     result = send_reminders(current_user, plan_disclosure_reminders(meeting))
-    _flash_result(result, "disclosure reminders")
-    return redirect(url_for("staff.meeting", meeting_id=meeting.id) + "#reminders")
+    _flash_result(result, "disclosure reminders", links_shown=True)
+    return redirect(url_for("staff.meeting_reminders", meeting_id=meeting.id))
 
 
 @bp.route("/meetings/<int:meeting_id>/reminders/review", methods=["POST"])
 @role_required(Role.STAFF)
 def send_review_summaries(meeting_id: int):
     meeting = db.get_or_404(Meeting, meeting_id)
-    form = forms.ConfirmForm()
-    if not form.validate_on_submit():
-        abort(400, description="The form was not accepted. Reload the page and try again.")
+    _confirmed_or_400()
     result = send_reminders(current_user, plan_review_summaries(meeting))
-    _flash_result(result, "reviewer summaries")
+    _flash_result(result, "reviewer summaries", links_shown=False)
     return redirect(url_for("staff.meeting", meeting_id=meeting.id) + "#reminders")
 
 
+@dataclass(frozen=True)
+class OpenInvitation:
+    url: str
+    expires_at: datetime
+
+
+def open_invitations(users: Iterable[User], now: datetime | None = None) -> dict[int, OpenInvitation]:
+    """user id → the link of their open invitation (for staff to hand out), for the users
+    without a password who have one. Reads only."""
+    now = now or utcnow()
+    found = {}
+    for user in users:
+        token = user.current_invitation_token(now)
+        if token is not None:
+            found[user.id] = OpenInvitation(external_url("auth.accept_invitation", token=token),
+                                            user.invitation_expires_at)
+    return found
+
+
+@bp.route("/meetings/<int:meeting_id>/reminders")
+@role_required(Role.STAFF)
+def meeting_reminders(meeting_id: int):
+    """Who awaits a disclosure, when each was last reminded, and each invitation link: the
+    page a reminder send lands on, where staff copy links when mail is not delivered."""
+    meeting = db.get_or_404(Meeting, meeting_id)
+    plan = plan_disclosure_reminders(meeting)
+    people = sorted([e.user for e in plan.due] + plan.recently_reminded,
+                    key=lambda u: (u.full_name.lower(), u.id))
+    ids = [u.id for u in people]
+    last_reminded = dict(db.session.execute(
+        sa.select(Reminder.user_id, sa.func.max(Reminder.sent_at))
+        .where(Reminder.kind == ReminderKind.DISCLOSURE, Reminder.user_id.in_(ids))
+        .group_by(Reminder.user_id)
+    ).all()) if ids else {}
+    return render_template(
+        "staff/reminders.html", meeting=meeting, people=people,
+        due={e.user.id for e in plan.due}, last_reminded=last_reminded,
+        invitations=open_invitations(people),
+        suppressed=bool(current_app.config.get("MAIL_SUPPRESS_SEND")),
+        interval=current_app.config["REMINDER_INTERVAL_HOURS"],
+        valid_days=current_app.config["INVITATION_VALID_HOURS"] // 24,
+    )
+
+
 def reminder_overview(meeting: Meeting) -> dict:
-    """For the meeting page: who is due, who was reminded recently, the last send."""
+    """For the meeting page: who is due, who was reminded recently, the last send, and the
+    open invitation link of each person awaiting disclosure without a password."""
     disclosure = plan_disclosure_reminders(meeting)
+    awaiting = [e.user for e in disclosure.due] + disclosure.recently_reminded
     last = db.session.scalar(
         sa.select(sa.func.max(Reminder.sent_at)).where(Reminder.meeting_id == meeting.id)
     )
@@ -292,4 +390,7 @@ def reminder_overview(meeting: Meeting) -> dict:
         "recent": len(disclosure.recently_reminded),
         "last": last,
         "interval": current_app.config["REMINDER_INTERVAL_HOURS"],
+        "awaiting": {u.id for u in awaiting},
+        "invitations": open_invitations(awaiting),
+        "suppressed": bool(current_app.config.get("MAIL_SUPPRESS_SEND")),
     }

@@ -37,7 +37,8 @@ def public_url(room: Room) -> str:
 def reissue_room_token(actor: User, room: Room) -> str:
     """Give the room a new public token; the old URL and printed QR stop working at once.
 
-    Side effects: changes ``room.public_token`` and ``room.token_issued_at``; writes the
+    Side effects: changes ``room.public_token`` and ``room.token_issued_at``; keeps the old
+    token's hash (``RoomTokenRetired``: its page then names the meeting); writes the
     audit event ``room.token_reissued`` (the tokens themselves are not logged); flushes.
     Never commits. Returns the new token.
     """
@@ -73,8 +74,7 @@ def rooms(meeting_id: int):
         .where(Activity.meeting_id == meeting.id).group_by(Activity.room_id)
     ).all())
     rows = [(room, public_url(room), counts.get(room.id, 0)) for room in meeting.rooms]
-    return render_template("staff/rooms.html", meeting=meeting, rows=rows, qr=qr,
-                           form=ReissueTokenForm())
+    return render_template("staff/rooms.html", meeting=meeting, rows=rows, qr=qr)
 
 
 @bp.route("/rooms/<int:room_id>/qr.svg")
@@ -111,15 +111,19 @@ def room_sign(room_id: int):
     return response
 
 
-@bp.route("/rooms/<int:room_id>/reissue-token", methods=["POST"])
+@bp.route("/rooms/<int:room_id>/reissue-token", methods=["GET", "POST"])
 @role_required(Role.STAFF)
 def room_reissue_token(room_id: int):
+    """GET: what replacing the code does, and the form that does it; POST: replace it."""
     room = _room_or_404(room_id)
     form = ReissueTokenForm()
+    if not form.is_submitted():
+        return render_template("staff/room_reissue.html", room=room, meeting=room.meeting,
+                               url=public_url(room), form=form)
     if not form.validate_on_submit():
         abort(400, description="The form could not be accepted. Reload the rooms page and try again.")
     reissue_room_token(current_user, room)
     db.session.commit()
-    flash(f"{room.name} has a new QR code. The old code and link no longer work: "
-          "print and post the new sign.", "success")
+    flash(f"{room.name} has a new QR code. The old sign no longer shows the room's "
+          "disclosures: print the new sign and post it in its place.", "success")
     return redirect(url_for("staff.rooms", meeting_id=room.meeting_id) + f"#room-{room.id}")

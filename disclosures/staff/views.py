@@ -55,35 +55,29 @@ def invite():
             db.session.rollback()
             form.email.errors.append(str(exc))
         else:
-            link = external_url("auth.accept_invitation", token=token)
-            message = mail.build_message(
-                user.email,
-                "Your CME disclosure: please set your password",
-                render_template(
-                    "auth/email_invitation.txt",
-                    user=user,
-                    link=link,
-                    meeting_name=None,
-                    expires=user.invitation_expires_at.strftime("%B %-d, %Y"),
-                ),
-            )
-            try:
-                mail.send_messages([message])
-                sent = not current_app.config.get("MAIL_SUPPRESS_SEND")
-            except mail.MailError:
-                sent = False
-            flash(
-                f"Account created for {user.full_name}."
-                + (" The invitation email was sent." if sent else " No email was sent: give them the link below."),
-                "success" if sent else "warning",
-            )
-            return render_template("staff/invited.html", user=user, link=link, sent=sent)
+            delivery = send_invitation(user, token, None)
+            flash(f"Account created for {user.full_name}. " + INVITATION_DELIVERY[delivery],
+                  "success" if delivery == "sent" else "warning")
+            return render_template("staff/invited.html", user=user, delivery=delivery,
+                                   link=external_url("auth.accept_invitation", token=token))
     return render_template("staff/invite.html", form=form), (400 if form.errors else 200)
 
 
 
-def send_invitation(user: User, token: str, meeting: Meeting | None) -> bool:
-    """Mail the invitation link (after the commit). True when it really left."""
+INVITATION_DELIVERY = {
+    "sent": "The invitation email was sent.",
+    "switched_off": "No email was sent: mail sending is switched off here (MAIL_SUPPRESS_SEND). "
+                    "Give them the invitation link yourself.",
+    "failed": "The invitation email could not be sent: the mail server refused or could not "
+              "be reached. Give them the invitation link yourself, or send a reminder later.",
+}
+
+
+def send_invitation(user: User, token: str, meeting: Meeting | None) -> str:
+    """Mail the invitation link (after the commit: the account exists whatever the mail
+    server does). Returns "sent", "switched_off" (MAIL_SUPPRESS_SEND) or "failed" (the
+    server refused or was down: logged, never raised). The link itself stays valid, and
+    staff see it on the meeting page and the reminders page."""
     link = external_url("auth.accept_invitation", token=token)
     message = mail.build_message(
         user.email,
@@ -98,10 +92,10 @@ def send_invitation(user: User, token: str, meeting: Meeting | None) -> bool:
     )
     try:
         mail.send_messages([message])
-    except mail.MailError:
-        current_app.logger.warning("Invitation to user %s could not be sent", user.id)
-        return False
-    return not current_app.config.get("MAIL_SUPPRESS_SEND")
+    except mail.MailError as exc:
+        current_app.logger.warning("Invitation to user %s could not be sent: %s", user.id, exc)
+        return "failed"
+    return "switched_off" if current_app.config.get("MAIL_SUPPRESS_SEND") else "sent"
 
 
 def save_refusing_duplicates(operation):
@@ -368,10 +362,10 @@ def assignment_new(activity_id: int):
         else:
             message = f"{user.full_name} assigned as {assignment.role.label.lower()} of {activity.code}."
             if token is not None:
-                sent = send_invitation(user, token, activity.meeting)
-                message += (" An invitation email was sent." if sent else
-                            " No email could be sent: use “Send reminders” later, or the "
-                            "invitation page, to give them a link.")
+                delivery = send_invitation(user, token, activity.meeting)
+                message += " " + INVITATION_DELIVERY[delivery]
+                if delivery != "sent":
+                    message += " The link is shown with their name below."
             flash(message, "success")
             return redirect(url_for("staff.meeting", meeting_id=activity.meeting_id)
                             + f"#activity-{activity.id}")
