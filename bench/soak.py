@@ -113,8 +113,8 @@ def _load_demo(env: dict) -> list[str]:
     emails = ["reviewer@example.org", "reviewer2@example.org"]
     for n in range(3, REVIEWERS + 1):
         email = f"soak-reviewer{n}@example.org"
-        _flask(env, "create-user", email, "--name", f"Soak Reviewer {n}", "--role", "reviewer",
-               "--password", PASSWORD)
+        _flask(env, "create-user", email, "--name", f"Soak Reviewer {n}", "--password", PASSWORD)
+        _flask(env, "grant-role", email, "reviewer")  # in the one (demo) meeting
         emails.append(email)
     return emails[:REVIEWERS]
 
@@ -187,7 +187,7 @@ def _plan(app, reviewer_emails: list[str]) -> tuple[list[str], dict[str, list[Pa
                 for _ in range(len(reviewers)):
                     reviewer = reviewers[turn % len(reviewers)]
                     turn += 1
-                    if can_review(reviewer, assignment.user):
+                    if can_review(reviewer, assignment.user, assignment.activity.meeting):
                         shares[reviewer.email].append(Pair(
                             assignment.activity.meeting_id, assignment.user_id,
                             relationship.id, assignment.id))

@@ -105,17 +105,27 @@ def create_app(config=None, **overrides) -> Flask:
     from .auth import views as auth_views
     from .faculty import views as faculty_views
     from .main import views as main_views
+    from .programme import views as programme_views
     from .public import views as public_views
+    from .records import views as records_views
+    from .registry import views as registry_views
+    from .reminders import views as reminders_views
     from .review import views as review_views
     from .staff import views as staff_views
     from .web import register_web
 
     register_web(app)
-    for module in (auth_views, main_views, faculty_views, review_views, staff_views, public_views):
+    for module in (auth_views, main_views, faculty_views, review_views, staff_views,
+                   programme_views, reminders_views, records_views, registry_views, public_views):
         app.register_blueprint(module.bp)
 
     from .cli import register_cli
+    from .programme.commands import import_programme_command
+    from .records.commands import export_records_command
+    from .reminders.commands import send_reminders_command
 
     register_cli(app)
+    for command in (import_programme_command, send_reminders_command, export_records_command):
+        app.cli.add_command(command)
     return app
 

@@ -12,7 +12,18 @@ from decimal import Decimal
 from typing import Any
 
 from .extensions import db
-from .models import AuditEvent, User
+from .models import (
+    Activity,
+    Assignment,
+    AuditEvent,
+    Determination,
+    Meeting,
+    Membership,
+    Mitigation,
+    Reminder,
+    Room,
+    User,
+)
 
 
 def _plain(value: Any) -> Any:
@@ -40,6 +51,22 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def meeting_id_of(obj: Any) -> int | None:
+    """The meeting ``obj`` belongs to, if any: a meeting, or anything held in one (room,
+    activity, role, decision, reminder, membership). People, disclosures and companies
+    belong to no one meeting."""
+    if isinstance(obj, Meeting):
+        return obj.id
+    if isinstance(obj, Mitigation):
+        obj = obj.determination
+    if isinstance(obj, Determination):
+        obj = obj.assignment
+    if isinstance(obj, Assignment):
+        obj = obj.activity
+    return getattr(obj, "meeting_id", None) if isinstance(
+        obj, Activity | Room | Membership | Reminder) else None
+
+
 def record(
     actor: User | None,
     action: str,
@@ -52,7 +79,8 @@ def record(
 
     Side effects: adds an ``AuditEvent`` to ``db.session`` and flushes so the
     object's id is known. ``subject`` is the person the event concerns (the
-    discloser), so staff can filter the log by person.
+    discloser), so staff can filter the log by person; the meeting ``obj`` belongs to
+    is kept too (``meeting_id_of``), so each meeting's staff read its events.
     """
     if getattr(obj, "id", None) is None:
         db.session.flush()
@@ -62,6 +90,7 @@ def record(
         object_type=type(obj).__name__,
         object_id=getattr(obj, "id", None),
         subject_user_id=subject.id if subject is not None else None,
+        meeting_id=meeting_id_of(obj),
         changes=_plain(changes or {}),
     )
     db.session.add(event)

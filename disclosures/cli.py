@@ -8,31 +8,40 @@ import click
 import sqlalchemy as sa
 from flask import Flask, current_app
 
-from .enums import Role
+from .enums import MeetingRole, SiteRole
 from .extensions import db
 from .models import Meeting, User, normalise_email
 
 
 def register_cli(app: Flask) -> None:
     app.cli.add_command(create_user)
+    app.cli.add_command(grant_role_command)
     app.cli.add_command(demo_data)
     app.cli.add_command(backup_command)
     from .public.publish import publish_static_command
 
     app.cli.add_command(publish_static_command)
-    from .staff.commands import register_staff_commands
 
-    register_staff_commands(app)
+
+def meeting_by_slug(slug: str) -> Meeting:
+    """The meeting with this short name, or a ClickException naming the known ones."""
+    from .staff.operations import ProgrammeError, find_meeting
+
+    try:
+        return find_meeting(slug)
+    except ProgrammeError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @click.command("create-user")
 @click.argument("email")
 @click.option("--name", "full_name", required=True, help="Full name as it appears on sheets.")
 @click.option(
-    "--role",
-    type=click.Choice([r.value for r in Role]),
-    default=Role.FACULTY.value,
-    show_default=True,
+    "--site-role",
+    type=click.Choice([r.value for r in SiteRole]),
+    default=None,
+    help="admin: may do everything (the first account must be one); auditor: reads every "
+    "meeting's records and the audit log. Roles in a meeting are given on its Access page.",
 )
 @click.option("--degrees", default=None)
 @click.option("--institution", default=None)
@@ -43,7 +52,7 @@ def register_cli(app: Flask) -> None:
     confirmation_prompt=True,
     help="Prompted for when not given (recommended: keeps it out of shell history).",
 )
-def create_user(email, full_name, role, degrees, institution, password):
+def create_user(email, full_name, site_role, degrees, institution, password):
     """Create an account with a password (staff and reviewers, or faculty without invitation)."""
     from .audit import record
 
@@ -52,13 +61,43 @@ def create_user(email, full_name, role, degrees, institution, password):
     if db.session.scalar(sa.select(User).where(User.email == normalise_email(email))):
         raise click.ClickException(f"An account for {normalise_email(email)} already exists.")
     user = User(
-        email=email, full_name=full_name, role=Role(role), degrees=degrees, institution=institution
+        email=email, full_name=full_name, degrees=degrees, institution=institution,
+        site_role=SiteRole(site_role) if site_role else None,
     )
     user.set_password(password)
     db.session.add(user)
-    record(None, "user.created", user, {"email": user.email, "role": user.role}, subject=user)
+    record(None, "user.created", user, {"email": user.email, "site_role": user.site_role},
+           subject=user)
     db.session.commit()
-    click.echo(f"Created {user.role.label.lower()} account {user.email}.")
+    kind = user.site_role.label.lower() if user.site_role else "an"
+    click.echo(f"Created {kind} account {user.email}.")
+
+
+@click.command("grant-role")
+@click.argument("email")
+@click.argument("role", type=click.Choice([r.value for r in MeetingRole]))
+@click.option("--meeting", "meeting_slug", default=None,
+              help="The meeting's short name (default: the only meeting, if there is one).")
+def grant_role_command(email: str, role: str, meeting_slug: str | None):
+    """Give the account EMAIL the ROLE (staff, reviewer) in a meeting; audited."""
+    from .staff.operations import ProgrammeError, grant_role
+
+    person = db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
+    if person is None:
+        raise click.ClickException(f"No account uses {normalise_email(email)}: create it first.")
+    if meeting_slug is None:
+        meetings = db.session.scalars(sa.select(Meeting).limit(2)).all()
+        if len(meetings) != 1:
+            raise click.ClickException("Name the meeting with --meeting SLUG.")
+        meeting = meetings[0]
+    else:
+        meeting = meeting_by_slug(meeting_slug)
+    try:
+        grant_role(None, meeting, person, MeetingRole(role))
+    except ProgrammeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"{person.email} is now {MeetingRole(role).label.lower()} of {meeting.slug}.")
 
 
 def _logins_file() -> Path:

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from .enums import AssignmentRole, MitigationMethod, Nature, OwnerException, Role
+from .enums import AssignmentRole, MeetingRole, MitigationMethod, Nature, OwnerException, SiteRole
 from .extensions import db
 from .models import (
     Activity,
@@ -26,6 +26,7 @@ from .models import (
     Determination,
     Disclosure,
     Meeting,
+    Membership,
     Mitigation,
     Relationship,
     Room,
@@ -175,23 +176,28 @@ def load_demo_meeting(today: date | None = None, password: str | None = None, se
     unconfirmed = Company(name="Spinewave Startup Devices", is_ineligible=True, needs_review=True)
     db.session.add(unconfirmed)
 
-    staff = User(email="staff@example.org", full_name="Carla Staffordson", role=Role.STAFF,
-                 institution="North American Spine Forum")
+    staff = User(email="staff@example.org", full_name="Carla Staffordson",
+                 site_role=SiteRole.ADMIN, institution="North American Spine Forum")
     reviewer = User(email="reviewer@example.org", full_name="Dr. Renee Reviewer", degrees="MD",
-                    role=Role.REVIEWER, institution="Lakeside University Hospital")
+                    institution="Lakeside University Hospital")
     reviewer2 = User(email="reviewer2@example.org", full_name="Peter Peerson", degrees="MD",
-                     role=Role.REVIEWER, institution="Midwest Spine Institute")
+                     institution="Midwest Spine Institute")
     staff.set_password(password)
     shared_hash = staff.password_hash  # hashing is slow by design: hash the demo password once
     for account in (reviewer, reviewer2):
         account.password_hash = shared_hash
     db.session.add_all([staff, reviewer, reviewer2])
+    db.session.add_all([
+        Membership(user=staff, meeting=meeting, role=MeetingRole.STAFF),
+        Membership(user=reviewer, meeting=meeting, role=MeetingRole.REVIEWER),
+        Membership(user=reviewer2, meeting=meeting, role=MeetingRole.REVIEWER),
+    ])
 
     faculty: list[User] = []
     for index in range(80):
         name, degrees = _person(rng, index)
         email = "faculty@example.org" if index == 4 else _email(name, index)
-        person = User(email=email, full_name=name, degrees=degrees, role=Role.FACULTY,
+        person = User(email=email, full_name=name, degrees=degrees,
                       institution=rng.choice(INSTITUTIONS))
         person.password_hash = shared_hash
         faculty.append(person)

@@ -27,16 +27,18 @@ class LabelledEnum(str, enum.Enum):
         return [(member.value, member.label) for member in cls]
 
 
-class Role(LabelledEnum):
-    """Account roles, ordered: staff can do what reviewers can, reviewers what faculty can."""
+class SiteRole(LabelledEnum):
+    """Roles held across the whole site (most people hold none)."""
 
-    FACULTY = ("faculty", "Faculty")
-    REVIEWER = ("reviewer", "Reviewer")
+    ADMIN = ("admin", "Site administrator")
+    AUDITOR = ("auditor", "Auditor (read-only records and audit log)")
+
+
+class MeetingRole(LabelledEnum):
+    """Roles held in one meeting: what the person may do there (``permissions``)."""
+
     STAFF = ("staff", "Meeting staff")
-
-    @property
-    def rank(self) -> int:
-        return list(Role).index(self)
+    REVIEWER = ("reviewer", "Reviewer")
 
 
 class AssignmentRole(LabelledEnum):

@@ -42,7 +42,7 @@ from .demo import (
     TOPICS,
     DemoLogins,
 )
-from .enums import AssignmentRole, MitigationMethod, Nature, OwnerException, Role
+from .enums import AssignmentRole, MeetingRole, MitigationMethod, Nature, OwnerException, SiteRole
 from .extensions import db
 from .models import (
     Activity,
@@ -52,6 +52,7 @@ from .models import (
     Determination,
     Disclosure,
     Meeting,
+    Membership,
     Mitigation,
     Relationship,
     Room,
@@ -119,6 +120,7 @@ class LargePlan:
     mitigations: list[dict[str, Any]] = field(default_factory=list)
     staff_ix: int = 0
     reviewer_ix: int = 1
+    reviewer_ixs: list[int] = field(default_factory=list)
     busiest_ix: int = 0  # index into ``users`` of the busiest faculty member
 
     def counts(self) -> dict[str, int]:
@@ -217,7 +219,7 @@ def plan_large_meeting(scale: float = 1.0, seed: int = 2026, today: date | None 
     created = anchor - timedelta(days=200)
     plan.users.append({"email": "staff@example.org", "full_name": "Carla Staffordson",
                        "degrees": None, "institution": "North American Spine Forum",
-                       "role": Role.STAFF, "created_at": created})
+                       "site_role": SiteRole.ADMIN, "created_at": created})
     plan.staff_ix = 0
     reviewer_ixs = []
     for number in range(REVIEWERS):
@@ -225,8 +227,9 @@ def plan_large_meeting(scale: float = 1.0, seed: int = 2026, today: date | None 
         reviewer_ixs.append(len(plan.users))
         plan.users.append({"email": email, "full_name": f"{FIRST_NAMES[number]} Reviewer{number + 1}",
                            "degrees": "MD", "institution": INSTITUTIONS[number % len(INSTITUTIONS)],
-                           "role": Role.REVIEWER, "created_at": created})
+                           "site_role": None, "created_at": created})
     plan.reviewer_ix = reviewer_ixs[0]
+    plan.reviewer_ixs = reviewer_ixs
     faculty_base = len(plan.users)
     plan.busiest_ix = faculty_base
     for index in range(faculty_count):
@@ -242,7 +245,7 @@ def plan_large_meeting(scale: float = 1.0, seed: int = 2026, today: date | None 
             "email": "faculty@example.org" if index == 0 else _email(name, index),
             "full_name": name, "degrees": degrees,
             "institution": INSTITUTIONS[rng.randrange(len(INSTITUTIONS))],
-            "role": Role.FACULTY, "created_at": created,
+            "site_role": None, "created_at": created,
         })
 
     # Programme: main rooms hold a session in every slot, the others share the rest.
@@ -473,6 +476,12 @@ def load_large_meeting(scale: float = 1.0, seed: int = 2026, today: date | None 
     user_ids = _insert(User, ({**u, "password_hash": shared_hash, "is_active": True,
                                "session_nonce": secrets.token_hex(8)} for u in plan.users))
     (meeting_id,) = _insert(Meeting, [plan.meeting])
+    _insert(Membership, [
+        {"user_id": user_ids[ix], "meeting_id": meeting_id, "role": role,
+         "granted_at": plan.meeting["created_at"]}
+        for ix, role in [(plan.staff_ix, MeetingRole.STAFF),
+                         *((ix, MeetingRole.REVIEWER) for ix in plan.reviewer_ixs)]
+    ])
     room_ids = _insert(Room, ({**r, "meeting_id": meeting_id, "public_token": new_room_token()}
                               for r in plan.rooms))
     activity_ids = _insert(Activity, (

@@ -1,29 +1,131 @@
-"""Who may do what: small named predicates, used by views (always) and templates.
+"""Who may do what: named permissions on (person, meeting), used by views (always, on the
+server) and by templates (to hide what a person cannot use).
 
-404 for what does not exist, 403 for what the user may not touch.
+Roles are held per meeting (``Membership``: staff, reviewer), as Indico's
+``event.can_manage(user)``, plus a small set of site-wide roles (``User.site_role``):
+a site administrator may do everything; an auditor may read every meeting's records
+and the audit log, and change nothing. A meeting's staff may also review its
+disclosures.
+
+Each ``Permission`` answers for one person and one meeting (or the site, for the few
+that are site-wide) and carries the sentence a refused person reads (the 403).
+404 for what does not exist, 403 for what the person may not touch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import abort
-from flask_login import current_user
 from sqlalchemy.orm import aliased
 
-from .enums import Role
+from .enums import MeetingRole, SiteRole
 from .extensions import db
-from .models import Assignment, User
+from .models import Activity, Assignment, Meeting, Membership, User
 
 
-def is_staff(user) -> bool:
-    return bool(user and user.is_authenticated and user.has_role(Role.STAFF))
+def _signed_in(user) -> bool:
+    return bool(user is not None and getattr(user, "is_authenticated", False))
 
 
-def is_reviewer(user) -> bool:
-    return bool(user and user.is_authenticated and user.has_role(Role.REVIEWER))
+def meeting_roles(user: User, meeting: Meeting | int | None) -> set[MeetingRole]:
+    """The roles ``user`` holds in ``meeting`` (read from their loaded memberships)."""
+    if meeting is None or not _signed_in(user):
+        return set()
+    meeting_id = meeting if isinstance(meeting, int) else meeting.id
+    return {m.role for m in user.memberships if m.meeting_id == meeting_id}
+
+
+def _holds_anywhere(user: User, role: MeetingRole) -> bool:
+    return any(m.role is role for m in user.memberships)
+
+
+def is_admin(user) -> bool:
+    return _signed_in(user) and user.site_role is SiteRole.ADMIN
+
+
+def is_auditor(user) -> bool:
+    return _signed_in(user) and user.site_role is SiteRole.AUDITOR
+
+
+@dataclass(frozen=True)
+class Permission:
+    """``permission(user, meeting)`` → may they? ``permission.require(user, meeting)`` → 403."""
+
+    name: str
+    test: Callable[[User, Meeting | None], bool]
+    refusal: str
+
+    def __call__(self, user, meeting: Meeting | None = None) -> bool:
+        return _signed_in(user) and bool(self.test(user, meeting))
+
+    def require(self, user, meeting: Meeting | None = None) -> None:
+        if not self(user, meeting):
+            abort(403, description=self.refusal)
+
+
+MANAGE_MEETING = Permission(
+    "manage_meeting",
+    lambda user, meeting: is_admin(user) or MeetingRole.STAFF in meeting_roles(user, meeting),
+    "This page is for the staff of this meeting.",
+)
+REVIEW_MEETING = Permission(
+    "review_meeting",
+    lambda user, meeting: is_admin(user)
+    or bool(meeting_roles(user, meeting) & {MeetingRole.STAFF, MeetingRole.REVIEWER}),
+    "Only this meeting's reviewers and staff review its disclosures.",
+)
+READ_RECORDS = Permission(
+    "read_records",
+    lambda user, meeting: is_admin(user) or is_auditor(user)
+    or MeetingRole.STAFF in meeting_roles(user, meeting),
+    "The records of a meeting are for its staff and for auditors.",
+)
+# Site-wide permissions (the meeting argument is not used).
+CREATE_MEETING = Permission(
+    "create_meeting",
+    lambda user, meeting: is_admin(user),
+    "Only site administrators create meetings and accounts with site-wide roles.",
+)
+MANAGE_REGISTRY = Permission(
+    "manage_registry",
+    lambda user, meeting: is_admin(user) or _holds_anywhere(user, MeetingRole.STAFF),
+    "The company registry is kept by meeting staff.",
+)
+LIST_MEETINGS = Permission(
+    "list_meetings",
+    lambda user, meeting: is_admin(user) or is_auditor(user)
+    or _holds_anywhere(user, MeetingRole.STAFF),
+    "The meetings list is for meeting staff and auditors.",
+)
+REVIEW_ANYWHERE = Permission(
+    "review_anywhere",
+    lambda user, meeting: is_admin(user) or _holds_anywhere(user, MeetingRole.STAFF)
+    or _holds_anywhere(user, MeetingRole.REVIEWER),
+    "The review queue is for reviewers and meeting staff.",
+)
+READ_AUDIT_LOG = Permission(
+    "read_audit_log",
+    lambda user, meeting: is_admin(user) or is_auditor(user)
+    or _holds_anywhere(user, MeetingRole.STAFF),
+    "The audit log is for meeting staff and auditors.",
+)
+
+
+def meetings_where(user: User, permission: Permission) -> sa.Select:
+    """The ids of the meetings where ``user`` has ``permission`` (a subquery for filters)."""
+    if is_admin(user) or (permission is READ_RECORDS and is_auditor(user)):
+        return sa.select(Meeting.id)
+    roles = {
+        MANAGE_MEETING: [MeetingRole.STAFF],
+        READ_RECORDS: [MeetingRole.STAFF],
+        REVIEW_MEETING: [MeetingRole.STAFF, MeetingRole.REVIEWER],
+    }[permission]
+    return sa.select(Membership.meeting_id).where(
+        Membership.user_id == user.id, Membership.role.in_(roles), Membership.revoked_at.is_(None)
+    )
 
 
 def shares_activity(a: User | int, b: User | int) -> bool:
@@ -47,10 +149,10 @@ def shares_activity(a: User | int, b: User | int) -> bool:
     return db.session.execute(stmt).first() is not None
 
 
-def review_refusal(user, person: User) -> str | None:
-    """Why ``user`` may not review ``person``'s disclosure, or None when they may."""
-    if not is_reviewer(user):
-        return "Only reviewers and meeting staff can review disclosures."
+def review_refusal(user, person: User, meeting: Meeting) -> str | None:
+    """Why ``user`` may not review ``person``'s disclosure in ``meeting``, or None."""
+    if not REVIEW_MEETING(user, meeting):
+        return REVIEW_MEETING.refusal
     if user.id == person.id:
         return "You cannot review your own disclosure. Another reviewer must do it."
     if shares_activity(user, person):
@@ -61,47 +163,46 @@ def review_refusal(user, person: User) -> str | None:
     return None
 
 
-def can_review(user, person: User) -> bool:
-    return review_refusal(user, person) is None
+def can_review(user, person: User, meeting: Meeting) -> bool:
+    return review_refusal(user, person, meeting) is None
+
+
+def _meetings_of(person: User) -> sa.Select:
+    """The meetings where ``person`` holds a current role in an activity."""
+    return (
+        sa.select(Activity.meeting_id)
+        .join(Assignment, Assignment.activity_id == Activity.id)
+        .where(Assignment.user_id == person.id, Assignment.removed_at.is_(None))
+        .distinct()
+    )
 
 
 def disclosure_refusal(user, person: User) -> str | None:
-    """Why ``user`` may not read ``person``'s disclosure, or None when they may.
+    """Why ``user`` may not read ``person``'s disclosure in full, or None when they may.
 
     A disclosure is personal financial data, shown only to those who need it: the
-    person, meeting staff, and the reviewers who may review it. A reviewer who is the
-    person's co-faculty is not one of those (another reviewer decides), so they see the
-    public statement on the room sheet like everyone else, not the full record.
+    person, site administrators and auditors, the staff of a meeting where the person
+    holds a role, and that meeting's reviewers who may review it (not co-faculty:
+    another reviewer decides, so they see the public statement like everyone else).
     """
-    if not (user and user.is_authenticated):
+    if not _signed_in(user):
         return "Log in to see disclosures."
-    if user.id == person.id or is_staff(user):
+    if user.id == person.id or is_admin(user) or is_auditor(user):
         return None
-    if not is_reviewer(user):
-        return "You can see only your own disclosures. Reviewers and meeting staff see others'."
-    return review_refusal(user, person)
+    theirs = set(db.session.scalars(_meetings_of(person)))
+    mine = {m.meeting_id: m.role for m in user.memberships if m.meeting_id in theirs}
+    if MeetingRole.STAFF in mine.values():
+        return None
+    if MeetingRole.REVIEWER not in mine.values():
+        return "You can see only your own disclosures, and those of people in meetings you review."
+    if shares_activity(user, person):
+        return (
+            f"You are co-faculty with {person.full_name} in at least one activity, "
+            "so another reviewer must review this disclosure."
+        )
+    return None
 
 
 def require(allowed: bool, message: str | None = None) -> None:
     if not allowed:
         abort(403, description=message)
-
-
-def role_required(role: Role | str) -> Callable:
-    """View decorator: log in first (401 → login page), then 403 without the role."""
-    needed = Role(role)
-
-    def decorator(view: Callable) -> Callable:
-        @wraps(view)
-        def wrapped(*args, **kwargs):
-            if not current_user.is_authenticated:
-                from .extensions import login_manager
-
-                return login_manager.unauthorized()
-            if not current_user.has_role(needed):
-                abort(403, description=f"This page is for {needed.label.lower()} accounts.")
-            return view(*args, **kwargs)
-
-        return wrapped
-
-    return decorator

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from werkzeug.security import generate_password_hash
 
-from disclosures.enums import AssignmentRole, MitigationMethod, Nature, Role
+from disclosures.enums import AssignmentRole, MeetingRole, MitigationMethod, Nature, SiteRole
 from disclosures.extensions import db
 from disclosures.models import (
     Activity,
@@ -19,6 +19,7 @@ from disclosures.models import (
     Determination,
     Disclosure,
     Meeting,
+    Membership,
     Mitigation,
     Relationship,
     Room,
@@ -39,20 +40,52 @@ def _n() -> int:
     return next(_counter)
 
 
-def user(role: Role = Role.FACULTY, *, email: str | None = None, full_name: str | None = None,
-         degrees: str | None = "MD", password: bool = True, **fields) -> User:
+def user(*, email: str | None = None, full_name: str | None = None, degrees: str | None = "MD",
+         password: bool = True, site_role: SiteRole | None = None, **fields) -> User:
+    """A person with no role anywhere (faculty are people with assignments)."""
     n = _n()
     person = User(
         email=email or f"person{n}@example.org",
         full_name=full_name or f"Person Number{n}",
         degrees=degrees,
-        role=role,
+        site_role=site_role,
         **fields,
     )
     if password:
         person.password_hash = _password_hash()
     db.session.add(person)
     db.session.flush()
+    return person
+
+
+def admin(**fields) -> User:
+    """A site administrator: may do everything, in every meeting."""
+    return user(site_role=SiteRole.ADMIN, **fields)
+
+
+def auditor(**fields) -> User:
+    """A site-wide auditor: reads every meeting's records and the audit log, changes nothing."""
+    return user(site_role=SiteRole.AUDITOR, **fields)
+
+
+def grant(person: User, meeting_: Meeting, role: MeetingRole) -> Membership:
+    m = Membership(user=person, meeting=meeting_, role=role)
+    db.session.add(m)
+    db.session.flush()
+    return m
+
+
+def staff(meeting_: Meeting, **fields) -> User:
+    """A new person who is staff of ``meeting_`` (and of nothing else)."""
+    person = user(**fields)
+    grant(person, meeting_, MeetingRole.STAFF)
+    return person
+
+
+def reviewer(meeting_: Meeting, **fields) -> User:
+    """A new person who is a reviewer of ``meeting_`` (and of nothing else)."""
+    person = user(**fields)
+    grant(person, meeting_, MeetingRole.REVIEWER)
     return person
 
 

@@ -16,7 +16,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from disclosures.auth import operations as account_operations
-from disclosures.enums import AssignmentRole, Nature, Role
+from disclosures.enums import AssignmentRole, Nature
 from disclosures.extensions import db
 from disclosures.models import (
     Activity,
@@ -33,12 +33,16 @@ from disclosures.models import (
 
 from . import factories
 
-ROLES = ("anonymous", "faculty_a", "faculty_b", "co_reviewer", "reviewer", "staff")
+ROLES = ("anonymous", "faculty_a", "faculty_b", "co_reviewer", "reviewer", "staff",
+         "other_staff", "auditor", "admin")
 
 
 @dataclass
 class World:
     staff: User
+    other_staff: User
+    auditor: User
+    admin: User
     reviewer: User
     co_reviewer: User
     faculty_a: User
@@ -67,15 +71,19 @@ class World:
 
 
 def build_world() -> World:
-    staff = factories.user(Role.STAFF, full_name="Sam Staff")
-    reviewer = factories.user(Role.REVIEWER, full_name="Rita Reviewer")
-    co_reviewer = factories.user(Role.REVIEWER, full_name="Carl Cofaculty")
-    faculty_a = factories.user(Role.FACULTY, full_name="Alice Able")
-    faculty_b = factories.user(Role.FACULTY, full_name="Bob Baker")
-    invited = factories.user(Role.FACULTY, full_name="Ivy Invited", password=False)
+    meeting = factories.meeting(name="Spine Annual Meeting")
+    other_meeting = factories.meeting(name="Hand Surgery Course")
+    staff = factories.staff(meeting, full_name="Sam Staff")
+    other_staff = factories.staff(other_meeting, full_name="Olga Otherstaff")
+    auditor = factories.auditor(full_name="Audrey Auditor")
+    admin = factories.admin(full_name="Ada Admin")
+    reviewer = factories.reviewer(meeting, full_name="Rita Reviewer")
+    co_reviewer = factories.reviewer(meeting, full_name="Carl Cofaculty")
+    faculty_a = factories.user(full_name="Alice Able")
+    faculty_b = factories.user(full_name="Bob Baker")
+    invited = factories.user(full_name="Ivy Invited", password=False)
     invitation_token = invited.issue_invitation(timedelta(days=3))
 
-    meeting = factories.meeting(name="Spine Annual Meeting")
     room = factories.room(meeting, "Hall A")
     other_room = factories.room(meeting, "Hall B")
     activity = factories.activity(meeting, room, title="Lumbar fusion outcomes")
@@ -97,7 +105,7 @@ def build_world() -> World:
     reset_token = account_operations.password_reset_token(faculty_a)
     db.session.flush()
     return World(
-        staff=staff, reviewer=reviewer, co_reviewer=co_reviewer, faculty_a=faculty_a,
+        staff=staff, other_staff=other_staff, auditor=auditor, admin=admin, reviewer=reviewer, co_reviewer=co_reviewer, faculty_a=faculty_a,
         faculty_b=faculty_b, invited=invited, invitation_token=invitation_token,
         reset_token=reset_token, meeting=meeting, room=room, other_room=other_room,
         activity=activity, other_activity=other_activity, assignment_a=assignment_a,
@@ -125,6 +133,7 @@ def rule_arguments(endpoint: str, world: World) -> dict:
         "relationship_id": world.relationship.id,
         "determination_id": world.determination.id,
         "company_id": world.new_company.id,
+        "membership_id": world.co_reviewer.memberships[0].id,
         "room_id": world.room.id,
         "activity_id": world.activity.id,
         "slug": world.meeting.slug,

@@ -1,7 +1,9 @@
 """The authorisation table: every route × method × kind of user → the status it must answer.
 
-One world (tests/routes.py): faculty A shares an activity with a reviewer ("co-reviewer"),
-faculty B speaks elsewhere, a reviewer with no tie to either, and staff. A has a
+One world (tests/routes.py): faculty A shares an activity with a reviewer of the meeting
+("co-reviewer"), faculty B speaks elsewhere, a reviewer of the meeting with no tie to
+either, the meeting's staff, the staff of another meeting ("other"), a site-wide auditor
+(reads records, changes nothing) and a site administrator. A has a
 disclosure, a relevant determination and a mitigation. Each route's arguments point at
 A's objects, so the rows answer "who may see or change A's record?".
 
@@ -23,88 +25,91 @@ from disclosures.extensions import db
 
 from .routes import ROLES, build_world, checked_rules, database_digest, url_for_rule
 
-#  endpoint                         method   anonymous faculty_a faculty_b co_reviewer reviewer staff
+#  endpoint                         method   anon  fac_a fac_b co_rv rev   staff other audit admin
 TABLE = """
-auth.accept_invitation              GET      200   200   200   200   200   200
-auth.accept_invitation              POST     400   400   400   400   400   400
-auth.account                        GET      302L  200   200   200   200   200
-auth.change_password                GET      302L  200   200   200   200   200
-auth.change_password                POST     302L  400   400   400   400   400
-auth.login                          GET      200   302   302   302   302   302
-auth.login                          POST     400   302   302   302   302   302
-auth.logout                         POST     302L  302L! 302L! 302L! 302L! 302L!
-auth.logout_everywhere              POST     302L  302L! 302L! 302L! 302L! 302L!
-auth.request_password_reset         GET      200   200   200   200   200   200
-auth.request_password_reset         POST     400   400   400   400   400   400
-auth.reset_password                 GET      200   200   200   200   200   200
-auth.reset_password                 POST     400   400   400   400   400   400
-faculty.company_suggestions         GET      302L  200   200   200   200   200
-faculty.disclose                    GET      302L  200   200   200   200   200
-faculty.disclose                    POST     302L  400   400   400   400   400
-faculty.disclosure                  GET      302L  200   403   403   200   200
-faculty.home                        GET      302L  200   200   200   200   200
-main.health                         GET      200   200   200   200   200   200
-main.home                           GET      302L  302   302   302   302   302
-public.all_faculty                  GET      200   200   200   200   200   200
-public.all_faculty_letter           GET      200   200   200   200   200   200
-public.all_faculty_pdf              GET      200   200   200   200   200   200
-public.assignment_slide             GET      302L  200   403   403   200   200
-public.meeting_faculty              GET      200   200   200   200   200   200
-public.meeting_faculty_letter       GET      200   200   200   200   200   200
-public.meeting_faculty_pdf          GET      200   200   200   200   200   200
-public.room_sheet                   GET      200   200   200   200   200   200
-public.room_sheet_pdf               GET      200   200   200   200   200   200
-review.decide                       POST     302L  403   403   403   400   400
-review.mitigate                     POST     302L  403   403   403   400   400
-review.none_relevant                POST     302L  403   403   403   400   400
-review.person                       GET      302L  403   403   403   200   200
-review.queue                        GET      302L  403   403   200   200   200
-staff.activity_edit                 GET      302L  403   403   403   403   200
-staff.activity_edit                 POST     302L  403   403   403   403   400
-staff.activity_new                  GET      302L  403   403   403   403   200
-staff.activity_new                  POST     302L  403   403   403   403   400
-staff.assignment_new                GET      302L  403   403   403   403   200
-staff.assignment_new                POST     302L  403   403   403   403   400
-staff.assignment_remove             POST     302L  403   403   403   403   302!
-staff.audit_log                     GET      302L  403   403   403   403   200
-staff.companies                     GET      302L  403   403   403   403   200
-staff.company                       GET      302L  403   403   403   403   200
-staff.company_alias                 POST     302L  403   403   403   403   400
-staff.company_confirm               POST     302L  403   403   403   403   400
-staff.company_merge                 POST     302L  403   403   403   403   400
-staff.dashboard                     GET      302L  403   403   403   403   200
-staff.dashboard_csv                 GET      302L  403   403   403   403   200
-staff.invite                        GET      302L  403   403   403   403   200
-staff.invite                        POST     302L  403   403   403   403   400
-staff.meeting                       GET      302L  403   403   403   403   200
-staff.meeting_edit                  GET      302L  403   403   403   403   200
-staff.meeting_edit                  POST     302L  403   403   403   403   400
-staff.meeting_new                   GET      302L  403   403   403   403   200
-staff.meeting_new                   POST     302L  403   403   403   403   400
-staff.meeting_reminders             GET      302L  403   403   403   403   200
-staff.meetings                      GET      302L  403   403   403   403   200
-staff.owner_decision                GET      302L  403   403   403   403   200
-staff.owner_decision                POST     302L  403   403   403   403   400
-staff.owner_decisions               GET      302L  403   403   403   403   200
-staff.programme_import              GET      302L  403   403   403   403   200
-staff.programme_import              POST     302L  403   403   403   403   400
-staff.programme_import_confirm      POST     302L  403   403   403   403   400
-staff.records                       GET      302L  403   403   403   403   200
-staff.records_csv_download          GET      302L  403   403   403   403   200!
-staff.records_json_download         GET      302L  403   403   403   403   200!
-staff.records_zip_download          GET      302L  403   403   403   403   200!
-staff.room_edit                     GET      302L  403   403   403   403   200
-staff.room_edit                     POST     302L  403   403   403   403   302
-staff.room_new                      GET      302L  403   403   403   403   200
-staff.room_new                      POST     302L  403   403   403   403   400
-staff.room_qr_png                   GET      302L  403   403   403   403   200
-staff.room_qr_svg                   GET      302L  403   403   403   403   200
-staff.room_reissue_token            GET      302L  403   403   403   403   200
-staff.room_reissue_token            POST     302L  403   403   403   403   302!
-staff.room_sign                     GET      302L  403   403   403   403   200
-staff.rooms                         GET      302L  403   403   403   403   200
-staff.send_disclosure_reminders     POST     302L  403   403   403   403   302!
-staff.send_review_summaries         POST     302L  403   403   403   403   302!
+auth.accept_invitation              GET      200   200   200   200   200   200   200   200   200
+auth.accept_invitation              POST     400   400   400   400   400   400   400   400   400
+auth.account                        GET      302L  200   200   200   200   200   200   200   200
+auth.change_password                GET      302L  200   200   200   200   200   200   200   200
+auth.change_password                POST     302L  400   400   400   400   400   400   400   400
+auth.login                          GET      200   302   302   302   302   302   302   302   302
+auth.login                          POST     400   302   302   302   302   302   302   302   302
+auth.logout                         POST     302L  302L! 302L! 302L! 302L! 302L! 302L! 302L! 302L!
+auth.logout_everywhere              POST     302L  302L! 302L! 302L! 302L! 302L! 302L! 302L! 302L!
+auth.request_password_reset         GET      200   200   200   200   200   200   200   200   200
+auth.request_password_reset         POST     400   400   400   400   400   400   400   400   400
+auth.reset_password                 GET      200   200   200   200   200   200   200   200   200
+auth.reset_password                 POST     400   400   400   400   400   400   400   400   400
+faculty.company_suggestions         GET      302L  200   200   200   200   200   200   200   200
+faculty.disclose                    GET      302L  200   200   200   200   200   200   200   200
+faculty.disclose                    POST     302L  400   400   400   400   400   400   400   400
+faculty.disclosure                  GET      302L  200   403   403   200   200   403   200   200
+faculty.home                        GET      302L  200   200   200   200   200   200   200   200
+main.health                         GET      200   200   200   200   200   200   200   200   200
+main.home                           GET      302L  302   302   302   302   302   302   302   302
+programme.confirm                   POST     302L  403   403   403   403   400   403   403   400
+programme.upload                    GET      302L  403   403   403   403   200   403   403   200
+programme.upload                    POST     302L  403   403   403   403   400   403   403   400
+public.all_faculty                  GET      200   200   200   200   200   200   200   200   200
+public.all_faculty_letter           GET      200   200   200   200   200   200   200   200   200
+public.all_faculty_pdf              GET      200   200   200   200   200   200   200   200   200
+public.assignment_slide             GET      302L  200   403   403   200   200   403   200   200
+public.meeting_faculty              GET      200   200   200   200   200   200   200   200   200
+public.meeting_faculty_letter       GET      200   200   200   200   200   200   200   200   200
+public.meeting_faculty_pdf          GET      200   200   200   200   200   200   200   200   200
+public.room_sheet                   GET      200   200   200   200   200   200   200   200   200
+public.room_sheet_pdf               GET      200   200   200   200   200   200   200   200   200
+records.audit_log                   GET      302L  403   403   403   403   200   200   200   200
+records.csv_download                GET      302L  403   403   403   403   200!  403   200!  200!
+records.index                       GET      302L  403   403   403   403   200   403   200   200
+records.json_download               GET      302L  403   403   403   403   200!  403   200!  200!
+records.zip_download                GET      302L  403   403   403   403   200!  403   200!  200!
+registry.companies                  GET      302L  403   403   403   403   200   200   403   200
+registry.company                    GET      302L  403   403   403   403   200   200   403   200
+registry.company_alias              POST     302L  403   403   403   403   400   400   403   400
+registry.company_confirm            POST     302L  403   403   403   403   400   400   403   400
+registry.company_merge              POST     302L  403   403   403   403   400   400   403   400
+registry.owner_decision             GET      302L  403   403   403   403   200   403   403   200
+registry.owner_decision             POST     302L  403   403   403   403   400   403   403   400
+registry.owner_decisions            GET      302L  403   403   403   403   200   403   403   200
+reminders.overview                  GET      302L  403   403   403   403   200   403   403   200
+reminders.send_disclosure           POST     302L  403   403   403   403   302!  403   403   302!
+reminders.send_review               POST     302L  403   403   403   403   302!  403   403   302!
+review.decide                       POST     302L  403   403   403   400   400   403   403   400
+review.mitigate                     POST     302L  403   403   403   400   400   403   403   400
+review.none_relevant                POST     302L  403   403   403   400   400   403   403   400
+review.person                       GET      302L  403   403   403   200   200   403   403   200
+review.queue                        GET      302L  403   403   200   200   200   200   403   200
+staff.access                        GET      302L  403   403   403   403   200   403   403   200
+staff.access                        POST     302L  403   403   403   403   400   403   403   400
+staff.access_remove                 POST     302L  403   403   403   403   302!  403   403   302!
+staff.activity_edit                 GET      302L  403   403   403   403   200   403   403   200
+staff.activity_edit                 POST     302L  403   403   403   403   400   403   403   400
+staff.activity_new                  GET      302L  403   403   403   403   200   403   403   200
+staff.activity_new                  POST     302L  403   403   403   403   400   403   403   400
+staff.assignment_new                GET      302L  403   403   403   403   200   403   403   200
+staff.assignment_new                POST     302L  403   403   403   403   400   403   403   400
+staff.assignment_remove             POST     302L  403   403   403   403   302!  403   403   302!
+staff.dashboard                     GET      302L  403   403   403   403   200   403   403   200
+staff.dashboard_csv                 GET      302L  403   403   403   403   200   403   403   200
+staff.invite                        GET      302L  403   403   403   403   403   403   403   200
+staff.invite                        POST     302L  403   403   403   403   403   403   403   400
+staff.meeting                       GET      302L  403   403   403   403   200   403   403   200
+staff.meeting_edit                  GET      302L  403   403   403   403   200   403   403   200
+staff.meeting_edit                  POST     302L  403   403   403   403   400   403   403   400
+staff.meeting_new                   GET      302L  403   403   403   403   403   403   403   200
+staff.meeting_new                   POST     302L  403   403   403   403   403   403   403   400
+staff.meetings                      GET      302L  403   403   403   403   200   200   200   200
+staff.room_edit                     GET      302L  403   403   403   403   200   403   403   200
+staff.room_edit                     POST     302L  403   403   403   403   302   403   403   302
+staff.room_new                      GET      302L  403   403   403   403   200   403   403   200
+staff.room_new                      POST     302L  403   403   403   403   400   403   403   400
+staff.room_qr_png                   GET      302L  403   403   403   403   200   403   403   200
+staff.room_qr_svg                   GET      302L  403   403   403   403   200   403   403   200
+staff.room_reissue_token            GET      302L  403   403   403   403   200   403   403   200
+staff.room_reissue_token            POST     302L  403   403   403   403   302!  403   403   302!
+staff.room_sign                     GET      302L  403   403   403   403   200   403   403   200
+staff.rooms                         GET      302L  403   403   403   403   200   403   403   200
 """
 
 
@@ -134,7 +139,7 @@ def test_table_refuses_more_than_it_allows_for_outsiders():
     refused = [key for key, cells in EXPECTED.items() if cells["faculty_b"] == "403"]
     assert ("faculty.disclosure", "GET") in refused
     assert ("review.person", "GET") in refused
-    assert ("staff.records_zip_download", "GET") in refused
+    assert ("records.zip_download", "GET") in refused
 
 
 @pytest.mark.parametrize(("endpoint", "method"), sorted(EXPECTED), ids=lambda v: v)
@@ -182,7 +187,7 @@ def test_public_pages_show_only_reviewed_relevant_companies_and_nothing_internal
 
     import pypdf
 
-    from disclosures.enums import Nature, Role
+    from disclosures.enums import Nature
 
     from . import factories
 
@@ -191,7 +196,7 @@ def test_public_pages_show_only_reviewed_relevant_companies_and_nothing_internal
     factories.determination(world.other_relationship, world.assignment_a, world.reviewer,
                             relevant=False, rationale="Secret reasoning about biologics.")
     # C speaks in the same room and has disclosed, but nobody has reviewed it yet.
-    carol = factories.user(Role.FACULTY, full_name="Carol Unreviewed")
+    carol = factories.user(full_name="Carol Unreviewed")
     factories.assignment(carol, factories.activity(world.meeting, world.room, title="Cervical talk"))
     factories.disclosure(carol, [(factories.company("Unreviewed Implants"), Nature.CONSULTANT)])
     db.session.commit()

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from disclosures.demo import load_demo_meeting
 from disclosures.documents import data
-from disclosures.enums import AssignmentRole, Nature, Role
+from disclosures.enums import AssignmentRole, Nature
 from disclosures.extensions import db
 from disclosures.largedemo import load_large_meeting
 from disclosures.models import Activity, Assignment
@@ -53,7 +53,7 @@ def test_fast_statements_match_the_rule_in_every_state(app, meeting):
 def test_a_determination_about_an_earlier_version_never_reaches_the_sheet(app):
     # Version 1 had a relevant, mitigated relationship; version 2 dropped that company and its
     # new relationship was judged not relevant: the sheet says "none", on both paths.
-    reviewer = factories.user(Role.REVIEWER)
+    reviewer = factories.user()
     meeting = factories.meeting()
     room = factories.room(meeting, "Hall C")
     talk = factories.assignment(factories.user(full_name="Ana Ruiz"),

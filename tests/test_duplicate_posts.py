@@ -24,7 +24,7 @@ from contextlib import contextmanager
 import pytest
 import sqlalchemy as sa
 
-from disclosures.enums import AssignmentRole, MitigationMethod, Nature, Role
+from disclosures.enums import AssignmentRole, MitigationMethod, Nature
 from disclosures.extensions import db
 from disclosures.models import Assignment, AuditEvent, Mitigation, Room, User
 
@@ -103,8 +103,8 @@ def events(action: str) -> int:
 @pytest.fixture()
 def staff_clients(login_as, app):
     """Two staff members, each logged in on a client of their own."""
-    first = factories.user(Role.STAFF, full_name="Sam Staff")
-    second = factories.user(Role.STAFF, full_name="Sue Staff")
+    first = factories.admin(full_name="Sam Staff")
+    second = factories.admin(full_name="Sue Staff")
     return [login_as(first), login_as(second, app.test_client())]
 
 
@@ -178,8 +178,8 @@ def relevant(app):
     person = factories.user(full_name="Maria Okafor")
     talk = factories.assignment(person, activity, AssignmentRole.SPEAKER)
     disclosure = factories.disclosure(person, [(factories.company("Meridian Spine"), Nature.CONSULTANT)])
-    first = factories.user(Role.REVIEWER, full_name="Renee Reviewer")
-    second = factories.user(Role.REVIEWER, full_name="Rafael Reviewer")
+    first = factories.reviewer(meeting, full_name="Renee Reviewer")
+    second = factories.reviewer(meeting, full_name="Rafael Reviewer")
     determination = factories.determination(disclosure.relationships[0], talk, first, relevant=True)
     url = f"/review/meetings/{meeting.id}/people/{person.id}/determinations/{determination.id}/mitigations"
     return {"determination": determination, "disclosure": disclosure, "reviewers": (first, second), "url": url}

@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from disclosures.enums import AssignmentState, MitigationMethod, Nature, OwnerException, Role
+from disclosures.enums import AssignmentState, MitigationMethod, Nature, OwnerException
 from disclosures.extensions import db
 from disclosures.faculty import operations
 from disclosures.faculty.operations import (
@@ -22,6 +22,7 @@ from disclosures.models import (
     Mitigation,
     Relationship,
 )
+from disclosures.registry import operations as registry
 from disclosures.state import states_for
 
 from . import factories
@@ -54,7 +55,7 @@ def rejected(person, the_entry) -> list[str]:
     return [p.message for p in caught.value.problems]
 
 
-def test_window_start_counts_24_calendar_months_back():
+def test_window_start_counts_24_calendar_months_back(app):
     assert operations.window_start(date(2025, 6, 15)) == date(2023, 6, 15)
     assert operations.window_start(date(2024, 2, 29)) == date(2022, 2, 28)
 
@@ -63,6 +64,13 @@ def test_relationship_ended_before_window_is_refused_naming_first_date(app):
     person = factories.user()
     messages = rejected(person, entry(person, [row(started=date(2022, 1, 1), ended=date(2023, 6, 14), ongoing=False)]))
     assert any("June 15, 2023" in m and "24-month window" in m for m in messages)
+
+
+def test_the_window_is_disclosure_lookback_months_long(app, monkeypatch):
+    monkeypatch.setitem(app.config, "DISCLOSURE_LOOKBACK_MONTHS", 12)
+    person = factories.user()
+    messages = rejected(person, entry(person, [row(started=date(2022, 1, 1), ended=date(2024, 6, 14), ongoing=False)]))
+    assert any("June 15, 2024" in m and "12-month window" in m for m in messages)
 
 
 def test_relationship_ended_on_first_day_of_window_is_accepted(app):
@@ -169,7 +177,7 @@ def test_valid_submission_with_three_relationships_is_saved_with_attestation_and
     assert [r.company.name for r in d.relationships] == ["Johnson & Johnson", "Globus Medical", "Stryker"]
     assert d.relationships[0].company_id == known.id
     assert d.relationships[1].ended_on == date(2025, 2, 1)
-    assert d.relationships[2].is_ongoing
+    assert d.relationships[2].ended_on is None  # ongoing
     events = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "disclosure.submitted")).all()
     assert len(events) == 1
     event = events[0]
@@ -182,14 +190,14 @@ def test_valid_submission_with_three_relationships_is_saved_with_attestation_and
 @pytest.mark.parametrize("typed", ["J&J", "Johnson and Johnson", "Johnson & Johnson", "johnson & johnson, inc."])
 def test_company_found_by_name_or_alias_case_and_punctuation_insensitive(app, typed):
     company = factories.company("Johnson & Johnson", aliases=["J&J"])
-    assert operations.find_company(typed).id == company.id
+    assert registry.find_company(typed).id == company.id
 
 
 def test_suggestions_include_aliases_and_skip_unconfirmed(app):
     factories.company("Johnson & Johnson", aliases=["J&J"])
     factories.company("Johnston Unreviewed Devices", needs_review=True)
-    assert operations.suggest_companies("j&j") == [{"name": "Johnson & Johnson", "alias": "J&J"}]
-    assert [s["name"] for s in operations.suggest_companies("johns")] == ["Johnson & Johnson"]
+    assert registry.suggest_companies("j&j") == [{"name": "Johnson & Johnson", "alias": "J&J"}]
+    assert [s["name"] for s in registry.suggest_companies("johns")] == ["Johnson & Johnson"]
 
 
 def test_unknown_company_is_created_ineligible_and_needing_review_once(app):
@@ -204,7 +212,7 @@ def test_unknown_company_is_created_ineligible_and_needing_review_once(app):
 
 
 def _reviewed_first_version():
-    reviewer = factories.user(Role.REVIEWER)
+    reviewer = factories.user()
     person = factories.user()
     assignment = factories.assignment(person, factories.activity(factories.meeting()))
     first = submit_disclosure(
@@ -275,11 +283,11 @@ def test_owner_or_employee_of_ineligible_company_is_flagged_on_every_assignment(
 
 
 def test_new_owner_employee_relationship_clears_earlier_staff_decision(app):
-    staff = factories.user(Role.STAFF)
+    staff = factories.admin()
     person = factories.user()
     a = factories.assignment(person, factories.activity(factories.meeting()))
     submit_disclosure(person, entry(person, [row("Old Devices", Nature.EMPLOYEE)]), now=NOW - timedelta(days=5))
-    operations.record_owner_decision(staff, a, OwnerException.UNRELATED, "Talk is on billing.")
+    registry.record_owner_decision(staff, a, OwnerException.UNRELATED, "Talk is on billing.")
     # Unchanged employee relationship: the decision stands.
     submit_disclosure(person, entry(person, [row("Old Devices", Nature.EMPLOYEE)]), now=NOW - timedelta(days=2))
     assert a.owner_exception is OwnerException.UNRELATED

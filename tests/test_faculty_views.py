@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from disclosures.enums import Nature, Role
+from disclosures.enums import Nature
 from disclosures.extensions import db
 from disclosures.faculty.operations import window_start
 from disclosures.models import AuditEvent, Company, Disclosure, Relationship
@@ -76,13 +76,26 @@ def test_another_faculty_members_disclosure_is_403(app, login_as):
     assert "Secret Devices" not in page and "only your own disclosures" in page
 
 
-@pytest.mark.parametrize("role", [Role.REVIEWER, Role.STAFF])
-def test_reviewers_and_staff_may_read_a_disclosure(app, login_as, role):
+@pytest.mark.parametrize("role", ["reviewer", "staff", "other_staff", "auditor"])
+def test_a_disclosure_is_read_by_the_staff_and_reviewers_of_the_persons_meetings(app, login_as, role):
+    """Staff and reviewers of a meeting where the person holds a role read the disclosure;
+    staff of another meeting do not; auditors read every record."""
     owner = factories.user(full_name="Dana Owner")
+    meeting = factories.meeting()
+    factories.assignment(owner, factories.activity(meeting))
     d = factories.disclosure(owner, [(factories.company("Visible Devices"), Nature.CONSULTANT)])
-    response = login_as(factories.user(role)).get(f"/faculty/disclosure/{d.id}")
-    assert response.status_code == 200
-    assert "Visible Devices" in response.get_data(as_text=True)
+    reader = {
+        "reviewer": lambda: factories.reviewer(meeting),
+        "staff": lambda: factories.staff(meeting),
+        "other_staff": lambda: factories.staff(factories.meeting()),
+        "auditor": factories.auditor,
+    }[role]()
+    response = login_as(reader).get(f"/faculty/disclosure/{d.id}")
+    page = response.get_data(as_text=True)
+    if role == "other_staff":
+        assert response.status_code == 403 and "Visible Devices" not in page
+    else:
+        assert response.status_code == 200 and "Visible Devices" in page
 
 
 def test_missing_disclosure_is_404(app, login_as):
@@ -174,7 +187,7 @@ def test_valid_submission_with_three_relationships_redirects_to_saved_version(ap
         ([rel()], {"attestation_name": "Someone Else"}, "does not match your account name"),
         ([rel()], {"attested_complete": ""}, "Tick the box to confirm the disclosure is complete"),
         ([rel()], {"discusses_off_label": "yes"}, "Name the drugs or devices"),
-        ([rel(**{"started_on": "03/01/2024"})], {}, "Enter the date as year-month-day"),
+        ([rel(**{"started_on": "03/01/2024"})], {}, "as year-month-day (YYYY-MM-DD)"),
     ],
 )
 def test_bad_input_shows_its_message_and_saves_nothing(app, login_as, rows, extra, message):

@@ -36,7 +36,7 @@ from disclosures.documents.data import (
     Slide,
     Statement,
 )
-from disclosures.enums import Role
+from disclosures.enums import MeetingRole
 from disclosures.extensions import db
 from disclosures.models import (
     Activity,
@@ -143,8 +143,8 @@ def _login(app, email: str, password: str):
 @pytest.mark.parametrize("kind", sorted(PAYLOADS))
 def test_hostile_text_through_every_form_is_inert_in_pages_and_literal_in_pdfs(app, login_as, kind):
     payload = PAYLOADS[kind]
-    staff = factories.user(Role.STAFF)
-    reviewer = factories.user(Role.REVIEWER)
+    staff = factories.admin()
+    reviewer = factories.user()
     staff_client = login_as(staff)
     ids = _programme_through_forms(staff_client, payload)
     person = _person_through_invite(app, staff_client, payload, ids["activity"])
@@ -170,7 +170,9 @@ def test_hostile_text_through_every_form_is_inert_in_pages_and_literal_in_pdfs(a
     relationship = disclosure.relationships[0]
     assignment = db.session.scalar(sa.select(Assignment).where(Assignment.user_id == person.id))
 
-    # A reviewer judges it relevant and mitigates it, with the payload as rationale and notes.
+    # A reviewer of the meeting judges it relevant and mitigates it, with the payload as
+    # rationale and notes.
+    factories.grant(reviewer, db.session.get(Meeting, ids["meeting"]), MeetingRole.REVIEWER)
     review = login_as(reviewer)
     base = f"/review/meetings/{ids['meeting']}/people/{person.id}"
     prefix = f"d{relationship.id}-{assignment.id}"
@@ -330,8 +332,8 @@ def limit_world(app):
     meeting = factories.meeting()
     activity = factories.activity(meeting)
     company = factories.company("Limit Devices", needs_review=True)
-    faculty = factories.user(Role.FACULTY, full_name="Lena Limit")
-    staff = factories.user(Role.STAFF)
+    faculty = factories.user(full_name="Lena Limit")
+    staff = factories.admin()
     disclosure = {
         "has_relationships": "yes", "relationships-0-company": "Acme",
         "relationships-0-nature": "consultant",

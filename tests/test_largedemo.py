@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from disclosures import largedemo
-from disclosures.enums import AssignmentState, Role
+from disclosures.enums import AssignmentState, MeetingRole
 from disclosures.extensions import db
 from disclosures.largedemo import load_large_meeting, plan_large_meeting
 from disclosures.models import (
@@ -70,7 +70,9 @@ def test_large_meeting_plan_has_the_sizes_of_a_real_meeting():
     assert counts["activities"] == 600
     assert counts["assignments"] == 3000
     assert counts["relationships"] == 10_000
-    faculty = [u for u in plan_large_meeting(today=TODAY).users if u["role"] is Role.FACULTY]
+    plan = plan_large_meeting(today=TODAY)
+    staff_and_reviewers = {plan.staff_ix, *plan.reviewer_ixs}
+    faculty = [u for ix, u in enumerate(plan.users) if ix not in staff_and_reviewers]
     assert len(faculty) == 2000
     assert counts["determinations"] > 5000 and counts["mitigations"] > 2000
 
@@ -109,9 +111,11 @@ def test_large_meeting_busiest_person_logs_in_as_faculty_and_has_most_assignment
     busiest_id, _ = per_person.most_common(1)[0]
     assert db.session.get(User, busiest_id).email == logins.faculty == "faculty@example.org"
     staff = db.session.scalar(sa.select(User).where(User.email == logins.staff))
-    assert staff.role is Role.STAFF and staff.check_password("demo password 1")
+    assert {m.role for m in staff.memberships} == {MeetingRole.STAFF}
+    assert staff.check_password("demo password 1")
     reviewer = db.session.scalar(sa.select(User).where(User.email == logins.reviewer))
-    assert reviewer.role is Role.REVIEWER and reviewer.check_password("demo password 1")
+    assert {m.role for m in reviewer.memberships} == {MeetingRole.REVIEWER}
+    assert reviewer.check_password("demo password 1")
 
 
 def test_demo_data_size_large_loads_the_large_meeting(app, monkeypatch):

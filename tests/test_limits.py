@@ -256,11 +256,10 @@ def test_programme_upload_may_exceed_the_form_limit_but_not_its_own(make_app, ap
     """The import allows IMPORT_MAX_BYTES even though CSRF reads the body before the view."""
     import io
 
-    from disclosures.enums import Role
 
     strict = make_app(WTF_CSRF_ENABLED=True, MAX_CONTENT_LENGTH=4096, IMPORT_MAX_BYTES=200_000)
     meeting = factories.meeting()
-    staff = factories.user(Role.STAFF)
+    staff = factories.admin()
     db.session.commit()
     client = strict.test_client()
 
@@ -311,11 +310,10 @@ def test_programme_upload_limit_is_only_raised_for_staff(make_app, app, who):
     """Only someone who may import gets IMPORT_MAX_BYTES; anyone else sending a body between
     the two limits gets a 413 before the body is read, and small bodies still get the login
     redirect or the 403."""
-    from disclosures.enums import Role
 
     strict = make_app(WTF_CSRF_ENABLED=True, MAX_CONTENT_LENGTH=4096, IMPORT_MAX_BYTES=200_000)
     meeting = factories.meeting()
-    faculty = factories.user(Role.FACULTY)
+    faculty = factories.user()
     db.session.commit()
     client = strict.test_client()
 

@@ -150,3 +150,43 @@ def test_mitigation_key_keeps_every_existing_duplicate_and_refuses_new_ones(make
         db.session.remove()  # its read locks would hold the downgrade's ALTER TABLE on PostgreSQL
         flask_migrate.downgrade(revision="0003")
         db.engine.dispose()
+
+
+def test_roles_become_memberships_and_nobody_loses_access(make_app, empty_database):
+    """0005: a staff account becomes a site administrator and staff of every meeting, a
+    reviewer a reviewer of every meeting, faculty hold no role; the downgrade gives back
+    the old ranks."""
+    from disclosures.extensions import db
+
+    url, options = empty_database
+    app = make_app(SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS=options)
+    with app.app_context():
+        flask_migrate.upgrade(revision="0004e")
+        with db.engine.begin() as conn:
+            for n, role in enumerate(("staff", "reviewer", "faculty"), start=1):
+                conn.execute(sa.text(
+                    "INSERT INTO user_account (id, email, full_name, role, is_active, "
+                    "session_nonce, created_at) VALUES (:id, :email, :name, :role, :active, "
+                    "'n', CURRENT_TIMESTAMP)"),
+                    {"id": n, "email": f"{role}@example.org", "name": role.title(), "role": role,
+                     "active": True})
+            for n in (1, 2):
+                conn.execute(sa.text(
+                    "INSERT INTO meeting (id, name, slug, starts_on, ends_on, timezone, created_at) "
+                    "VALUES (:id, :name, :slug, '2027-10-06', '2027-10-09', 'UTC', CURRENT_TIMESTAMP)"),
+                    {"id": n, "name": f"Meeting {n}", "slug": f"meeting-{n}"})
+        flask_migrate.upgrade()
+        with db.engine.connect() as conn:
+            site_roles = dict(conn.execute(sa.text("SELECT email, site_role FROM user_account")).all())
+            memberships = sorted(conn.execute(sa.text(
+                "SELECT user_id, meeting_id, role FROM membership")).all())
+        assert site_roles == {"staff@example.org": "admin", "reviewer@example.org": None,
+                              "faculty@example.org": None}
+        assert [tuple(m) for m in memberships] == [(1, 1, "staff"), (1, 2, "staff"),
+                                                   (2, 1, "reviewer"), (2, 2, "reviewer")]
+        flask_migrate.downgrade(revision="0004e")
+        with db.engine.connect() as conn:
+            roles = dict(conn.execute(sa.text("SELECT email, role FROM user_account")).all())
+        assert roles == {"staff@example.org": "staff", "reviewer@example.org": "reviewer",
+                         "faculty@example.org": "faculty"}
+        db.engine.dispose()

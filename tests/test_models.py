@@ -60,7 +60,8 @@ def test_enum_values_are_checked_by_the_database(app):
     person = factories.user()
     db.session.commit()
     with pytest.raises(IntegrityError):
-        db.session.execute(sa.text("UPDATE user_account SET role = 'admin' WHERE id = :id"), {"id": person.id})
+        db.session.execute(sa.text("UPDATE user_account SET site_role = 'overlord' WHERE id = :id"),
+                           {"id": person.id})
         db.session.flush()
     db.session.rollback()
 

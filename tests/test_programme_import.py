@@ -17,7 +17,7 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
-from disclosures.enums import AssignmentRole, Role
+from disclosures.enums import AssignmentRole
 from disclosures.extensions import db
 from disclosures.models import Activity, Assignment, AuditEvent, Room, User
 
@@ -57,25 +57,8 @@ def _import(client, meeting, data: bytes, filename="programme.csv"):
     return client.post(f"/staff/meetings/{meeting.id}/import/confirm", data={"upload_id": upload_id})
 
 
-def test_import_pages_require_login(client, meeting):
-    assert "/login" in client.get(f"/staff/meetings/{meeting.id}/import").headers["Location"]
-    response = client.post(f"/staff/meetings/{meeting.id}/import/confirm", data={"upload_id": "x" * 32})
-    assert "/login" in response.headers["Location"]
-
-
-@pytest.mark.parametrize("role", [Role.FACULTY, Role.REVIEWER])
-def test_import_forbidden_to_non_staff(login_as, meeting, role):
-    client = login_as(factories.user(role))
-    before = _counts()
-    assert client.get(f"/staff/meetings/{meeting.id}/import").status_code == 403
-    assert _upload(client, meeting, SAMPLE).status_code == 403
-    assert client.post(f"/staff/meetings/{meeting.id}/import/confirm",
-                       data={"upload_id": "x" * 32}).status_code == 403
-    assert _counts() == before
-
-
 def test_import_page_documents_the_columns(login_as, meeting):
-    page = login_as(factories.user(Role.STAFF)).get(f"/staff/meetings/{meeting.id}/import")
+    page = login_as(factories.admin()).get(f"/staff/meetings/{meeting.id}/import")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     for column in ("activity code", "credit hours", "faculty name", "role"):
@@ -83,7 +66,7 @@ def test_import_page_documents_the_columns(login_as, meeting):
 
 
 def test_import_preview_writes_nothing_and_lists_what_changes(login_as, meeting):
-    client = login_as(factories.user(Role.STAFF))
+    client = login_as(factories.admin())
     before = _counts()
     response = _upload(client, meeting, SAMPLE)
     html = response.get_data(as_text=True)
@@ -94,7 +77,7 @@ def test_import_preview_writes_nothing_and_lists_what_changes(login_as, meeting)
 
 
 def test_import_sample_csv_creates_programme(login_as, meeting):
-    staff = factories.user(Role.STAFF)
+    staff = factories.admin()
     factories.user(email="lee.park@example.org", full_name="Lee Park")
     client = login_as(staff)
     response = _import(client, meeting, SAMPLE)
@@ -122,7 +105,7 @@ def test_import_sample_csv_creates_programme(login_as, meeting):
 
 
 def test_import_same_file_twice_changes_nothing(login_as, meeting):
-    client = login_as(factories.user(Role.STAFF))
+    client = login_as(factories.admin())
     assert _import(client, meeting, SAMPLE).status_code == 302
     before = _counts()
     versions = dict(db.session.execute(sa.select(Activity.code, Activity.version_id)).all())
@@ -133,7 +116,7 @@ def test_import_same_file_twice_changes_nothing(login_as, meeting):
 
 
 def test_import_edited_file_updates_in_place(login_as, meeting):
-    client = login_as(factories.user(Role.STAFF))
+    client = login_as(factories.admin())
     assert _import(client, meeting, SAMPLE).status_code == 302
     s102_id = db.session.scalar(sa.select(Activity.id).where(Activity.code == "S102"))
     edited = SAMPLE.replace(b"Cervical disc arthroplasty versus fusion", b"Cervical arthroplasty 2027")
@@ -153,7 +136,7 @@ def test_import_edited_file_updates_in_place(login_as, meeting):
 
 
 def test_import_xlsx_gives_the_same_programme_as_csv(login_as, meeting):
-    client = login_as(factories.user(Role.STAFF))
+    client = login_as(factories.admin())
     assert _import(client, meeting, (DATA / "programme.xlsx").read_bytes(), "programme.xlsx").status_code == 302
     s201 = db.session.scalar(sa.select(Activity).where(Activity.code == "S201"))
     assert s201.starts_at == datetime(2027, 10, 8, 18, 30, tzinfo=UTC)
@@ -185,7 +168,7 @@ BAD_FILES = [
 
 @pytest.mark.parametrize("name, data, filename, message", BAD_FILES, ids=[b[0] for b in BAD_FILES])
 def test_import_bad_file_explains_and_writes_nothing(login_as, meeting, name, data, filename, message):
-    client = login_as(factories.user(Role.STAFF))
+    client = login_as(factories.admin())
     before = _counts()
     response = _upload(client, meeting, data, filename)
     assert response.status_code == 400
@@ -227,7 +210,7 @@ BAD_ROWS = [
 @pytest.mark.parametrize("name, row, number, column, reason", BAD_ROWS, ids=[b[0] for b in BAD_ROWS])
 def test_import_bad_row_shows_row_column_reason_and_writes_nothing(login_as, meeting, name, row, number,
                                                                   column, reason):
-    client = login_as(factories.user(Role.STAFF))
+    client = login_as(factories.admin())
     before = _counts()
     data = (HEADER + "S0,Fine talk,2027-10-07,07:00,07:30,Hall,,0.5,,,\n" + row + "\n").encode()
     response = _upload(client, meeting, data)
@@ -241,7 +224,7 @@ def test_import_bad_row_shows_row_column_reason_and_writes_nothing(login_as, mee
 
 
 def test_import_conflicting_rows_of_one_activity_are_refused(login_as, meeting):
-    client = login_as(factories.user(Role.STAFF))
+    client = login_as(factories.admin())
     data = (HEADER + "S1,Talk,2027-10-07,08:00,09:00,Hall,,1,A B,a@example.org,speaker\n"
             "S1,Other title,2027-10-07,08:00,09:00,Hall,,1,C D,c@example.org,speaker\n").encode()
     html = _upload(client, meeting, data).get_data(as_text=True)
@@ -249,7 +232,7 @@ def test_import_conflicting_rows_of_one_activity_are_refused(login_as, meeting):
 
 
 def test_import_xlsx_bad_cells_are_reported(login_as, meeting):
-    client = login_as(factories.user(Role.STAFF))
+    client = login_as(factories.admin())
     data = _xlsx([HEADER.strip().split(","),
                   ["S1", "Talk", "someday", "08:00", "09:00", "Hall", None, 1, None, None, None]])
     response = _upload(client, meeting, data, "p.xlsx")
@@ -258,7 +241,7 @@ def test_import_xlsx_bad_cells_are_reported(login_as, meeting):
 
 
 def test_import_over_the_size_limit_is_refused(login_as, app, meeting):
-    client = login_as(factories.user(Role.STAFF))
+    client = login_as(factories.admin())
     before = _counts()
     old = app.config.get("IMPORT_MAX_BYTES")
     app.config["IMPORT_MAX_BYTES"] = 1024
@@ -278,8 +261,8 @@ def test_import_over_the_size_limit_is_refused(login_as, app, meeting):
 
 
 def test_import_confirm_with_unknown_or_foreign_upload_is_refused(login_as, meeting):
-    owner = factories.user(Role.STAFF)
-    other = factories.user(Role.STAFF)
+    owner = factories.admin()
+    other = factories.admin()
     client = login_as(owner)
     html = _upload(client, meeting, SAMPLE).get_data(as_text=True)
     upload_id = html.split('name="upload_id" type="hidden" value="', 1)[1].split('"', 1)[0]
@@ -295,7 +278,7 @@ def test_import_confirm_with_unknown_or_foreign_upload_is_refused(login_as, meet
 
 
 def test_import_never_removes_people_or_restores_removed_ones(login_as, meeting):
-    client = login_as(factories.user(Role.STAFF))
+    client = login_as(factories.admin())
     assert _import(client, meeting, SAMPLE).status_code == 302
     dana = db.session.scalar(sa.select(Assignment).join(User, Assignment.user_id == User.id).where(User.email == "dana.okafor@example.org"))
     dana.removed_at = datetime.now(UTC)
@@ -488,7 +471,7 @@ limit = 512 * 1024 * 1024
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 from config import TestConfig
 from disclosures import create_app
-from disclosures.staff.programme import ProgrammeFileError, read_programme
+from disclosures.programme.reading import ProgrammeFileError, read_programme
 data = open(sys.argv[1], "rb").read()
 meeting = types.SimpleNamespace(starts_on=datetime.date(2027, 10, 6), ends_on=datetime.date(2027, 10, 8))
 with create_app(TestConfig, SQLALCHEMY_DATABASE_URI="sqlite://").app_context():
@@ -530,9 +513,9 @@ def test_openpyxl_reads_through_defusedxml_and_refuses_entities():
 def test_import_confirm_of_a_stored_file_with_too_long_values_is_refused_cleanly(login_as, app, meeting):
     """A file kept for confirmation is planned again: values too long for the database are a
     clear 400, never a 500 (PostgreSQL) or a "changed at the same moment" 409 (SQLite)."""
-    from disclosures.staff.programme import store_upload
+    from disclosures.programme.operations import store_upload
 
-    staff = factories.user(Role.STAFF)
+    staff = factories.admin()
     client = login_as(staff)
     before = _counts()
     data = (HEADER + f"S1,Talk,2027-10-07,08:00,09:00,Hall,,1,{'N' * 201},ann@example.org,speaker\n").encode()
@@ -544,7 +527,7 @@ def test_import_confirm_of_a_stored_file_with_too_long_values_is_refused_cleanly
 
 
 def test_import_stops_checking_after_a_thousand_problems(login_as, meeting):
-    client = login_as(factories.user(Role.STAFF))
+    client = login_as(factories.admin())
     bad = "S1,Talk,someday,08:00,09:00,Hall,,1,,,\n"
     response = _upload(client, meeting, (HEADER + bad * 3_000).encode())
     html = response.get_data(as_text=True)
@@ -567,7 +550,7 @@ CSV_FILES = [
 
 @pytest.mark.parametrize("name, data, message", CSV_FILES, ids=[c[0] for c in CSV_FILES])
 def test_import_unreadable_csv_explains_and_writes_nothing(login_as, meeting, name, data, message):
-    client = login_as(factories.user(Role.STAFF))
+    client = login_as(factories.admin())
     before = _counts()
     response = _upload(client, meeting, data)
     assert response.status_code == 400
@@ -576,7 +559,7 @@ def test_import_unreadable_csv_explains_and_writes_nothing(login_as, meeting, na
 
 
 def test_import_reads_classic_mac_line_endings(login_as, meeting):
-    client = login_as(factories.user(Role.STAFF))
+    client = login_as(factories.admin())
     data = SAMPLE.replace(b"\r\n", b"\n").replace(b"\n", b"\r")
     response = _upload(client, meeting, data)
     assert response.status_code == 200
@@ -650,7 +633,7 @@ PACKAGE_LIMITS = [
 
 @pytest.mark.parametrize("name, build, message", PACKAGE_LIMITS, ids=[p[0] for p in PACKAGE_LIMITS])
 def test_import_xlsx_beyond_a_package_limit_explains_and_writes_nothing(login_as, meeting, name, build, message):
-    client = login_as(factories.user(Role.STAFF))
+    client = login_as(factories.admin())
     before = _counts()
     response = _upload(client, meeting, build(), "programme.xlsx")
     assert response.status_code == 400

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from disclosures.enums import AssignmentRole, Nature, Role
+from disclosures.enums import AssignmentRole, Nature
 from disclosures.extensions import db
 from disclosures.models import Room
 from disclosures.public import microcache
@@ -50,7 +50,7 @@ def sheet(app):
     speaker = factories.user(full_name="Sam Speaker")
     disclosure = factories.disclosure(speaker, [(factories.company("Arthro Implants"), Nature.CONSULTANT)])
     assignment = factories.assignment(speaker, activity, AssignmentRole.SPEAKER)
-    reviewer = factories.user(Role.REVIEWER, full_name="Rae Reviewer")
+    reviewer = factories.reviewer(meeting, full_name="Rae Reviewer")
     db.session.commit()
     return {"meeting": meeting, "room": room, "token": room.public_token, "speaker": speaker,
             "relationship": disclosure.relationships[0], "assignment": assignment,
@@ -148,7 +148,7 @@ def test_microcache_entry_older_than_the_window_is_revalidated(app, client, shee
 
 def test_microcache_reissued_token_is_404_at_once_in_this_process(client, login_as, sheet, clock):
     old = sheet["token"]
-    staff = login_as(factories.user(Role.STAFF))
+    staff = login_as(factories.admin())
     for path in (f"/r/{old}", f"/r/{old}.pdf"):
         assert client.get(path).status_code == 200
         with statements() as sent:
@@ -230,7 +230,7 @@ def test_microcache_unknown_token_is_never_a_hit(client, sheet, clock):
 def test_microcache_logged_in_and_flashed_requests_bypass_it(client, login_as, sheet, clock):
     path = f"/r/{sheet['token']}"
     anonymous = client.get(path)
-    staff = login_as(factories.user(Role.STAFF))
+    staff = login_as(factories.admin())
     client.get(path)  # anonymous entry (the login may have cleared it)
     with statements() as sent:
         response = staff.get(path)

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from disclosures.demo import load_demo_meeting
-from disclosures.enums import AssignmentRole, Nature, Role
+from disclosures.enums import AssignmentRole, Nature
 from disclosures.extensions import db
 from disclosures.models import Assignment, Company, Determination, Meeting, Mitigation, User
 from disclosures.public import microcache
@@ -45,7 +45,7 @@ def scenario(app):
     activity = factories.activity(meeting, room, title="Lumbar fusion update",
                                   commercial_supporters=[{"name": "Sponsor Medical", "in_kind": None},
                                                          {"name": "Loaner Devices", "in_kind": "Loan of instruments"}])
-    reviewer = factories.user(Role.REVIEWER, full_name="Rita Reviewer")
+    reviewer = factories.reviewer(meeting, full_name="Rita Reviewer")
     relevant_co = factories.company("Relevant Spine Devices")
     irrelevant_co = factories.company("Irrelevant Pharma")
     secret_co = factories.company("Unreviewed Biologics")

@@ -7,7 +7,7 @@ import io
 import pypdf
 import pytest
 
-from disclosures.enums import Nature, Role
+from disclosures.enums import Nature
 from disclosures.extensions import db
 
 from . import factories
@@ -18,7 +18,7 @@ def talk(app):
     meeting = factories.meeting(name="Spine Forum 2030")
     room = factories.room(meeting, "Room 201")
     activity = factories.activity(meeting, room, title="Robotic navigation in pedicle screws")
-    reviewer = factories.user(Role.REVIEWER)
+    reviewer = factories.reviewer(meeting)
     speaker = factories.user(full_name="Søren Kierkegaard-Østergaard", degrees="MD")
     d = factories.disclosure(speaker, [(factories.company("Northstar Robotics"), Nature.CONSULTANT),
                                        (factories.company("Quiet Pharma"), Nature.SPEAKER)])
@@ -50,13 +50,13 @@ def test_slide_is_403_for_other_faculty(login_as, talk):
 
 
 def test_slide_for_missing_assignment_is_404(login_as, talk):
-    client = login_as(factories.user(Role.STAFF))
+    client = login_as(factories.admin())
     assert client.get("/assignments/999999/slide.pdf").status_code == 404
 
 
 @pytest.mark.parametrize("who", ["speaker", "reviewer", "staff"])
 def test_slide_shows_relevant_relationships_and_mitigation(login_as, talk, who):
-    user = factories.user(Role.STAFF) if who == "staff" else talk[who]
+    user = factories.admin() if who == "staff" else talk[who]
     response = login_as(user).get(f"/assignments/{talk['assignment'].id}/slide.pdf")
     assert response.status_code == 200
     assert response.mimetype == "application/pdf"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from disclosures.enums import Nature, Role
+from disclosures.enums import Nature
 from disclosures.extensions import db
 from disclosures.public.publish import PublishError, nginx_snippet, publish_static
 
@@ -21,7 +21,7 @@ def published_meeting(app):
     meeting = factories.meeting(name="Spine Forum", slug="spine-forum")
     room = factories.room(meeting, "Ballroom A")
     activity = factories.activity(meeting, room, title="Lumbar fusion update")
-    reviewer = factories.user(Role.REVIEWER)
+    reviewer = factories.user()
     speaker = factories.user(full_name="Amelia Speaker")
     disclosure = factories.disclosure(speaker, [(factories.company("Meridian Spine"), Nature.CONSULTANT)])
     assignment = factories.assignment(speaker, activity)

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 
-from disclosures.enums import AssignmentRole, AssignmentState, MitigationMethod, Nature, Role
+from disclosures.enums import AssignmentRole, AssignmentState, MeetingRole, MitigationMethod, Nature
 from disclosures.extensions import db
 from disclosures.faculty.operations import DisclosureEntry, RelationshipEntry, submit_disclosure
 from disclosures.models import AuditEvent, Determination, Mitigation
@@ -36,7 +36,7 @@ def case(app):
         discusses_off_label=True,
         off_label_detail="Off-label use of rhBMP-2 in the cervical spine.",
     )
-    reviewer = factories.user(Role.REVIEWER, full_name="Renee Reviewer")
+    reviewer = factories.reviewer(meeting, full_name="Renee Reviewer")
     return {
         "meeting": meeting, "person": person, "talk": talk, "chair": chair, "fusion": fusion,
         "disclosure": disclosure, "meridian_rel": disclosure.relationships[0],
@@ -107,12 +107,15 @@ def test_review_page_missing_person_is_404(login_as, case):
 
 def test_review_page_person_without_role_in_meeting_is_404(login_as, case):
     other_meeting = factories.meeting()
-    response = login_as(case["reviewer"]).get(f"/review/meetings/{other_meeting.id}/people/{case['person'].id}")
-    assert response.status_code == 404
+    url = f"/review/meetings/{other_meeting.id}/people/{case['person'].id}"
+    # Not a reviewer of that meeting: refused before anything about it is said.
+    assert login_as(case["reviewer"]).get(url).status_code == 403
+    factories.grant(case["reviewer"], other_meeting, MeetingRole.REVIEWER)
+    assert login_as(case["reviewer"]).get(url).status_code == 404
 
 
 def test_review_own_disclosure_is_refused_and_changes_nothing(login_as, case):
-    reviewer = factories.user(Role.REVIEWER, full_name="Self Reviewer")
+    reviewer = factories.reviewer(case["meeting"], full_name="Self Reviewer")
     factories.assignment(reviewer, case["fusion"], AssignmentRole.PANELIST)
     factories.disclosure(reviewer, [(factories.company("Axial Biologics"), Nature.ADVISOR)])
     client = login_as(reviewer)
@@ -129,7 +132,7 @@ def test_review_own_disclosure_is_refused_and_changes_nothing(login_as, case):
 
 
 def test_review_co_faculty_is_refused_and_changes_nothing(login_as, case):
-    colleague = factories.user(Role.REVIEWER, full_name="Colleague Panelist")
+    colleague = factories.reviewer(case["meeting"], full_name="Colleague Panelist")
     factories.assignment(colleague, case["fusion"], AssignmentRole.PANELIST)
     client = login_as(colleague)
     response = client.get(page_url(case))
@@ -146,7 +149,7 @@ def test_review_co_faculty_is_refused_and_changes_nothing(login_as, case):
 def test_co_faculty_reviewer_cannot_read_the_full_disclosure_either(login_as, case):
     # Not reviewing it, they have no need for the person's financial details: the page
     # and the first slide refuse with the reason; an unrelated reviewer reads both.
-    colleague = factories.user(Role.REVIEWER, full_name="Colleague Panelist")
+    colleague = factories.reviewer(case["meeting"], full_name="Colleague Panelist")
     factories.assignment(colleague, case["fusion"], AssignmentRole.PANELIST)
     urls = (f"/faculty/disclosure/{case['disclosure'].id}", f"/assignments/{case['talk'].id}/slide.pdf")
     for url in urls:
@@ -160,7 +163,7 @@ def test_co_faculty_reviewer_cannot_read_the_full_disclosure_either(login_as, ca
 
 
 def test_removed_co_faculty_role_no_longer_blocks_review(login_as, case):
-    colleague = factories.user(Role.REVIEWER)
+    colleague = factories.reviewer(case["meeting"])
     factories.assignment(colleague, case["fusion"], AssignmentRole.PANELIST, removed_at=datetime.now(UTC))
     assert login_as(colleague).get(page_url(case)).status_code == 200
 
@@ -311,10 +314,33 @@ def test_planner_mitigation_choices_include_recusal(login_as, case):
     assert html.count("Attestation that clinical recommendations") == 1
 
 
+def test_a_speaker_cannot_be_mitigated_by_recusal_whoever_calls(app, login_as, case):
+    """Standard 3 names recusal for planners; faculty are mitigated by peer review,
+    attestation, divestment… The rule is the operation's, so a hand-made request and a
+    direct call are refused alike, and nothing is recorded."""
+    from disclosures.review import operations as review_ops
+
+    determination = factories.determination(case["meridian_rel"], case["talk"], case["reviewer"],
+                                            relevant=True)
+    db.session.commit()
+    response = login_as(case["reviewer"]).post(
+        f"{page_url(case)}/determinations/{determination.id}/mitigations",
+        data=mitigation_data(determination, method="recuse", notes="Stepped back."))
+    assert response.status_code == 400  # the form offers only the role's methods
+    subject = review_ops.review_subject(case["person"], case["meeting"])
+    with pytest.raises(review_ops.ReviewError, match="not a mitigation Standard 3 names"):
+        review_ops.record_mitigation(case["reviewer"], subject, determination,
+                                     method=MitigationMethod.RECUSE, notes="x",
+                                     seen_version=determination.version_id,
+                                     seen_disclosure_id=case["disclosure"].id)
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count(Mitigation.id))) == 0
+
+
 # ------------------------------------------------------------------ optimistic locking
 
 def test_second_reviewer_first_decision_is_refused_with_who_and_when(app, login_as, case):
-    other = factories.user(Role.REVIEWER, full_name="Peter Peerson")
+    other = factories.reviewer(case["meeting"], full_name="Peter Peerson")
     first = login_as(case["reviewer"])
     second = login_as(other, app.test_client())
     rel, talk = case["meridian_rel"], case["talk"]
@@ -332,7 +358,7 @@ def test_second_reviewer_change_is_refused_and_nothing_overwritten(app, login_as
     rel, talk = case["meridian_rel"], case["talk"]
     existing = factories.determination(rel, talk, case["reviewer"], relevant=False, rationale="Unrelated.")
     seen = existing.version_id
-    other = factories.user(Role.STAFF, full_name="Carla Staffordson")
+    other = factories.admin(full_name="Carla Staffordson")
     first = login_as(case["reviewer"])
     second = login_as(other, app.test_client())
     assert first.post(decide_url(case, rel, talk),
@@ -409,7 +435,7 @@ def test_audit_one_event_per_determination_and_mitigation(login_as, case):
 def test_staff_decision_is_a_determination_with_before_and_after(login_as, case):
     rel, talk = case["meridian_rel"], case["talk"]
     existing = factories.determination(rel, talk, case["reviewer"], relevant=False, rationale="Unrelated.")
-    staff = factories.user(Role.STAFF, full_name="Carla Staffordson")
+    staff = factories.admin(full_name="Carla Staffordson")
     response = login_as(staff).post(decide_url(case, rel, talk),
                                     data=decision(rel, talk, "relevant", "Talk covers their cage.", existing.version_id))
     assert response.status_code == 302
@@ -449,10 +475,10 @@ def test_review_page_statement_count_does_not_depend_on_decisions_or_deciders(lo
     pairs = [(case["meridian_rel"], case["talk"]), (case["meridian_rel"], case["chair"]),
              (case["summit_rel"], case["talk"]), (case["summit_rel"], case["chair"])]
     for n, (relationship, assignment) in enumerate(pairs):
-        someone = factories.user(Role.REVIEWER, full_name=f"Other Reviewer {n}")
+        someone = factories.user(full_name=f"Other Reviewer {n}")
         d = factories.determination(relationship, assignment, someone, relevant=n % 2 == 0)
         if d.is_relevant:
-            factories.mitigation(d, factories.user(Role.REVIEWER, full_name=f"Recorder {n}"))
+            factories.mitigation(d, factories.user(full_name=f"Recorder {n}"))
     db.session.commit()
     with statements() as sent:
         html = client.get(page_url(case)).get_data(as_text=True)

@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from disclosures.enums import AssignmentState, Nature, OwnerException, Role
+from disclosures.enums import AssignmentState, Nature, OwnerException
 from disclosures.extensions import db
 from disclosures.state import states_for, summaries_for
 
@@ -13,7 +13,7 @@ from . import factories
 
 @pytest.fixture()
 def setting(app):
-    reviewer = factories.user(Role.REVIEWER)
+    reviewer = factories.user()
     person = factories.user()
     activity = factories.activity(factories.meeting())
     assignment = factories.assignment(person, activity)

@@ -1,7 +1,7 @@
 """Forms for logging in, accepting an invitation and setting passwords."""
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField, SubmitField
+from wtforms import EmailField, PasswordField, SubmitField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
 MIN_PASSWORD_LENGTH = 10
@@ -58,20 +58,3 @@ class ResetRequestForm(FlaskForm):
     submit = SubmitField("Send reset link")
 
 
-class InvitationForm(FlaskForm):
-    """Staff invite a person by email (creates the account)."""
-
-    email = EmailField(
-        "Email",
-        validators=[
-            DataRequired("Enter the person's email address."),
-            Email("Enter an email address such as name@hospital.org."),
-            Length(max=254),
-        ],
-    )
-    full_name = StringField(
-        "Full name", validators=[DataRequired("Enter the person's full name."), Length(max=200)]
-    )
-    degrees = StringField("Degrees", validators=[Length(max=100)], description="For example MD, PhD")
-    institution = StringField("Institution", validators=[Length(max=200)])
-    submit = SubmitField("Create account and send invitation")

@@ -8,13 +8,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, render_template
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from .. import mail
 from ..audit import record
-from ..enums import Role
+from ..enums import SiteRole
+from ..errors import Refusal
 from ..extensions import db
+from ..links import external_url
 from ..models import LoginSession, User, hash_token, normalise_email, utcnow
 
 
@@ -24,7 +27,7 @@ def _dummy_hash() -> str:
     return generate_password_hash(secrets.token_hex(16))
 
 
-class AccountError(ValueError):
+class AccountError(Refusal):
     """A refusal the user should read (expired link, account exists, …)."""
 
 
@@ -125,7 +128,7 @@ def invite_user(
     *,
     degrees: str | None = None,
     institution: str | None = None,
-    role: Role = Role.FACULTY,
+    site_role: SiteRole | None = None,
 ) -> tuple[User, str]:
     """Create an account without a password and an invitation token for it.
 
@@ -141,12 +144,12 @@ def invite_user(
         full_name=" ".join(full_name.split()),
         degrees=(degrees or "").strip() or None,
         institution=(institution or "").strip() or None,
-        role=role,
+        site_role=site_role,
     )
     db.session.add(user)
     db.session.flush()
     token = user.issue_invitation(invitation_valid_for())
-    record(actor, "user.invited", user, {"email": user.email, "role": role}, subject=user)
+    record(actor, "user.invited", user, {"email": user.email, "site_role": site_role}, subject=user)
     return user, token
 
 
@@ -278,3 +281,39 @@ def reset_password(token: str, password: str) -> User:
     end_login_sessions(user)
     record(user, "user.password_reset", user, subject=user)
     return user
+
+
+# --------------------------------------------------------------------------- invitation mail
+
+INVITATION_DELIVERY = {
+    "sent": "The invitation email was sent.",
+    "switched_off": "No email was sent: mail sending is switched off here (MAIL_SUPPRESS_SEND). "
+                    "Give them the invitation link yourself.",
+    "failed": "The invitation email could not be sent: the mail server refused or could not "
+              "be reached. Give them the invitation link yourself, or send a reminder later.",
+}
+
+
+def send_invitation(user: User, token: str, meeting=None) -> str:
+    """Mail the invitation link (after the commit: the account exists whatever the mail
+    server does). Returns "sent", "switched_off" (MAIL_SUPPRESS_SEND) or "failed" (the
+    server refused or was down: logged, never raised). The link itself stays valid, and
+    staff see it on the meeting page and the reminders page."""
+    link = external_url("auth.accept_invitation", token=token)
+    message = mail.build_message(
+        user.email,
+        "Your CME disclosure: please set your password",
+        render_template(
+            "auth/email_invitation.txt",
+            user=user,
+            link=link,
+            meeting_name=meeting.name if meeting else None,
+            expires=user.invitation_expires_at.strftime("%B %-d, %Y"),
+        ),
+    )
+    try:
+        mail.send_messages([message])
+    except mail.MailError as exc:
+        current_app.logger.warning("Invitation to user %s could not be sent: %s", user.id, exc)
+        return "failed"
+    return "switched_off" if current_app.config.get("MAIL_SUPPRESS_SEND") else "sent"

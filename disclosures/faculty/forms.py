@@ -10,11 +10,9 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DateField,
     FieldList,
     Form,
     FormField,
-    IntegerField,
     RadioField,
     SelectField,
     StringField,
@@ -22,17 +20,16 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.validators import Length, Optional
 
-from ..enums import Nature, OwnerException
+from ..enums import Nature
+from ..fields import DayField
 from . import operations
 
 MAX_ROWS = 40
-YES_NO_HAS = [
-    SelectChoice(
-        "yes", "I have had financial relationships with ineligible companies in the past 24 months"
-    ),
-    SelectChoice("no", "I have had none"),
+YES_NO_HAS = [  # {months}: DISCLOSURE_LOOKBACK_MONTHS, filled in when the form is made
+    ("yes", "I have had financial relationships with ineligible companies in the past {months} months"),
+    ("no", "I have had none"),
 ]
 YES_NO_OFF_LABEL = [
     SelectChoice("yes", "Yes, it will discuss unlabelled or investigational uses"),
@@ -40,17 +37,6 @@ YES_NO_OFF_LABEL = [
 ]
 
 NATURE_HELP = " ".join(n.help_text for n in Nature if n.help_text)
-
-
-class DayField(DateField):
-    """A date typed as YYYY-MM-DD (what a browser's date picker sends), with a helpful error."""
-
-    def process_formdata(self, valuelist):
-        try:
-            super().process_formdata(valuelist)
-        except ValueError:
-            self.data = None
-            raise ValueError("Enter the date as year-month-day, for example 2024-03-01.") from None
 
 
 def _yes_no(value) -> bool | None:
@@ -97,7 +83,7 @@ class RelationshipForm(Form):
 class DisclosureForm(FlaskForm):
     has_relationships = RadioField(
         "Financial relationships with ineligible companies",
-        choices=YES_NO_HAS,
+        choices=[SelectChoice(value, label) for value, label in YES_NO_HAS],
         validate_choice=False,
     )
     relationships = FieldList(FormField(RelationshipForm), min_entries=1, max_entries=MAX_ROWS)
@@ -119,9 +105,17 @@ class DisclosureForm(FlaskForm):
     )
     attested_complete = BooleanField(
         "This disclosure is complete: it lists every financial relationship with an ineligible "
-        "company in the past 24 months, whatever the amount."
+        "company in the past {months} months, whatever the amount."
     )
     submit = SubmitField("Submit disclosure")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        months = operations.lookback_months()
+        self.has_relationships.choices = [
+            SelectChoice(value, label.format(months=months)) for value, label in YES_NO_HAS
+        ]
+        self.attested_complete.label.text = self.attested_complete.label.text.format(months=months)
 
     # -- buttons that change the rows instead of submitting
 
@@ -205,87 +199,3 @@ class CompanyQueryForm(Form):
     q = StringField("Company", validators=[Length(max=200)])
 
 
-# --------------------------------------------------------------------------- staff: registry
-
-
-class CompanyFilterForm(Form):
-    """Filters of the company registry list, read from the query string."""
-
-    q = StringField("Name or alias", validators=[Length(max=200, message="Type at most 200 characters.")])
-    show = SelectField(
-        "Show",
-        choices=[
-            SelectChoice("review", "Needing review"),
-            SelectChoice("all", "All companies"),
-            SelectChoice("ineligible", "Ineligible"),
-            SelectChoice("eligible", "Eligible"),
-        ],
-        default="review",
-    )
-    page = IntegerField("Page", validators=[Optional(), NumberRange(min=1, max=100000)])
-
-
-class ConfirmCompanyForm(FlaskForm):
-    eligibility = RadioField(
-        "Is this an ineligible company?",
-        choices=[
-            SelectChoice(
-                "ineligible",
-                "Ineligible: produces, markets, sells or distributes healthcare products used on patients",
-            ),
-            SelectChoice(
-                "eligible",
-                "Eligible: hospital, practice, insurer, software, publisher, school, society …",
-            ),
-        ],
-        validators=[InputRequired("Choose whether the company is ineligible or eligible.")],
-    )
-    note = TextAreaField(
-        "Note (optional)",
-        validators=[Length(max=2000, message="Keep the note under 2,000 characters.")],
-        description="Why, for the record: for example the company's main business.",
-    )
-    confirm = SubmitField("Confirm")
-
-
-class AliasForm(FlaskForm):
-    alias = StringField(
-        "Other spelling",
-        validators=[
-            InputRequired("Type the other spelling, for example J&J."),
-            Length(max=200, message="Type at most 200 characters."),
-        ],
-        description="Faculty typing this spelling will be matched to this company.",
-    )
-    add_alias = SubmitField("Add alias")
-
-
-class MergeForm(FlaskForm):
-    target = StringField(
-        "Merge into",
-        validators=[
-            InputRequired("Type the name of the company that should remain."),
-            Length(max=200, message="Type at most 200 characters."),
-        ],
-        description="The company that remains. Every relationship of this one moves to it, "
-        "and this name becomes one of its aliases.",
-        render_kw={"list": "company-suggestions", "autocomplete": "off", "data-company-input": ""},
-    )
-    merge = SubmitField("Merge")
-
-
-class OwnerDecisionForm(FlaskForm):
-    exception = RadioField(
-        "Which Standard 3 exception applies?",
-        choices=[SelectChoice(v, label) for v, label in OwnerException.choices()],
-        validators=[InputRequired("Choose the exception that applies, or that none does.")],
-    )
-    note = TextAreaField(
-        "Reasoning",
-        validators=[
-            InputRequired("Explain the decision in a sentence or two for the record."),
-            Length(max=4000, message="Keep the reasoning under 4,000 characters."),
-        ],
-        description="For example: the talk covers coding and billing, unrelated to the company's products.",
-    )
-    save = SubmitField("Record decision")

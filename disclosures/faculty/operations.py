@@ -1,6 +1,6 @@
 """The rules of a disclosure and of the company registry. Operations never commit.
 
-Faculty side: ``submit_disclosure`` checks every Standard 3 rule (24-month
+Faculty side: ``submit_disclosure`` checks every Standard 3 rule (the 24-month
 window, dates, the explicit has/has-not choice, the attestation) and saves a
 new ``Disclosure`` version, carrying the review of unchanged relationships.
 
@@ -19,15 +19,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import selectinload
 
 from ..audit import record
-from ..enums import Nature, OwnerException
+from ..enums import Nature
 from ..extensions import db
 from ..models import (
     Assignment,
     Company,
-    CompanyAlias,
     Determination,
     Disclosure,
     Mitigation,
@@ -36,8 +36,13 @@ from ..models import (
     normalise_company_name,
     utcnow,
 )
+from ..registry.operations import find_company
 
-LOOKBACK_MONTHS = 24
+
+def lookback_months() -> int:
+    """How far back relationships are disclosed: ``DISCLOSURE_LOOKBACK_MONTHS`` (Standard 3: 24)."""
+    return int(current_app.config.get("DISCLOSURE_LOOKBACK_MONTHS", 24))
+
 DEFAULT_VALID_DAYS = 365
 
 
@@ -59,10 +64,6 @@ class DisclosureRejected(ValueError):
     def __init__(self, problems: list[Problem]):
         super().__init__("; ".join(p.message for p in problems))
         self.problems = problems
-
-
-class RegistryError(ValueError):
-    """A company-registry or owner-decision change that cannot be made, with the reason."""
 
 
 # --------------------------------------------------------------------------- input
@@ -116,9 +117,9 @@ def months_before(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def window_start(submitted_on: date, months: int = LOOKBACK_MONTHS) -> date:
+def window_start(submitted_on: date, months: int | None = None) -> date:
     """First day of the disclosure window: relationships ending before it need not be disclosed."""
-    return months_before(submitted_on, months)
+    return months_before(submitted_on, lookback_months() if months is None else months)
 
 
 def _fmt(day: date) -> str:
@@ -173,8 +174,8 @@ def check_relationship(entry: RelationshipEntry, row: int, submitted_on: date) -
             problems.append(
                 Problem(
                     "ended_on",
-                    f"This relationship ended before {_fmt(first)}, the first day of the 24-month "
-                    "window. It need not be disclosed: remove the row.",
+                    f"This relationship ended before {_fmt(first)}, the first day of the "
+                    f"{lookback_months()}-month window. It need not be disclosed: remove the row.",
                     row,
                 )
             )
@@ -190,7 +191,7 @@ def check_disclosure(entry: DisclosureEntry, person: User, submitted_on: date) -
             Problem(
                 "has_relationships",
                 "Say whether you have had financial relationships with ineligible companies "
-                "in the past 24 months.",
+                f"in the past {lookback_months()} months.",
             )
         )
     elif entry.has_relationships and not rows:
@@ -243,50 +244,6 @@ def check_disclosure(entry: DisclosureEntry, person: User, submitted_on: date) -
             )
         )
     return problems
-
-
-# --------------------------------------------------------------------------- registry look-up
-
-
-def find_company(name: str) -> Company | None:
-    """The registry company a typed name means: by name or alias, ignoring case and punctuation."""
-    key = normalise_company_name(name)
-    if not key:
-        return None
-    company = db.session.scalar(sa.select(Company).where(Company.normalized_name == key))
-    if company is not None:
-        return company
-    return db.session.scalar(
-        sa.select(Company).join(CompanyAlias).where(CompanyAlias.normalized_name == key)
-    )
-
-
-def suggest_companies(query: str, limit: int = 10) -> list[dict[str, str | None]]:
-    """Confirmed registry names (and aliases) whose key contains the typed text's key."""
-    key = normalise_company_name(query)
-    if len(key) < 2:
-        return []
-    like = f"%{key}%"
-    by_name = db.session.scalars(
-        sa.select(Company)
-        .where(Company.needs_review.is_(False), Company.normalized_name.like(like))
-        .order_by(Company.normalized_name.startswith(key).desc(), Company.name)
-        .limit(limit)
-    ).all()
-    results: list[dict[str, str | None]] = [{"name": c.name, "alias": None} for c in by_name]
-    seen = {c.id for c in by_name}
-    aliases = db.session.execute(
-        sa.select(CompanyAlias.name, Company.name, Company.id)
-        .join(Company)
-        .where(Company.needs_review.is_(False), CompanyAlias.normalized_name.like(like))
-        .order_by(CompanyAlias.name)
-        .limit(limit)
-    ).all()
-    for alias, name, company_id in aliases:
-        if company_id not in seen and len(results) < limit:
-            results.append({"name": name, "alias": alias})
-            seen.add(company_id)
-    return results[:limit]
 
 
 # --------------------------------------------------------------------------- submission
@@ -472,111 +429,3 @@ def submit_disclosure(
     return result
 
 
-# --------------------------------------------------------------------------- company registry
-
-
-def confirm_company(actor: User, company: Company, *, is_ineligible: bool, note: str | None) -> None:
-    """Staff confirm a company and say whether it is ineligible.
-
-    Side effects: sets ``is_ineligible``, ``note``, clears ``needs_review``;
-    writes ``company.confirmed`` with the before/after values.
-    """
-    before = {"is_ineligible": company.is_ineligible, "needs_review": company.needs_review}
-    company.is_ineligible = is_ineligible
-    company.needs_review = False
-    company.note = (note or "").strip() or None
-    after = {"is_ineligible": company.is_ineligible, "needs_review": False}
-    record(actor, "company.confirmed", company, {k: {"before": before[k], "after": after[k]} for k in after})
-
-
-def add_alias(actor: User, company: Company, alias: str) -> CompanyAlias:
-    """Another spelling of ``company`` (for example "J&J").
-
-    Raises ``RegistryError`` when the spelling already names a company or alias.
-    Side effects: adds a ``CompanyAlias``; writes ``company.alias_added``.
-    """
-    name = " ".join((alias or "").split())
-    key = normalise_company_name(name)
-    if not key:
-        raise RegistryError("Type the other spelling of the company's name.")
-    if key == company.normalized_name:
-        raise RegistryError("That spelling already matches the company's name: no alias is needed.")
-    other = find_company(name)
-    if other is not None:
-        raise RegistryError(
-            f"“{name}” already matches {other.name}. Merge the two companies instead, if they are one."
-        )
-    entry = CompanyAlias(name=name)
-    company.aliases.append(entry)
-    db.session.flush()
-    record(actor, "company.alias_added", company, {"alias_id": entry.id})
-    return entry
-
-
-def merge_companies(actor: User, source: Company, target: Company) -> int:
-    """Fold ``source`` into ``target``: one company, every relationship kept.
-
-    Side effects: every ``Relationship`` of ``source`` (in every disclosure
-    version) now points at ``target``; ``source``'s name and aliases become
-    aliases of ``target``; ``source`` is deleted; ``target`` stays as staff
-    set it. Writes ``company.merged`` on the target. Returns the number of
-    relationships moved. Raises ``RegistryError`` when both are the same.
-    """
-    if source.id == target.id:
-        raise RegistryError("Choose a different company to merge into.")
-    db.session.flush()
-    moved = db.session.execute(
-        sa.update(Relationship)
-        .where(Relationship.company_id == source.id)
-        .values(company_id=target.id)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    spellings = [source.name, *(a.name for a in source.aliases)]
-    source_id = source.id
-    db.session.expire_all()  # loaded relationships now point at the target
-    db.session.delete(source)
-    db.session.flush()
-    for spelling in spellings:
-        key = normalise_company_name(spelling)
-        if key and key != target.normalized_name and all(a.normalized_name != key for a in target.aliases):
-            target.aliases.append(CompanyAlias(name=spelling))
-    db.session.flush()
-    record(
-        actor,
-        "company.merged",
-        target,
-        {"merged_company_id": source_id, "relationships_moved": moved},
-    )
-    return moved
-
-
-# --------------------------------------------------------------------------- owners and employees
-
-
-def record_owner_decision(
-    actor: User, assignment: Assignment, exception: OwnerException, note: str
-) -> None:
-    """Staff record which Standard 3 exception (or none) applies to an owner/employee's role.
-
-    Side effects: sets ``owner_exception``, ``owner_decision_note``,
-    ``owner_decided_by``, ``owner_decided_at``; writes
-    ``assignment.owner_exception_recorded`` (before/after exception) with the
-    person as subject. Raises ``RegistryError`` for a removed assignment or an
-    empty note.
-    """
-    if assignment.removed_at is not None:
-        raise RegistryError("This role was removed from the programme; there is nothing to decide.")
-    if not (note or "").strip():
-        raise RegistryError("Explain the decision in a sentence or two for the record.")
-    before = assignment.owner_exception
-    assignment.owner_exception = exception
-    assignment.owner_decision_note = note.strip()
-    assignment.owner_decided_by = actor
-    assignment.owner_decided_at = utcnow()
-    record(
-        actor,
-        "assignment.owner_exception_recorded",
-        assignment,
-        {"owner_exception": {"before": before, "after": exception}},
-        subject=assignment.user,
-    )

@@ -21,6 +21,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from .. import permissions
 from ..extensions import db
 from ..models import Activity, Assignment, Disclosure, Relationship, utcnow
+from ..registry import operations as registry
 from ..state import states_for
 from . import operations
 from .forms import CompanyQueryForm, DisclosureForm, RelationshipForm
@@ -145,4 +146,4 @@ def company_suggestions():
     form = CompanyQueryForm(request.args)
     if not form.validate():
         return jsonify({"error": "Type at most 200 characters."}), 400
-    return jsonify(operations.suggest_companies(form.q.data or ""))
+    return jsonify(registry.suggest_companies(form.q.data or ""))

@@ -1,11 +1,11 @@
-"""The front door: send each person to the page for their role; a health check."""
+"""The front door: send each person to the page for their roles; a health check."""
 
 import sqlalchemy as sa
 from flask import Blueprint, redirect, url_for
 from flask_login import current_user, login_required
 
-from ..enums import Role
 from ..extensions import db
+from ..permissions import LIST_MEETINGS, REVIEW_ANYWHERE
 
 bp = Blueprint("main", __name__)
 
@@ -13,9 +13,9 @@ bp = Blueprint("main", __name__)
 @bp.route("/")
 @login_required
 def home():
-    if current_user.has_role(Role.STAFF):
+    if LIST_MEETINGS(current_user):
         return redirect(url_for("staff.meetings"))
-    if current_user.has_role(Role.REVIEWER):
+    if REVIEW_ANYWHERE(current_user):
         return redirect(url_for("review.queue"))
     return redirect(url_for("faculty.home"))
 

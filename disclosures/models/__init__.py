@@ -3,7 +3,15 @@
 from .audit import AuditEvent, AuditLogIsAppendOnly
 from .base import UTCDateTime, add_length_checks, utcnow
 from .disclosure import Company, CompanyAlias, Disclosure, Relationship, normalise_company_name
-from .meeting import Activity, Assignment, Meeting, Room, RoomTokenRetired, new_room_token
+from .meeting import (
+    Activity,
+    Assignment,
+    Meeting,
+    Membership,
+    Room,
+    RoomTokenRetired,
+    new_room_token,
+)
 from .review import Determination, Mitigation
 from .user import LoginSession, Reminder, User, hash_token, normalise_email
 
@@ -20,6 +28,7 @@ __all__ = [
     "Disclosure",
     "LoginSession",
     "Meeting",
+    "Membership",
     "Mitigation",
     "Relationship",
     "Reminder",

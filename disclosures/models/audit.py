@@ -31,6 +31,9 @@ class AuditEvent(db.Model):
     subject_user_id: Mapped[Optional[int]] = mapped_column(
         sa.ForeignKey("user_account.id"), index=True
     )
+    # The meeting the event belongs to, when it belongs to one (so a meeting's staff read
+    # its events and not another meeting's); events before migration 0006 carry none.
+    meeting_id: Mapped[Optional[int]] = mapped_column(index=True)
     changes: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
 
     actor: Mapped[Optional[User]] = relationship(foreign_keys=[actor_id])

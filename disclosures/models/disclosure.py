@@ -153,10 +153,6 @@ class Relationship(db.Model):
     )
 
     @property
-    def is_ongoing(self) -> bool:
-        return self.ended_on is None
-
-    @property
     def identity(self) -> tuple:
         """What must match for a later version to keep this relationship's review."""
         return (self.company_id, self.nature, self.started_on, self.ended_on)

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..enums import AssignmentRole, OwnerException
+from ..enums import AssignmentRole, MeetingRole, OwnerException
 from ..extensions import db
 from .base import UTCDateTime, enum_column, utcnow
 from .user import hash_token
@@ -44,6 +44,11 @@ class Meeting(db.Model):
     )
     activities: Mapped[list[Activity]] = relationship(
         back_populates="meeting", order_by="Activity.starts_at", cascade="all, delete-orphan"
+    )
+    # Current roles only (revoked ones stay in the table, for the record).
+    memberships: Mapped[list[Membership]] = relationship(
+        primaryjoin="and_(Meeting.id == Membership.meeting_id, Membership.revoked_at.is_(None))",
+        viewonly=True,
     )
 
     __table_args__ = (sa.CheckConstraint("ends_on >= starts_on", name="ends_after_start"),)
@@ -182,3 +187,42 @@ class Assignment(db.Model):
 
     def __repr__(self) -> str:
         return f"<Assignment {self.id} user={self.user_id} activity={self.activity_id}>"
+
+
+class Membership(db.Model):
+    """A role a person holds in one meeting (staff, reviewer): what they may do there.
+
+    Granting and revoking are audited (``membership.granted`` / ``membership.revoked``). A
+    revoked membership stays, with when and by whom it ended, so the record says who
+    could review or manage a meeting at any time; a person holds each role at most once
+    at a time.
+    """
+
+    __tablename__ = "membership"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
+    meeting_id: Mapped[int] = mapped_column(sa.ForeignKey("meeting.id"), index=True)
+    role: Mapped[MeetingRole] = mapped_column(enum_column(MeetingRole, "meeting_role"))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    granted_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("user_account.id"))
+    revoked_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    revoked_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("user_account.id"))
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    meeting: Mapped[Meeting] = relationship()
+    granted_by: Mapped[Optional[User]] = relationship(foreign_keys=[granted_by_id])
+    revoked_by: Mapped[Optional[User]] = relationship(foreign_keys=[revoked_by_id])
+
+    __table_args__ = (
+        sa.Index("uq_membership_current", "user_id", "meeting_id", "role", unique=True,
+                 sqlite_where=sa.text("revoked_at IS NULL"),
+                 postgresql_where=sa.text("revoked_at IS NULL")),
+    )
+
+    @property
+    def is_current(self) -> bool:
+        return self.revoked_at is None
+
+    def __repr__(self) -> str:
+        return f"<Membership {self.user_id} {self.role} in {self.meeting_id}>"

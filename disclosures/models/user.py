@@ -15,13 +15,13 @@ from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..enums import ReminderKind, Role
+from ..enums import ReminderKind, SiteRole
 from ..extensions import db
 from .base import UTCDateTime, enum_column, utcnow
 
 if TYPE_CHECKING:
     from .disclosure import Disclosure
-    from .meeting import Assignment
+    from .meeting import Assignment, Membership
 
 
 def normalise_email(email: str) -> str:
@@ -61,7 +61,8 @@ class User(UserMixin, db.Model):
     full_name: Mapped[str] = mapped_column(sa.String(200))
     degrees: Mapped[Optional[str]] = mapped_column(sa.String(100))
     institution: Mapped[Optional[str]] = mapped_column(sa.String(200))
-    role: Mapped[Role] = mapped_column(enum_column(Role, "role"), default=Role.FACULTY)
+    # Site-wide role, if any (administrator, auditor); roles in a meeting are Memberships.
+    site_role: Mapped[Optional[SiteRole]] = mapped_column(enum_column(SiteRole, "site_role"))
     password_hash: Mapped[Optional[str]] = mapped_column(sa.String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
     # Changes whenever a password is set: a password-reset link carries it, so it works once.
@@ -81,6 +82,11 @@ class User(UserMixin, db.Model):
     assignments: Mapped[list[Assignment]] = relationship(
         back_populates="user", foreign_keys="Assignment.user_id"
     )
+    # Current roles in meetings (revoked ones stay in the table, for the record).
+    memberships: Mapped[list[Membership]] = relationship(
+        primaryjoin="and_(User.id == Membership.user_id, Membership.revoked_at.is_(None))",
+        viewonly=True,
+    )
 
     __table_args__ = (sa.CheckConstraint("email = lower(email)", name="email_lowercase"),)
 
@@ -93,8 +99,9 @@ class User(UserMixin, db.Model):
     def get_id(self) -> str:
         return str(self.id)
 
-    def has_role(self, role: Role) -> bool:
-        return self.role.rank >= role.rank
+    @property
+    def is_site_admin(self) -> bool:
+        return self.site_role is SiteRole.ADMIN
 
     @property
     def display_name(self) -> str:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import SearchField, StringField
-from wtforms.validators import AnyOf, Length, Optional, Regexp, ValidationError
+from wtforms.validators import Length, Optional, Regexp, ValidationError
 
 from ..documents.data import fold
+from ..fields import PageSizeForm  # noqa: F401  (the public pages' paper size)
 
 # A search must name at least this many letters (after case and accents are folded): one
 # letter matches nearly everyone, and a search answers a page of people, never the whole list.
@@ -17,16 +18,6 @@ SEARCH_MAX_LENGTH = 100
 class _GetForm(FlaskForm):
     class Meta:
         csrf = False
-
-
-class PageSizeForm(_GetForm):
-    size = StringField(
-        "Paper size",
-        validators=[Optional(), AnyOf(["letter", "a4"], message="Choose the paper size letter or a4.")],
-    )
-
-    def page_size(self) -> str:
-        return self.size.data or "letter"
 
 
 class SearchForm(_GetForm):

@@ -15,8 +15,9 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from ..choices import as_choices
 from ..enums import AssignmentRole, AssignmentState, MitigationMethod
+from ..fields import as_choices
+from .operations import FACULTY_METHODS, mitigation_methods
 
 RATIONALE_MAX = 2000
 MAX_ID = 2**31 - 1  # the largest id an integer column holds
@@ -34,17 +35,6 @@ QUEUE_STATES = as_choices([
     (AssignmentState.CLEARED.value, AssignmentState.CLEARED.label),
     (STATE_ALL, "All disclosed"),
 ])
-
-# Mitigation methods Standard 3 names for each kind of role.
-PLANNER_METHODS = [
-    MitigationMethod.DIVEST, MitigationMethod.RECUSE, MitigationMethod.PEER_REVIEW,
-    MitigationMethod.ALTER_ROLE, MitigationMethod.OTHER,
-]
-FACULTY_METHODS = [
-    MitigationMethod.PEER_REVIEW, MitigationMethod.ATTEST_EVIDENCE, MitigationMethod.DIVEST,
-    MitigationMethod.ALTER_ROLE, MitigationMethod.OTHER,
-]
-
 
 class QueueFilterForm(FlaskForm):
     """GET filters of the queue: read from the query string, no CSRF (changes nothing)."""
@@ -76,10 +66,6 @@ class QueueFilterForm(FlaskForm):
                 for n in range(days)
             )
             self.room.choices += as_choices((str(r.id), r.name) for r in meeting.rooms)
-
-    @property
-    def meeting_id(self) -> int | None:
-        return int(self.meeting.data) if self.meeting.data else None
 
     @property
     def room_id(self) -> int | None:
@@ -167,7 +153,7 @@ class MitigationForm(SeenDisclosure, FlaskForm):
 
     def __init__(self, *args, role: AssignmentRole | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        methods = PLANNER_METHODS if role is AssignmentRole.PLANNER else FACULTY_METHODS
+        methods = mitigation_methods(role) if role is not None else FACULTY_METHODS
         self.method.choices = as_choices([("", "Choose…")] + [(m.value, m.label) for m in methods])
 
     @property

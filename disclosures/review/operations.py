@@ -19,7 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from ..audit import diff, record
-from ..enums import MitigationMethod
+from ..enums import AssignmentRole, MitigationMethod
+from ..errors import Conflict, Refusal
 from ..extensions import db
 from ..models import (
     Activity,
@@ -36,11 +37,11 @@ from ..models.review import mitigation_notes_key
 from ..state import latest_disclosures, needs_determination
 
 
-class ReviewError(ValueError):
+class ReviewError(Refusal):
     """A refusal the reviewer should read (relationship not reviewable, …)."""
 
 
-class ReviewConflict(ReviewError):
+class ReviewConflict(Conflict, ReviewError):
     """Someone saved this first; nothing was overwritten."""
 
 
@@ -339,6 +340,24 @@ def record_none_relevant(
     return created
 
 
+# The mitigations Standard 3 names for each kind of role: planners may also recuse
+# themselves from the related planning and content; faculty may attest that their
+# recommendations are evidence-based.
+PLANNER_METHODS = (
+    MitigationMethod.DIVEST, MitigationMethod.RECUSE, MitigationMethod.PEER_REVIEW,
+    MitigationMethod.ALTER_ROLE, MitigationMethod.OTHER,
+)
+FACULTY_METHODS = (
+    MitigationMethod.PEER_REVIEW, MitigationMethod.ATTEST_EVIDENCE, MitigationMethod.DIVEST,
+    MitigationMethod.ALTER_ROLE, MitigationMethod.OTHER,
+)
+
+
+def mitigation_methods(role: AssignmentRole) -> tuple[MitigationMethod, ...]:
+    """How a relevant relationship of someone in ``role`` may be mitigated."""
+    return PLANNER_METHODS if role is AssignmentRole.PLANNER else FACULTY_METHODS
+
+
 def record_mitigation(
     actor: User,
     subject: ReviewSubject,
@@ -363,8 +382,9 @@ def record_mitigation(
 
     Raises ``DisclosureChanged`` when a newer disclosure was submitted since
     ``seen_disclosure_id``, ``ReviewConflict`` when the determination changed since the
-    reviewer saw it (version ``seen_version``), ``ReviewError`` when it is not relevant
-    or not part of this review.
+    reviewer saw it (version ``seen_version``), ``ReviewError`` when it is not relevant,
+    not part of this review, or ``method`` is not one the role allows
+    (``mitigation_methods``).
     """
     check_seen_disclosure(subject, seen_disclosure_id)
     _check_pair(subject, determination.relationship, determination.assignment)
@@ -374,6 +394,13 @@ def record_mitigation(
         )
     if not determination.is_relevant:
         raise ReviewError("This relationship was judged not relevant, so it needs no mitigation.")
+    allowed = mitigation_methods(determination.assignment.role)
+    if method not in allowed:
+        raise ReviewError(
+            f"“{method.label}” is not a mitigation Standard 3 names for a "
+            f"{determination.assignment.role.label.lower()}: choose one of "
+            + "; ".join(m.label for m in allowed) + "."
+        )
     notes = (notes or "").strip() or None
     if method is MitigationMethod.OTHER and not notes:
         raise ReviewError("Describe the mitigation in the notes when you choose “Other”.")

@@ -17,14 +17,14 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload
-from sqlalchemy.orm.exc import StaleDataError
 
-from ..enums import AssignmentRole, AssignmentState, OwnerException, Role
+from ..enums import AssignmentRole, AssignmentState, OwnerException
+from ..errors import Conflict
 from ..extensions import db
+from ..handlers import guarded, save, signed_in
 from ..models import Activity, Assignment, Determination, Disclosure, Meeting, User
-from ..permissions import require, review_refusal, role_required
+from ..permissions import REVIEW_ANYWHERE, REVIEW_MEETING, meetings_where, require, review_refusal
 from ..state import STATE_CSS, determinations_for, state_counts, states_for, summaries_for
 from . import operations as ops
 from .forms import (
@@ -81,7 +81,7 @@ def _newest_disclosure_first(row) -> tuple:
 
 
 @bp.route("/")
-@role_required(Role.REVIEWER)
+@guarded(REVIEW_ANYWHERE)
 def queue():
     """Assignments awaiting a decision, newest disclosure first.
 
@@ -91,7 +91,10 @@ def queue():
     paginates in memory, then loads the objects of the one page shown (one query).
     The number of statements does not depend on the number of rows.
     """
-    meetings = db.session.scalars(sa.select(Meeting).order_by(Meeting.starts_on.desc())).all()
+    reviewable = meetings_where(current_user, REVIEW_MEETING)
+    meetings = db.session.scalars(
+        sa.select(Meeting).where(Meeting.id.in_(reviewable)).order_by(Meeting.starts_on.desc())
+    ).all()
     form = QueueFilterForm(formdata=request.args, meetings=meetings)
     selected = next((m for m in meetings if str(m.id) == form.meeting.data), None)
     form = QueueFilterForm(formdata=request.args, meetings=meetings, meeting=selected)
@@ -108,6 +111,7 @@ def queue():
         .join(Assignment.activity)
         .where(
             Assignment.removed_at.is_(None),
+            Activity.meeting_id.in_(reviewable),
             # EXISTS, not IN (SELECT …): SQLite plans the IN list as one probe per
             # (activity, person) pair, 170 ms at 2,000 people; EXISTS is one index probe per row.
             sa.exists().where(Disclosure.user_id == Assignment.user_id),
@@ -169,7 +173,7 @@ def _load_subject(meeting_id: int, user_id: int) -> ops.ReviewSubject:
     """404 for a missing meeting or person, 403 (with the reason) when the reviewer may not review."""
     meeting = db.get_or_404(Meeting, meeting_id)
     person = db.get_or_404(User, user_id)
-    refusal = review_refusal(current_user, person)
+    refusal = review_refusal(current_user, person, meeting)
     require(refusal is None, refusal)
     subject = ops.review_subject(person, meeting)
     if not subject.assignments:
@@ -256,16 +260,6 @@ def _back(subject: ops.ReviewSubject, anchor: str | None = None):
     )
 
 
-def _refused(meeting_id: int, user_id: int, status: int, problem: str | None = None,
-             changes: list[str] | None = None, pair=(None, None)):
-    """Abort with the review page, reloaded after the rollback, and ``problem`` on top
-    (None: a concurrent save of ``pair`` failed ours; the page says who saved first)."""
-    subject = _load_subject(meeting_id, user_id)
-    if problem is None:
-        problem = _conflict_message(subject.meeting, *pair)
-    abort(make_response(_render_person(subject, problem=problem, changes=changes, status=status)))
-
-
 def _conflict_message(meeting: Meeting, relationship_id=None, assignment_id=None) -> str:
     message = ops.conflict_message(None, None)
     if relationship_id is not None:
@@ -281,38 +275,19 @@ def _conflict_message(meeting: Meeting, relationship_id=None, assignment_id=None
 
 
 def _save(meeting_id: int, user_id: int, operation, *, pair=(None, None), again_on_duplicate=False):
-    """Run ``operation`` and commit once: its result, or abort with the review page saying why not.
+    """``handlers.save`` with the review page as the answer to a refusal: reloaded after
+    the rollback, the reason on top (what changed since the version the reviewer saw,
+    for ``DisclosureChanged``; who saved ``pair`` first, for a concurrent save)."""
 
-    - ``DisclosureChanged``: 409, with what changed since the version the reviewer saw;
-    - ``ReviewConflict``: 409; ``ReviewError``: 400;
-    - a failed flush or commit (``StaleDataError``: a concurrent update;
-      ``IntegrityError``: a concurrent insert of the same row): rolled back, then 409
-      naming who saved ``pair`` first; with ``again_on_duplicate`` the operation runs
-      once more instead (its own check now sees the committed row and answers as for
-      any duplicate).
+    def refused(error):
+        subject = _load_subject(meeting_id, user_id)
+        problem = str(error)
+        if isinstance(error, Conflict) and not isinstance(error, ops.ReviewConflict):
+            problem = _conflict_message(subject.meeting, *pair)
+        return _render_person(subject, problem=problem, status=error.status,
+                              changes=getattr(error, "changes", None))
 
-    Nothing of a refused request is kept.
-    """
-    attempts = 2 if again_on_duplicate else 1
-    for attempt in range(1, attempts + 1):
-        try:
-            result = operation()
-            db.session.commit()
-            return result
-        except ops.DisclosureChanged as exc:
-            db.session.rollback()
-            _refused(meeting_id, user_id, 409, str(exc), exc.changes)
-        except ops.ReviewConflict as exc:
-            db.session.rollback()
-            _refused(meeting_id, user_id, 409, str(exc))
-        except ops.ReviewError as exc:
-            db.session.rollback()
-            _refused(meeting_id, user_id, 400, str(exc))
-        except (StaleDataError, IntegrityError):
-            db.session.rollback()
-            if attempt == attempts:
-                _refused(meeting_id, user_id, 409, pair=pair)
-    raise AssertionError("unreachable")  # pragma: no cover
+    return save(operation, refused=refused, retry_on_duplicate=again_on_duplicate)
 
 
 def _invalid(subject: ops.ReviewSubject, prefix: str, form, what: str):
@@ -333,7 +308,7 @@ def _refuse_if_disclosure_changed(subject: ops.ReviewSubject, form) -> None:
 
 
 @bp.route("/meetings/<int:meeting_id>/people/<int:user_id>")
-@role_required(Role.REVIEWER)
+@signed_in
 def person(meeting_id: int, user_id: int):
     subject = _load_subject(meeting_id, user_id)
     return _render_person(subject)
@@ -343,7 +318,7 @@ def person(meeting_id: int, user_id: int):
     "/meetings/<int:meeting_id>/people/<int:user_id>/determinations/<int:relationship_id>/<int:assignment_id>",
     methods=["POST"],
 )
-@role_required(Role.REVIEWER)
+@signed_in
 def decide(meeting_id: int, user_id: int, relationship_id: int, assignment_id: int):
     subject = _load_subject(meeting_id, user_id)
     prefix = _pair_prefix(relationship_id, assignment_id)
@@ -381,7 +356,7 @@ def decide(meeting_id: int, user_id: int, relationship_id: int, assignment_id: i
 
 
 @bp.route("/meetings/<int:meeting_id>/people/<int:user_id>/none-relevant", methods=["POST"])
-@role_required(Role.REVIEWER)
+@signed_in
 def none_relevant(meeting_id: int, user_id: int):
     subject = _load_subject(meeting_id, user_id)
     form = NoneRelevantForm(prefix="none")
@@ -404,7 +379,7 @@ def none_relevant(meeting_id: int, user_id: int):
     "/meetings/<int:meeting_id>/people/<int:user_id>/determinations/<int:determination_id>/mitigations",
     methods=["POST"],
 )
-@role_required(Role.REVIEWER)
+@signed_in
 def mitigate(meeting_id: int, user_id: int, determination_id: int):
     subject = _load_subject(meeting_id, user_id)
     determination = db.get_or_404(Determination, determination_id)

@@ -1,4 +1,4 @@
-"""Staff pages: dashboard. Routes register on the staff blueprint.
+"""The staff dashboard, as data: what blocks the meeting (the pages are in ``views``).
 
 What blocks the meeting: counts by state, days left, and per room and day the
 activities that are not fully cleared with who is missing what. The page shows
@@ -16,17 +16,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
-from flask import Response, render_template, request
-from flask_login import current_user
 
-from ..documents import spreadsheet
-from ..enums import AssignmentRole, AssignmentState, Role
+from ..enums import AssignmentRole, AssignmentState
 from ..extensions import db
 from ..models import Activity, Assignment, Meeting, Room, User
 from ..models.user import format_display_name
-from ..permissions import is_reviewer, role_required
-from ..state import STATE_CSS, AssignmentSummary, state_counts, summaries_for
-from .views import bp
+from ..state import AssignmentSummary, state_counts, summaries_for
 
 NEEDS_REVIEWER = (AssignmentState.AWAITING_REVIEW, AssignmentState.NEEDS_MITIGATION)
 
@@ -224,39 +219,3 @@ def dashboard_csv_rows(dashboard: Dashboard) -> list[list[str]]:
     return rows
 
 
-@bp.route("/meetings/<int:meeting_id>/dashboard")
-@role_required(Role.STAFF)
-def dashboard(meeting_id: int):
-    """Counts for the whole meeting; the blocked activities of one day (``?day=YYYY-MM-DD``).
-
-    An unusable day is answered 400 with the default day's page and a message saying why.
-    """
-    meeting = db.get_or_404(Meeting, meeting_id)
-    data = build_dashboard(meeting, date.today())
-    day, problem = chosen_day(data, request.args.get("day"))
-    return render_template(
-        "staff/dashboard.html",
-        meeting=meeting,
-        data=data,
-        day=day,
-        groups=data.groups_on(day),
-        problem=problem,
-        # Asked once per page, not once per row.
-        link_reviews=is_reviewer(current_user),
-        states=AssignmentState,
-        state_css=STATE_CSS,
-    ), (400 if problem else 200)
-
-
-@bp.route("/meetings/<int:meeting_id>/dashboard.csv")
-@role_required(Role.STAFF)
-def dashboard_csv(meeting_id: int):
-    meeting = db.get_or_404(Meeting, meeting_id)
-    data = build_dashboard(meeting, date.today())
-    text = spreadsheet.csv_text(CSV_HEADER, dashboard_csv_rows(data))
-    filename = f"{meeting.slug}-not-cleared-{data.today.isoformat()}.csv"
-    return Response(
-        "\ufeff" + text,
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )

@@ -1,4 +1,4 @@
-"""Staff forms: meetings, rooms, activities, assignments, programme import, records, reminders.
+"""Staff forms: meetings, roles in them, rooms, activities, assignments.
 
 Context (the meeting, its rooms) is passed to ``__init__``; messages tell staff how to fix
 the input.
@@ -12,13 +12,10 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired
 from wtforms import (
-    DateField,
     DecimalField,
     EmailField,
     HiddenField,
-    IntegerField,
     SelectField,
     StringField,
     SubmitField,
@@ -36,8 +33,8 @@ from wtforms.validators import (
 )
 from wtforms.widgets import DateTimeLocalInput
 
-from ..choices import as_choices
-from ..enums import AssignmentRole
+from ..enums import AssignmentRole, MeetingRole, SiteRole
+from ..fields import DayField, as_choices
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 
@@ -46,17 +43,6 @@ def split_lines(text: str | None) -> list[str]:
     """Non-empty stripped lines (or ``;``-separated parts) of a text box."""
     parts = re.split(r"[\n;]", text or "")
     return [" ".join(p.split()) for p in parts if p.strip()]
-
-
-class DayField(DateField):
-    """A date whose parse error tells the user the expected format."""
-
-    def process_formdata(self, valuelist):
-        try:
-            super().process_formdata(valuelist)
-        except ValueError:
-            self.data = None
-            raise ValueError(f"Enter {self.label.text.lower()} as YYYY-MM-DD, e.g. 2027-10-06.") from None
 
 
 class MeetingForm(FlaskForm):
@@ -207,6 +193,30 @@ class ActivityForm(FlaskForm):
             if not item["name"]:
                 raise ValidationError("Each line needs the supporter's name before any “|”.")
 
+    def fill_from(self, activity) -> None:
+        """The activity as the form shows it (times in the meeting's zone)."""
+        local_fmt = "%Y-%m-%dT%H:%M"
+        self.version_id.data = str(activity.version_id)
+        self.code.data = activity.code
+        self.title.data = activity.title
+        self.room_id.data = activity.room_id or 0
+        self.starts_at.data = self.meeting.local(activity.starts_at).strftime(local_fmt)
+        self.ends_at.data = self.meeting.local(activity.ends_at).strftime(local_fmt)
+        self.topics.data = "\n".join(activity.topics or [])
+        self.credit_hours.data = activity.credit_hours
+        self.commercial_supporters.data = "\n".join(
+            s["name"] + (f" | {s['in_kind']}" if s.get("in_kind") else "")
+            for s in activity.commercial_supporters or []
+        )
+
+    @property
+    def expected_version(self) -> int | None:
+        """The version of the activity the editor saw (None when the form carried none)."""
+        try:
+            return int(self.version_id.data)
+        except (TypeError, ValueError):
+            return None
+
     def topic_list(self) -> list[str]:
         return [" ".join(t.split()) for t in (self.topics.data or "").splitlines() if t.strip()]
 
@@ -231,37 +241,53 @@ class AssignmentForm(FlaskForm):
     submit = SubmitField("Assign")
 
 
-class ConfirmForm(FlaskForm):
-    """A POST with only its CSRF token (remove, send reminders, confirm import)."""
+class MembershipForm(FlaskForm):
+    """Give a person a role in the meeting (an account is created and invited if needed)."""
 
-    submit = SubmitField("Confirm")
-
-
-class ImportUploadForm(FlaskForm):
-    file = FileField(
-        "Programme file (CSV or XLSX)",
-        validators=[FileRequired("Choose a CSV or XLSX file to upload.")],
+    email = EmailField(
+        "Email",
+        validators=[
+            DataRequired("Enter the person's email address."),
+            Email("Enter a valid email address, like name@example.org."),
+            Length(max=254),
+        ],
     )
-    submit = SubmitField("Preview import")
+    full_name = StringField(
+        "Full name",
+        description="Needed only when the person has no account yet: one is created and an "
+        "invitation sent.",
+        validators=[Optional(), Length(max=200)],
+    )
+    role = SelectField("Role", choices=as_choices(MeetingRole.choices()),
+                       default=MeetingRole.REVIEWER.value)
+    submit = SubmitField("Give the role")
 
 
-class ImportConfirmForm(FlaskForm):
-    upload_id = HiddenField(validators=[DataRequired(), Regexp(r"^[A-Za-z0-9_-]{16,64}$")])
-    submit = SubmitField("Import now")
+class ReissueTokenForm(FlaskForm):
+    submit = SubmitField("Replace the QR code")
 
 
-class AuditFilterForm(FlaskForm):
-    class Meta:
-        csrf = False  # a GET filter: nothing changes
+class AccountForm(FlaskForm):
+    """A site administrator creates an account by email (the person is invited)."""
 
-    person = StringField("Person (email or name)", validators=[Optional(), Length(max=200)])
-    actor = StringField("Done by (email or name)", validators=[Optional(), Length(max=200)])
-    action = StringField("Action", description="e.g. determination or user.invited",
-                         validators=[Optional(), Length(max=64)])
-    date_from = DayField("From", validators=[Optional()])
-    date_to = DayField("To", validators=[Optional()])
-    page = IntegerField(validators=[Optional(), NumberRange(min=1, max=100000)], default=1)
-
-    def validate_date_to(self, field):
-        if self.date_from.data and field.data and field.data < self.date_from.data:
-            raise ValidationError("“To” cannot be before “From”.")
+    email = EmailField(
+        "Email",
+        validators=[
+            DataRequired("Enter the person's email address."),
+            Email("Enter an email address such as name@hospital.org."),
+            Length(max=254),
+        ],
+    )
+    full_name = StringField(
+        "Full name", validators=[DataRequired("Enter the person's full name."), Length(max=200)]
+    )
+    degrees = StringField("Degrees", validators=[Length(max=100)], description="For example MD, PhD")
+    institution = StringField("Institution", validators=[Length(max=200)])
+    site_role = SelectField(
+        "Site-wide role",
+        choices=as_choices([("", "None (roles are given per meeting)"), *SiteRole.choices()]),
+        default="",
+        description="Administrators can do everything; auditors read every meeting's records "
+        "and the audit log, and change nothing.",
+    )
+    submit = SubmitField("Create account and send invitation")

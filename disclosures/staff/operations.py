@@ -1,4 +1,4 @@
-"""Programme changes made by staff: meetings, rooms, activities, assignments.
+"""Changes made by staff: meetings, who holds a role in them, rooms, activities, assignments.
 
 One function per transition. Each checks what it must, changes the objects, writes
 the audit event and flushes. None of them commits: the view or command does, once.
@@ -14,25 +14,31 @@ import sqlalchemy as sa
 
 from ..audit import diff, record
 from ..auth import operations as account_operations
-from ..enums import AssignmentRole
+from ..enums import AssignmentRole, MeetingRole
+from ..errors import Conflict, Refusal
 from ..extensions import db
-from ..models import Activity, Assignment, Meeting, Room, User, utcnow
+from ..models import Activity, Assignment, Meeting, Membership, Room, User, utcnow
 
 
-class ProgrammeError(ValueError):
+class ProgrammeError(Refusal):
     """A refusal staff should read (slug taken, duplicate code, …)."""
 
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
 
-
-class ConcurrentEdit(ProgrammeError):
+class ConcurrentEdit(Conflict, ProgrammeError):
     """Someone saved the same record after this form was opened."""
 
 
 MEETING_FIELDS = ("name", "slug", "location", "starts_on", "ends_on", "timezone",
                   "disclosure_deadline")
+
+
+def find_meeting(slug: str) -> Meeting:
+    """The meeting with this short name; ``ProgrammeError`` naming the known ones if none."""
+    meeting = db.session.scalar(sa.select(Meeting).where(Meeting.slug == slug))
+    if meeting is None:
+        known = ", ".join(db.session.scalars(sa.select(Meeting.slug).order_by(Meeting.slug))) or "none"
+        raise ProgrammeError(f"No meeting has the short name {slug!r}. Known: {known}.")
+    return meeting
 
 
 def _meeting_values(meeting: Meeting) -> dict:
@@ -52,7 +58,8 @@ def create_meeting(actor: User | None, *, name: str, slug: str, location: str | 
                    disclosure_deadline: date | None) -> Meeting:
     """Create a meeting.
 
-    Side effects: adds the ``Meeting``; audit ``meeting.created`` with its fields.
+    Side effects: adds the ``Meeting``; audit ``meeting.created`` with its fields; the
+    person who creates it becomes its staff (``grant_role``).
     Raises ``ProgrammeError`` when the slug is taken.
     """
     _check_slug(slug, None)
@@ -62,7 +69,65 @@ def create_meeting(actor: User | None, *, name: str, slug: str, location: str | 
     db.session.add(meeting)
     db.session.flush()
     record(actor, "meeting.created", meeting, diff({}, _meeting_values(meeting)))
+    if actor is not None:
+        grant_role(actor, meeting, actor, MeetingRole.STAFF)
     return meeting
+
+
+# --------------------------------------------------------------------------- roles in a meeting
+
+
+def grant_role(actor: User | None, meeting: Meeting, person: User, role: MeetingRole) -> Membership:
+    """``person`` holds ``role`` in ``meeting`` (staff, reviewer).
+
+    Side effects: adds a ``Membership``; audit ``membership.granted`` with the person as
+    subject. Raises ``ProgrammeError`` when they already hold it.
+    """
+    existing = db.session.scalar(sa.select(Membership).where(
+        Membership.user_id == person.id, Membership.meeting_id == meeting.id,
+        Membership.role == role, Membership.revoked_at.is_(None)))
+    if existing is not None:
+        raise ProgrammeError(f"{person.full_name} is already {role.label.lower()} of this meeting.",
+                             "email")
+    membership = Membership(user=person, meeting=meeting, role=role,
+                            granted_by_id=actor.id if actor else None, granted_at=utcnow())
+    db.session.add(membership)
+    db.session.flush()
+    record(actor, "membership.granted", membership, {"role": role, "meeting_id": meeting.id},
+           subject=person)
+    return membership
+
+
+def revoke_role(actor: User | None, membership: Membership) -> None:
+    """Take a role in a meeting away; the membership stays on record with when it ended.
+
+    Side effects: sets ``revoked_at`` and ``revoked_by``; audit ``membership.revoked``.
+    Raises ``ProgrammeError`` when it was already revoked, or when it would leave the
+    meeting without staff.
+    """
+    if membership.revoked_at is not None:
+        raise ProgrammeError(f"{membership.user.full_name} no longer holds this role.")
+    if membership.role is MeetingRole.STAFF:
+        others = db.session.scalar(sa.select(sa.func.count(Membership.id)).where(
+            Membership.meeting_id == membership.meeting_id, Membership.role == MeetingRole.STAFF,
+            Membership.revoked_at.is_(None), Membership.id != membership.id))
+        if not others:
+            raise ProgrammeError("This is the meeting's only staff member: give someone else the "
+                                 "staff role first.")
+    membership.revoked_at = utcnow()
+    membership.revoked_by_id = actor.id if actor else None
+    record(actor, "membership.revoked", membership,
+           {"role": membership.role, "meeting_id": membership.meeting_id}, subject=membership.user)
+    db.session.flush()
+
+
+def grant_role_by_email(actor: User | None, meeting: Meeting, email: str, role: MeetingRole,
+                        *, full_name: str | None = None) -> tuple[Membership, str | None]:
+    """Give the person with this email ``role`` in ``meeting``, creating and inviting the
+    account if needed (as ``assign_by_email``). Returns (membership, invitation token or None).
+    """
+    person, token = _person_by_email(actor, email, full_name, None)
+    return grant_role(actor, meeting, person, role), token
 
 
 def update_meeting(actor: User | None, meeting: Meeting, **values) -> dict:
@@ -281,18 +346,24 @@ def assign_by_email(actor: User | None, activity: Activity, email: str, role: As
     audit ``user.invited``). Returns (assignment, user, invitation token or None).
     Raises ``ProgrammeError`` when the email is unknown and no name was given.
     """
-    user = account_operations.find_user_by_email(email)
-    token = None
-    if user is None:
-        if not (full_name or "").strip():
-            raise ProgrammeError(
-                "No account uses this email yet: enter the person's full name too, and they "
-                "will be invited.",
-                "full_name",
-            )
-        user, token = account_operations.invite_user(actor, email, full_name, degrees=degrees)
+    user, token = _person_by_email(actor, email, full_name, degrees)
     assignment, _ = assign_person(actor, activity, user, role)
     return assignment, user, token
+
+
+def _person_by_email(actor: User | None, email: str, full_name: str | None,
+                     degrees: str | None) -> tuple[User, str | None]:
+    """The account with this email, or a new one invited (with its invitation token)."""
+    user = account_operations.find_user_by_email(email)
+    if user is not None:
+        return user, None
+    if not (full_name or "").strip():
+        raise ProgrammeError(
+            "No account uses this email yet: enter the person's full name too, and they "
+            "will be invited.",
+            "full_name",
+        )
+    return account_operations.invite_user(actor, email, full_name, degrees=degrees)
 
 
 def remove_assignment(actor: User | None, assignment: Assignment) -> None:
@@ -308,3 +379,34 @@ def remove_assignment(actor: User | None, assignment: Assignment) -> None:
     record(actor, "assignment.removed", assignment,
            {"activity": assignment.activity.code, "role": assignment.role},
            subject=assignment.user)
+
+
+# --------------------------------------------------------------------------- rooms' codes
+
+
+def reissue_room_token(actor: User, room: Room) -> str:
+    """Give the room a new public token; the old URL and printed QR stop working at once.
+
+    Side effects: changes ``room.public_token`` and ``room.token_issued_at``; keeps the old
+    token's hash (``RoomTokenRetired``: its page then names the meeting); writes the
+    audit event ``room.token_reissued`` (the tokens themselves are not logged); flushes.
+    Returns the new token.
+    """
+    issued_before = room.token_issued_at
+    room.reissue_token()
+    record(actor, "room.token_reissued", room, {
+        "room": room.name,
+        "token_issued_at": {"before": issued_before, "after": room.token_issued_at},
+    })
+    db.session.flush()
+    return room.public_token
+
+
+def room_in(meeting: Meeting, room_id: int | None) -> Room | None:
+    """The meeting's room with this id (None for none); another meeting's room is refused."""
+    if not room_id:
+        return None
+    room = db.session.get(Room, room_id)
+    if room is None or room.meeting_id != meeting.id:
+        raise ProgrammeError("Choose one of this meeting's rooms.", "room_id")
+    return room

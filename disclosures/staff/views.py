@@ -1,196 +1,139 @@
-"""Meeting staff: meetings, people and invitations."""
+"""Meeting staff: meetings and who holds a role in them, rooms and their QR codes,
+activities, assignments, and the dashboard of what blocks the meeting."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm import joinedload, selectinload
 
-from .. import mail
 from ..auth import operations as account_operations
-from ..auth.forms import InvitationForm
-from ..enums import AssignmentRole, Role
+from ..documents import qr, sign, spreadsheet
+from ..enums import AssignmentRole, AssignmentState, MeetingRole, SiteRole
 from ..extensions import db
+from ..fields import ConfirmForm, PageSizeForm
+from ..handlers import guarded, save
 from ..links import external_url
-from ..models import Activity, Assignment, Meeting, Room, User
-from ..permissions import role_required
-from ..state import summaries_for
+from ..models import Activity, Assignment, Meeting, Membership, Room
+from ..permissions import (
+    CREATE_MEETING,
+    LIST_MEETINGS,
+    MANAGE_MEETING,
+    REVIEW_MEETING,
+    is_admin,
+    is_auditor,
+    meetings_where,
+)
+from ..reminders.operations import reminder_overview
+from ..state import STATE_CSS, summaries_for
 from . import forms
 from . import operations as ops
+from .dashboard import CSV_HEADER, build_dashboard, chosen_day, dashboard_csv_rows
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 
+def _meeting_page(meeting: Meeting, anchor: str = ""):
+    return redirect(url_for("staff.meeting", meeting_id=meeting.id) + anchor)
+
+
+def _form_page(template: str, form, **context):
+    """The form's page: 400 when it was sent with errors, else 200."""
+    return render_template(template, form=form, **context), (400 if form.errors else 200)
+
+
+def _on_field(form, default: str, render):
+    """The answer to a refusal: its message on the field it names, the page, its status."""
+
+    def refused(error):
+        field = getattr(form, error.field or default, None) or getattr(form, default)
+        field.errors = [*field.errors, str(error)]
+        body, _status = render()
+        return body, error.status
+
+    return refused
+
+
+# --------------------------------------------------------------------------- meetings
+
+
 @bp.route("/")
-@role_required(Role.STAFF)
+@guarded(LIST_MEETINGS)
 def meetings():
-    counts = (
+    visible = sa.select(Meeting).order_by(Meeting.starts_on.desc())
+    if not (is_admin(current_user) or is_auditor(current_user)):
+        visible = visible.where(Meeting.id.in_(meetings_where(current_user, MANAGE_MEETING)))
+    rows = db.session.scalars(visible).all()
+    activity_counts = dict(db.session.execute(
         sa.select(Activity.meeting_id, sa.func.count(Activity.id))
+        .where(Activity.meeting_id.in_([m.id for m in rows]))
         .group_by(Activity.meeting_id)
-    )
-    activity_counts = dict(db.session.execute(counts).all())
-    rows = db.session.scalars(sa.select(Meeting).order_by(Meeting.starts_on.desc())).all()
+    ).all()) if rows else {}
     return render_template("staff/meetings.html", meetings=rows, activity_counts=activity_counts)
 
 
 @bp.route("/people/invite", methods=["GET", "POST"])
-@role_required(Role.STAFF)
+@guarded(CREATE_MEETING)
 def invite():
-    form = InvitationForm()
-    if form.validate_on_submit():
-        try:
-            user, token = save_refusing_duplicates(lambda: account_operations.invite_user(
-                current_user,
-                form.email.data,
-                form.full_name.data,
-                degrees=form.degrees.data,
-                institution=form.institution.data,
-            ))
-        except account_operations.AccountError as exc:
-            db.session.rollback()
-            form.email.errors.append(str(exc))
-        else:
-            delivery = send_invitation(user, token, None)
-            flash(f"Account created for {user.full_name}. " + INVITATION_DELIVERY[delivery],
-                  "success" if delivery == "sent" else "warning")
-            return render_template("staff/invited.html", user=user, delivery=delivery,
-                                   link=external_url("auth.accept_invitation", token=token))
-    return render_template("staff/invite.html", form=form), (400 if form.errors else 200)
+    """Site administrators create an account (optionally an administrator or auditor)."""
+    form = forms.AccountForm()
+    page = lambda: _form_page("staff/invite.html", form)  # noqa: E731
+    if not form.validate_on_submit():
+        return page()
+    user, token = save(
+        lambda: account_operations.invite_user(
+            current_user, form.email.data, form.full_name.data, degrees=form.degrees.data,
+            institution=form.institution.data,
+            site_role=SiteRole(form.site_role.data) if form.site_role.data else None),
+        refused=_on_field(form, "email", page), retry_on_duplicate=True)
+    delivery = account_operations.send_invitation(user, token, None)
+    flash(f"Account created for {user.full_name}. "
+          + account_operations.INVITATION_DELIVERY[delivery],
+          "success" if delivery == "sent" else "warning")
+    return render_template("staff/invited.html", user=user, delivery=delivery,
+                           link=external_url("auth.accept_invitation", token=token))
 
 
-
-INVITATION_DELIVERY = {
-    "sent": "The invitation email was sent.",
-    "switched_off": "No email was sent: mail sending is switched off here (MAIL_SUPPRESS_SEND). "
-                    "Give them the invitation link yourself.",
-    "failed": "The invitation email could not be sent: the mail server refused or could not "
-              "be reached. Give them the invitation link yourself, or send a reminder later.",
-}
-
-
-def send_invitation(user: User, token: str, meeting: Meeting | None) -> str:
-    """Mail the invitation link (after the commit: the account exists whatever the mail
-    server does). Returns "sent", "switched_off" (MAIL_SUPPRESS_SEND) or "failed" (the
-    server refused or was down: logged, never raised). The link itself stays valid, and
-    staff see it on the meeting page and the reminders page."""
-    link = external_url("auth.accept_invitation", token=token)
-    message = mail.build_message(
-        user.email,
-        "Your CME disclosure: please set your password",
-        render_template(
-            "auth/email_invitation.txt",
-            user=user,
-            link=link,
-            meeting_name=meeting.name if meeting else None,
-            expires=user.invitation_expires_at.strftime("%B %-d, %Y"),
-        ),
-    )
-    try:
-        mail.send_messages([message])
-    except mail.MailError as exc:
-        current_app.logger.warning("Invitation to user %s could not be sent: %s", user.id, exc)
-        return "failed"
-    return "switched_off" if current_app.config.get("MAIL_SUPPRESS_SEND") else "sent"
-
-
-def save_refusing_duplicates(operation):
-    """Run ``operation`` and commit, for operations whose own check refuses a duplicate
-    (an account's email, a room's name, a person's role in an activity).
-
-    Two requests can pass that check at the same moment; the database's unique
-    constraint then stops the second at flush or commit (IntegrityError, a 500 until
-    now). Roll back and run ``operation`` once more: its check now sees the committed
-    row and raises the refusal a plain duplicate gets, so the user reads the same
-    message. A full rollback rather than a SAVEPOINT: pysqlite does not emit BEGIN
-    before a SAVEPOINT, so on SQLite releasing it would commit early.
-    """
-    try:
-        result = operation()
-        db.session.commit()
-        return result
-    except IntegrityError:
-        db.session.rollback()
-    try:
-        result = operation()
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        abort(409, description="Someone saved the same thing at the same moment. Nothing you sent "
-                               "was saved: reload the page to see theirs, then try again if needed.")
-    return result
-
-
-def commit_or_409(message: str) -> None:
-    """Commit; a concurrent save of a versioned row answers 409 with ``message``."""
-    try:
-        db.session.commit()
-    except StaleDataError:
-        db.session.rollback()
-        abort(409, description=message)
-
-
-def _meeting_or_404(meeting_id: int) -> Meeting:
-    return db.get_or_404(Meeting, meeting_id)
+def _meeting_values(form: forms.MeetingForm) -> dict:
+    return dict(name=form.name.data, slug=form.slug.data, location=form.location.data,
+                starts_on=form.starts_on.data, ends_on=form.ends_on.data,
+                timezone=form.timezone.data, disclosure_deadline=form.disclosure_deadline.data)
 
 
 @bp.route("/meetings/new", methods=["GET", "POST"])
-@role_required(Role.STAFF)
+@guarded(CREATE_MEETING)
 def meeting_new():
     form = forms.MeetingForm()
-    if form.validate_on_submit():
-        try:
-            meeting = ops.create_meeting(
-                current_user,
-                name=form.name.data, slug=form.slug.data, location=form.location.data,
-                starts_on=form.starts_on.data, ends_on=form.ends_on.data,
-                timezone=form.timezone.data, disclosure_deadline=form.disclosure_deadline.data,
-            )
-        except ops.ProgrammeError as exc:
-            getattr(form, exc.field or "name").errors.append(str(exc))
-        else:
-            db.session.commit()
-            flash(f"Meeting “{meeting.name}” created. Add rooms and activities, or import the "
-                  "programme.", "success")
-            return redirect(url_for("staff.meeting", meeting_id=meeting.id))
-    return render_template("staff/meeting_form.html", form=form, meeting=None), (
-        400 if form.errors else 200
-    )
+    page = lambda: _form_page("staff/meeting_form.html", form, meeting=None)  # noqa: E731
+    if not form.validate_on_submit():
+        return page()
+    meeting = save(lambda: ops.create_meeting(current_user, **_meeting_values(form)),
+                   refused=_on_field(form, "name", page), retry_on_duplicate=True)
+    flash(f"Meeting “{meeting.name}” created. Add rooms and activities, or import the "
+          "programme.", "success")
+    return _meeting_page(meeting)
 
 
 @bp.route("/meetings/<int:meeting_id>/edit", methods=["GET", "POST"])
-@role_required(Role.STAFF)
-def meeting_edit(meeting_id: int):
-    meeting = _meeting_or_404(meeting_id)
+@guarded(MANAGE_MEETING, Meeting)
+def meeting_edit(meeting: Meeting):
     form = forms.MeetingForm(obj=meeting)
-    if form.validate_on_submit():
-        try:
-            changes = ops.update_meeting(
-                current_user, meeting,
-                name=form.name.data, slug=form.slug.data, location=form.location.data,
-                starts_on=form.starts_on.data, ends_on=form.ends_on.data,
-                timezone=form.timezone.data, disclosure_deadline=form.disclosure_deadline.data,
-            )
-        except ops.ProgrammeError as exc:
-            db.session.rollback()
-            getattr(form, exc.field or "name").errors.append(str(exc))
-        else:
-            db.session.commit()
-            flash("Meeting saved." if changes else "Nothing to change.", "success")
-            return redirect(url_for("staff.meeting", meeting_id=meeting.id))
-    return render_template("staff/meeting_form.html", form=form, meeting=meeting), (
-        400 if form.errors else 200
-    )
+    page = lambda: _form_page("staff/meeting_form.html", form, meeting=meeting)  # noqa: E731
+    if not form.validate_on_submit():
+        return page()
+    changes = save(lambda: ops.update_meeting(current_user, meeting, **_meeting_values(form)),
+                   refused=_on_field(form, "name", page))
+    flash("Meeting saved." if changes else "Nothing to change.", "success")
+    return _meeting_page(meeting)
 
 
 @bp.route("/meetings/<int:meeting_id>")
-@role_required(Role.STAFF)
-def meeting(meeting_id: int):
-    meeting = _meeting_or_404(meeting_id)
+@guarded(MANAGE_MEETING, Meeting)
+def meeting(meeting: Meeting):
     activities = db.session.scalars(
         sa.select(Activity)
         .where(Activity.meeting_id == meeting.id)
@@ -202,12 +145,10 @@ def meeting(meeting_id: int):
     ).all()
     current = [a for act in activities for a in act.assignments if a.removed_at is None]
     statuses = summaries_for(current, date.today())
-    room_counts = {}
+    room_counts: dict[int, int] = {}
     for act in activities:
         if act.room_id:
             room_counts[act.room_id] = room_counts.get(act.room_id, 0) + 1
-    from .reminders import reminder_overview
-
     return render_template(
         "staff/meeting.html",
         meeting=meeting,
@@ -216,58 +157,166 @@ def meeting(meeting_id: int):
         statuses=statuses,
         room_counts=room_counts,
         people_count=len({a.user_id for a in current}),
-        confirm_form=forms.ConfirmForm(),
+        confirm_form=ConfirmForm(),
     )
+
+
+# --------------------------------------------------------------------------- roles in the meeting
+
+
+def _access_page(meeting: Meeting, form: forms.MembershipForm, status: int = 200):
+    everyone = db.session.scalars(
+        sa.select(Membership).where(Membership.meeting_id == meeting.id)
+        .options(joinedload(Membership.user), joinedload(Membership.granted_by),
+                 joinedload(Membership.revoked_by))
+        .order_by(Membership.role, Membership.granted_at)
+    ).all()
+    return render_template("staff/access.html", meeting=meeting,
+                           members=[m for m in everyone if m.is_current],
+                           former=[m for m in everyone if not m.is_current], form=form,
+                           confirm_form=ConfirmForm()), status
+
+
+@bp.route("/meetings/<int:meeting_id>/access", methods=["GET", "POST"])
+@guarded(MANAGE_MEETING, Meeting)
+def access(meeting: Meeting):
+    """Who may manage and review this meeting; staff add people (inviting new accounts)."""
+    form = forms.MembershipForm()
+    if not form.validate_on_submit():
+        return _access_page(meeting, form, 400 if form.errors else 200)
+    membership, token = save(
+        lambda: ops.grant_role_by_email(current_user, meeting, form.email.data,
+                                        MeetingRole(form.role.data), full_name=form.full_name.data),
+        refused=_on_field(form, "email", lambda: _access_page(meeting, form)),
+        retry_on_duplicate=True)
+    message = f"{membership.user.full_name} is now {membership.role.label.lower()} of this meeting."
+    if token is not None:
+        delivery = account_operations.send_invitation(membership.user, token, meeting)
+        message += " " + account_operations.INVITATION_DELIVERY[delivery]
+    flash(message, "success")
+    return redirect(url_for("staff.access", meeting_id=meeting.id))
+
+
+@bp.route("/memberships/<int:membership_id>/remove", methods=["POST"])
+@guarded(MANAGE_MEETING, Membership)
+def access_remove(membership: Membership):
+    if not ConfirmForm().validate_on_submit():
+        abort(400, description="The form was not accepted. Reload the page and try again.")
+    meeting, person, role = membership.meeting, membership.user, membership.role
+
+    def refused(error):
+        flash(str(error), "warning")
+        return redirect(url_for("staff.access", meeting_id=meeting.id))
+
+    save(lambda: ops.revoke_role(current_user, membership), refused=refused)
+    flash(f"{person.full_name} is no longer {role.label.lower()} of this meeting.", "success")
+    return redirect(url_for("staff.access", meeting_id=meeting.id))
+
+
+# --------------------------------------------------------------------------- rooms
+
+
+def _file_slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()[:60] or "room"
+
+
+def public_url(room: Room) -> str:
+    """What the room's QR code encodes: PUBLIC_BASE_URL + /r/<token>."""
+    return external_url("public.room_sheet", token=room.public_token)
+
+
+@bp.route("/meetings/<int:meeting_id>/rooms")
+@guarded(MANAGE_MEETING, Meeting)
+def rooms(meeting: Meeting):
+    counts = dict(db.session.execute(
+        sa.select(Activity.room_id, sa.func.count(Activity.id))
+        .where(Activity.meeting_id == meeting.id).group_by(Activity.room_id)
+    ).all())
+    rows = [(room, public_url(room), counts.get(room.id, 0)) for room in meeting.rooms]
+    return render_template("staff/rooms.html", meeting=meeting, rows=rows, qr=qr)
 
 
 @bp.route("/meetings/<int:meeting_id>/rooms/new", methods=["GET", "POST"])
-@role_required(Role.STAFF)
-def room_new(meeting_id: int):
-    meeting = _meeting_or_404(meeting_id)
+@guarded(MANAGE_MEETING, Meeting)
+def room_new(meeting: Meeting):
     form = forms.RoomForm()
-    if form.validate_on_submit():
-        try:
-            room = save_refusing_duplicates(lambda: ops.add_room(current_user, meeting, form.name.data))
-        except ops.ProgrammeError as exc:
-            db.session.rollback()
-            form.name.errors.append(str(exc))
-        else:
-            flash(f"Room “{room.name}” added.", "success")
-            return redirect(url_for("staff.meeting", meeting_id=meeting.id))
-    return render_template("staff/room_form.html", form=form, meeting=meeting, room=None), (
-        400 if form.errors else 200
-    )
+    page = lambda: _form_page("staff/room_form.html", form, meeting=meeting, room=None)  # noqa: E731
+    if not form.validate_on_submit():
+        return page()
+    room = save(lambda: ops.add_room(current_user, meeting, form.name.data),
+                refused=_on_field(form, "name", page), retry_on_duplicate=True)
+    flash(f"Room “{room.name}” added.", "success")
+    return _meeting_page(meeting)
 
 
 @bp.route("/rooms/<int:room_id>/edit", methods=["GET", "POST"])
-@role_required(Role.STAFF)
-def room_edit(room_id: int):
-    room = db.get_or_404(Room, room_id)
+@guarded(MANAGE_MEETING, Room)
+def room_edit(room: Room):
     form = forms.RoomForm(obj=room)
-    if form.validate_on_submit():
-        try:
-            changed = ops.rename_room(current_user, room, form.name.data)
-        except ops.ProgrammeError as exc:
-            form.name.errors.append(str(exc))
-        else:
-            db.session.commit()
-            flash(f"Room renamed to “{room.name}”." if changed else "Nothing to change.", "success")
-            return redirect(url_for("staff.meeting", meeting_id=room.meeting_id))
-    return render_template("staff/room_form.html", form=form, meeting=room.meeting, room=room), (
-        400 if form.errors else 200
+    page = lambda: _form_page("staff/room_form.html", form, meeting=room.meeting, room=room)  # noqa: E731
+    if not form.validate_on_submit():
+        return page()
+    changed = save(lambda: ops.rename_room(current_user, room, form.name.data),
+                   refused=_on_field(form, "name", page), retry_on_duplicate=True)
+    flash(f"Room renamed to “{room.name}”." if changed else "Nothing to change.", "success")
+    return _meeting_page(room.meeting)
+
+
+@bp.route("/rooms/<int:room_id>/qr.svg")
+@guarded(MANAGE_MEETING, Room)
+def room_qr_svg(room: Room):
+    response = Response(qr.svg(public_url(room), scale=10), mimetype="image/svg+xml")
+    response.headers["Content-Disposition"] = f'attachment; filename="qr-{_file_slug(room.name)}.svg"'
+    return response
+
+
+@bp.route("/rooms/<int:room_id>/qr.png")
+@guarded(MANAGE_MEETING, Room)
+def room_qr_png(room: Room):
+    response = Response(qr.png(public_url(room), scale=12), mimetype="image/png")
+    response.headers["Content-Disposition"] = f'attachment; filename="qr-{_file_slug(room.name)}.png"'
+    return response
+
+
+@bp.route("/rooms/<int:room_id>/sign.pdf")
+@guarded(MANAGE_MEETING, Room)
+def room_sign(room: Room):
+    """A printable sign for the room door (?size=letter|a4)."""
+    form = PageSizeForm(request.args)
+    if not form.validate():
+        abort(400, description="Choose the paper size with ?size=letter or ?size=a4.")
+    content = sign.sign_pdf(room.meeting.name, room.name, public_url(room), form.page_size())
+    response = Response(content, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = (
+        f'inline; filename="sign-{_file_slug(room.name)}-{form.page_size()}.pdf"'
     )
+    return response
+
+
+@bp.route("/rooms/<int:room_id>/reissue-token", methods=["GET", "POST"])
+@guarded(MANAGE_MEETING, Room)
+def room_reissue_token(room: Room):
+    """GET: what replacing the code does, and the form that does it; POST: replace it."""
+    form = forms.ReissueTokenForm()
+    if not form.is_submitted():
+        return render_template("staff/room_reissue.html", room=room, meeting=room.meeting,
+                               url=public_url(room), form=form)
+    if not form.validate_on_submit():
+        abort(400, description="The form could not be accepted. Reload the rooms page and try again.")
+    save(lambda: ops.reissue_room_token(current_user, room), refused=lambda error: abort(409))
+    flash(f"{room.name} has a new QR code. The old sign no longer shows the room's "
+          "disclosures: print the new sign and post it in its place.", "success")
+    return redirect(url_for("staff.rooms", meeting_id=room.meeting_id) + f"#room-{room.id}")
+
+
+# --------------------------------------------------------------------------- activities
 
 
 def _activity_values(form: forms.ActivityForm, meeting: Meeting) -> ops.ActivityValues:
-    room = None
-    if form.room_id.data:
-        room = db.session.get(Room, form.room_id.data)
-        if room is None or room.meeting_id != meeting.id:
-            abort(400, description="Choose one of this meeting's rooms.")
     return ops.ActivityValues(
         code=form.code.data,
         title=form.title.data,
-        room=room,
+        room=ops.room_in(meeting, form.room_id.data),
         starts_at=form.starts_local,
         ends_at=form.ends_local,
         topics=form.topic_list(),
@@ -276,120 +325,126 @@ def _activity_values(form: forms.ActivityForm, meeting: Meeting) -> ops.Activity
     )
 
 
-CONFLICT_MESSAGE = (
-    "Someone else saved this activity at the same moment. Your changes were not saved: "
-    "reload the page to see theirs, then make your change again."
-)
+def _activity_page(activity: Activity):
+    return _meeting_page(activity.meeting, f"#activity-{activity.id}")
 
 
 @bp.route("/meetings/<int:meeting_id>/activities/new", methods=["GET", "POST"])
-@role_required(Role.STAFF)
-def activity_new(meeting_id: int):
-    meeting = _meeting_or_404(meeting_id)
+@guarded(MANAGE_MEETING, Meeting)
+def activity_new(meeting: Meeting):
     form = forms.ActivityForm(meeting)
-    if form.validate_on_submit():
-        try:
-            activity = ops.create_activity(current_user, meeting, _activity_values(form, meeting))
-        except ops.ProgrammeError as exc:
-            getattr(form, exc.field or "code").errors.append(str(exc))
-        else:
-            db.session.commit()
-            flash(f"Activity {activity.code} added.", "success")
-            return redirect(url_for("staff.meeting", meeting_id=meeting.id) + f"#activity-{activity.id}")
-    return render_template("staff/activity_form.html", form=form, meeting=meeting, activity=None), (
-        400 if form.errors else 200
-    )
+    page = lambda: _form_page("staff/activity_form.html", form, meeting=meeting, activity=None)  # noqa: E731
+    if not form.validate_on_submit():
+        return page()
+    activity = save(
+        lambda: ops.create_activity(current_user, meeting, _activity_values(form, meeting)),
+        refused=_on_field(form, "code", page), retry_on_duplicate=True)
+    flash(f"Activity {activity.code} added.", "success")
+    return _activity_page(activity)
 
 
 @bp.route("/activities/<int:activity_id>/edit", methods=["GET", "POST"])
-@role_required(Role.STAFF)
-def activity_edit(activity_id: int):
-    activity = db.get_or_404(Activity, activity_id)
+@guarded(MANAGE_MEETING, Activity)
+def activity_edit(activity: Activity):
     meeting = activity.meeting
     form = forms.ActivityForm(meeting)
+    page = lambda: _form_page("staff/activity_form.html", form, meeting=meeting, activity=activity)  # noqa: E731
     if not form.is_submitted():
-        local_fmt = "%Y-%m-%dT%H:%M"
-        form.version_id.data = str(activity.version_id)
-        form.code.data = activity.code
-        form.title.data = activity.title
-        form.room_id.data = activity.room_id or 0
-        form.starts_at.data = meeting.local(activity.starts_at).strftime(local_fmt)
-        form.ends_at.data = meeting.local(activity.ends_at).strftime(local_fmt)
-        form.topics.data = "\n".join(activity.topics or [])
-        form.credit_hours.data = activity.credit_hours
-        form.commercial_supporters.data = "\n".join(
-            s["name"] + (f" | {s['in_kind']}" if s.get("in_kind") else "")
-            for s in activity.commercial_supporters or []
-        )
-    elif form.validate_on_submit():
-        try:
-            expected = int(form.version_id.data)
-        except (TypeError, ValueError):
-            expected = None
-        try:
-            changes = ops.update_activity(
-                current_user, activity, _activity_values(form, meeting), expected_version=expected
-            )
-        except ops.ConcurrentEdit as exc:
-            db.session.rollback()
-            abort(409, description=str(exc))
-        except ops.ProgrammeError as exc:
-            db.session.rollback()
-            getattr(form, exc.field or "code").errors.append(str(exc))
-        else:
-            commit_or_409(CONFLICT_MESSAGE)
-            flash(f"Activity {activity.code} saved." if changes else "Nothing to change.", "success")
-            return redirect(url_for("staff.meeting", meeting_id=meeting.id) + f"#activity-{activity.id}")
-    return render_template(
-        "staff/activity_form.html", form=form, meeting=meeting, activity=activity
-    ), (400 if form.errors else 200)
+        form.fill_from(activity)
+        return page()
+    if not form.validate_on_submit():
+        return page()
+
+    def refused(error):
+        if error.status == 409:
+            abort(409, description=str(error))
+        return _on_field(form, "code", page)(error)
+
+    changes = save(
+        lambda: ops.update_activity(current_user, activity, _activity_values(form, meeting),
+                                    expected_version=form.expected_version),
+        refused=refused)
+    flash(f"Activity {activity.code} saved." if changes else "Nothing to change.", "success")
+    return _activity_page(activity)
 
 
 @bp.route("/activities/<int:activity_id>/assign", methods=["GET", "POST"])
-@role_required(Role.STAFF)
-def assignment_new(activity_id: int):
-    activity = db.get_or_404(Activity, activity_id)
+@guarded(MANAGE_MEETING, Activity)
+def assignment_new(activity: Activity):
     form = forms.AssignmentForm()
-    if form.validate_on_submit():
-        try:
-            assignment, user, token = save_refusing_duplicates(lambda: ops.assign_by_email(
-                current_user, activity, form.email.data, AssignmentRole(form.role.data),
-                full_name=form.full_name.data, degrees=form.degrees.data,
-            ))
-        except (ops.ProgrammeError, account_operations.AccountError) as exc:
-            db.session.rollback()
-            getattr(form, getattr(exc, "field", None) or "email").errors.append(str(exc))
-        else:
-            message = f"{user.full_name} assigned as {assignment.role.label.lower()} of {activity.code}."
-            if token is not None:
-                delivery = send_invitation(user, token, activity.meeting)
-                message += " " + INVITATION_DELIVERY[delivery]
-                if delivery != "sent":
-                    message += " The link is shown with their name below."
-            flash(message, "success")
-            return redirect(url_for("staff.meeting", meeting_id=activity.meeting_id)
-                            + f"#activity-{activity.id}")
-    return render_template("staff/assignment_form.html", form=form, activity=activity,
-                           meeting=activity.meeting), (400 if form.errors else 200)
+    page = lambda: _form_page("staff/assignment_form.html", form, activity=activity,  # noqa: E731
+                              meeting=activity.meeting)
+    if not form.validate_on_submit():
+        return page()
+    assignment, user, token = save(
+        lambda: ops.assign_by_email(current_user, activity, form.email.data,
+                                    AssignmentRole(form.role.data), full_name=form.full_name.data,
+                                    degrees=form.degrees.data),
+        refused=_on_field(form, "email", page), retry_on_duplicate=True)
+    message = f"{user.full_name} assigned as {assignment.role.label.lower()} of {activity.code}."
+    if token is not None:
+        delivery = account_operations.send_invitation(user, token, activity.meeting)
+        message += " " + account_operations.INVITATION_DELIVERY[delivery]
+        if delivery != "sent":
+            message += " The link is shown with their name below."
+    flash(message, "success")
+    return _activity_page(activity)
 
 
 @bp.route("/assignments/<int:assignment_id>/remove", methods=["POST"])
-@role_required(Role.STAFF)
-def assignment_remove(assignment_id: int):
-    assignment = db.get_or_404(Assignment, assignment_id)
-    form = forms.ConfirmForm()
-    if not form.validate_on_submit():
+@guarded(MANAGE_MEETING, Assignment)
+def assignment_remove(assignment: Assignment):
+    if not ConfirmForm().validate_on_submit():
         abort(400, description="The form was not accepted. Reload the page and try again.")
-    try:
-        ops.remove_assignment(current_user, assignment)
-    except ops.ProgrammeError as exc:
-        flash(str(exc), "warning")
-    else:
-        commit_or_409("Someone else changed this assignment at the same moment. Reload and retry.")
-        flash(f"{assignment.user.full_name} removed from {assignment.activity.code}. Their "
-              "disclosure and its review stay on record.", "success")
-    return redirect(url_for("staff.meeting", meeting_id=assignment.activity.meeting_id)
-                    + f"#activity-{assignment.activity_id}")
+    activity = assignment.activity
 
-# Staff pages live in one module per concern, all on this blueprint.
-from . import companies, dashboard, programme, records, reminders, rooms  # noqa: E402,F401
+    def refused(error):
+        if error.status == 409:
+            abort(409, description="Someone else changed this assignment at the same moment. "
+                                   "Reload and retry.")
+        flash(str(error), "warning")
+        return _activity_page(activity)
+
+    save(lambda: ops.remove_assignment(current_user, assignment), refused=refused)
+    flash(f"{assignment.user.full_name} removed from {activity.code}. Their "
+          "disclosure and its review stay on record.", "success")
+    return _activity_page(activity)
+
+
+# --------------------------------------------------------------------------- dashboard
+
+
+@bp.route("/meetings/<int:meeting_id>/dashboard")
+@guarded(MANAGE_MEETING, Meeting)
+def dashboard(meeting: Meeting):
+    """Counts for the whole meeting; the blocked activities of one day (``?day=YYYY-MM-DD``).
+
+    An unusable day is answered 400 with the default day's page and a message saying why.
+    """
+    data = build_dashboard(meeting, date.today())
+    day, problem = chosen_day(data, request.args.get("day"))
+    return render_template(
+        "staff/dashboard.html",
+        meeting=meeting,
+        data=data,
+        day=day,
+        groups=data.groups_on(day),
+        problem=problem,
+        # Asked once per page, not once per row.
+        link_reviews=REVIEW_MEETING(current_user, meeting),
+        states=AssignmentState,
+        state_css=STATE_CSS,
+    ), (400 if problem else 200)
+
+
+@bp.route("/meetings/<int:meeting_id>/dashboard.csv")
+@guarded(MANAGE_MEETING, Meeting)
+def dashboard_csv(meeting: Meeting):
+    data = build_dashboard(meeting, date.today())
+    text = spreadsheet.csv_text(CSV_HEADER, dashboard_csv_rows(data))
+    filename = f"{meeting.slug}-not-cleared-{data.today.isoformat()}.csv"
+    return Response(
+        "\ufeff" + text,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -53,12 +53,13 @@ def live_server(tmp_path_factory):
     bin_dir = Path(sys.executable).parent
     flask = [str(bin_dir / "flask"), "--app", "wsgi"]
     subprocess.run([*flask, "db", "upgrade"], cwd=PROJECT, env=env, check=True, capture_output=True)
-    for email, name, role, password in (
-        ("staff@e2e.example.org", "Sam Staff", "staff", STAFF_PASSWORD),
-        ("reviewer@e2e.example.org", "Rita Reviewer", "reviewer", REVIEWER_PASSWORD),
+    # A site administrator (creates the meeting) and a person who becomes its reviewer.
+    for email, name, extra, password in (
+        ("staff@e2e.example.org", "Sam Staff", ["--site-role", "admin"], STAFF_PASSWORD),
+        ("reviewer@e2e.example.org", "Rita Reviewer", [], REVIEWER_PASSWORD),
     ):
         subprocess.run(
-            [*flask, "create-user", email, "--name", name, "--role", role, "--password", password],
+            [*flask, "create-user", email, "--name", name, *extra, "--password", password],
             cwd=PROJECT, env=env, check=True, capture_output=True,
         )
     log = open(instance / "gunicorn.log", "w")  # noqa: SIM115

@@ -51,6 +51,16 @@ def test_disclose_review_and_read_the_room_sheet(live_server, browser, step, con
     meeting_url = staff.url
     assert re.search(r"/staff/meetings/\d+$", meeting_url), meeting_url
 
+    # Roles are per meeting: the reviewer reviews this one.
+    staff.get_by_role("link", name="Access").click()
+    staff.wait_for_load_state()
+    staff.get_by_label("Email").fill("reviewer@e2e.example.org")
+    staff.get_by_label("Role", exact=True).select_option(label="Reviewer")
+    staff.get_by_role("button", name="Give the role").click()
+    staff.wait_for_load_state()
+    assert "Rita Reviewer is now reviewer of this meeting" in staff.content()
+    step(staff, "staff-access")
+
     staff.goto(f"{meeting_url}/rooms/new")
     staff.get_by_label("Room name").fill("Ballroom C")
     staff.get_by_role("button", name="Save room").click()

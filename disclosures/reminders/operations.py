@@ -26,21 +26,17 @@ from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, redirect, render_template, url_for
-from flask_login import current_user
+from flask import current_app, render_template
 from sqlalchemy.orm import joinedload
 
 from .. import mail
 from ..audit import record
 from ..auth import operations as account_operations
-from ..enums import AssignmentState, ReminderKind, Role
+from ..enums import AssignmentState, MeetingRole, ReminderKind
 from ..extensions import db
 from ..links import external_url
-from ..models import Activity, Assignment, Meeting, Reminder, User, utcnow
-from ..permissions import role_required
+from ..models import Activity, Assignment, Meeting, Membership, Reminder, User, utcnow
 from ..state import summaries_for
-from . import forms
-from .views import bp
 
 BATCH_SIZE = 50
 
@@ -134,8 +130,9 @@ def plan_disclosure_reminders(meeting: Meeting | None, now: datetime | None = No
 
 
 def plan_review_summaries(meeting: Meeting | None, now: datetime | None = None) -> ReminderPlan:
-    """Reviewers (active reviewer accounts) with the count of what awaits review, needs a
-    mitigation or an owner decision, per meeting. Nothing is sent when nothing awaits."""
+    """The reviewers of each meeting (active accounts) with the count of what awaits
+    review, needs a mitigation or an owner decision in the meetings they review. Nothing
+    is sent when nothing awaits."""
     now = now or utcnow()
     today = now.date()
     meetings = _meetings(meeting, today)
@@ -149,15 +146,24 @@ def plan_review_summaries(meeting: Meeting | None, now: datetime | None = None) 
             index = 2
         if index is not None:
             counts[a.activity.meeting_id][index] += 1
-    waiting = [(m, *counts[m.id]) for m in meetings if any(counts[m.id])]
-    reviewers = list(db.session.scalars(
-        sa.select(User).where(User.role == Role.REVIEWER, User.is_active.is_(True))
-        .order_by(User.full_name)
-    )) if waiting else []
-    recent = _recent(ReminderKind.REVIEW_SUMMARY, (r.id for r in reviewers), now)
-    due = [ReviewSummary(r, waiting) for r in reviewers if r.id not in recent]
+    waiting = {m.id: (m, *counts[m.id]) for m in meetings if any(counts[m.id])}
+    # Each reviewer hears about the meetings they review, and only those.
+    theirs: dict[int, list] = {}
+    reviewers: dict[int, User] = {}
+    if waiting:
+        for person, meeting_id in db.session.execute(
+            sa.select(User, Membership.meeting_id)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.role == MeetingRole.REVIEWER, Membership.revoked_at.is_(None),
+                   Membership.meeting_id.in_(list(waiting)), User.is_active.is_(True))
+            .order_by(User.full_name, Membership.meeting_id)
+        ):
+            reviewers[person.id] = person
+            theirs.setdefault(person.id, []).append(waiting[meeting_id])
+    recent = _recent(ReminderKind.REVIEW_SUMMARY, reviewers, now)
+    due = [ReviewSummary(r, theirs[r.id]) for r in reviewers.values() if r.id not in recent]
     return ReminderPlan(ReminderKind.REVIEW_SUMMARY, due,
-                        [r for r in reviewers if r.id in recent], meetings)
+                        [r for r in reviewers.values() if r.id in recent], meetings)
 
 
 @dataclass
@@ -288,51 +294,6 @@ def send_reminders(actor: User | None, plan: ReminderPlan, *, batch_size: int = 
 # --- Pages -----------------------------------------------------------------------------
 
 
-def _flash_result(result: SendResult, what: str, *, links_shown: bool) -> None:
-    if result.sent:
-        flash(f"{len(result.sent)} {what} sent.", "success")
-    if result.undelivered:
-        flash(f"{len(result.undelivered)} {what} were not delivered: mail sending is switched "
-              "off here (MAIL_SUPPRESS_SEND). They are not counted as sent, so nobody waits "
-              f"{current_app.config['REMINDER_INTERVAL_HOURS']} hours for the next one. "
-              + ("Give each person their invitation link below; " if links_shown else "")
-              + "to send mail, set MAIL_SERVER.", "warning")
-    if result.skipped:
-        flash(f"{len(result.skipped)} not sent again: reminded within the last "
-              f"{current_app.config['REMINDER_INTERVAL_HOURS']} hours.", "info")
-    if result.error:
-        flash(f"Sending stopped: {result.error}. {len(result.sent)} sent and recorded; "
-              f"{len(result.failed)} not sent and not recorded: send again once the mail "
-              "server works (those already reminded are not sent a second one).", "error")
-    if not (result.sent or result.undelivered or result.skipped or result.error):
-        flash(f"Nobody to remind: no {what} are due.", "info")
-
-
-def _confirmed_or_400() -> None:
-    if not forms.ConfirmForm().validate_on_submit():
-        abort(400, description="The form was not accepted. Reload the page and try again.")
-
-
-@bp.route("/meetings/<int:meeting_id>/reminders/disclosure", methods=["POST"])
-@role_required(Role.STAFF)
-def send_disclosure_reminders(meeting_id: int):
-    meeting = db.get_or_404(Meeting, meeting_id)
-    _confirmed_or_400()
-    result = send_reminders(current_user, plan_disclosure_reminders(meeting))
-    _flash_result(result, "disclosure reminders", links_shown=True)
-    return redirect(url_for("staff.meeting_reminders", meeting_id=meeting.id))
-
-
-@bp.route("/meetings/<int:meeting_id>/reminders/review", methods=["POST"])
-@role_required(Role.STAFF)
-def send_review_summaries(meeting_id: int):
-    meeting = db.get_or_404(Meeting, meeting_id)
-    _confirmed_or_400()
-    result = send_reminders(current_user, plan_review_summaries(meeting))
-    _flash_result(result, "reviewer summaries", links_shown=False)
-    return redirect(url_for("staff.meeting", meeting_id=meeting.id) + "#reminders")
-
-
 @dataclass(frozen=True)
 class OpenInvitation:
     url: str
@@ -350,31 +311,6 @@ def open_invitations(users: Iterable[User], now: datetime | None = None) -> dict
             found[user.id] = OpenInvitation(external_url("auth.accept_invitation", token=token),
                                             user.invitation_expires_at)
     return found
-
-
-@bp.route("/meetings/<int:meeting_id>/reminders")
-@role_required(Role.STAFF)
-def meeting_reminders(meeting_id: int):
-    """Who awaits a disclosure, when each was last reminded, and each invitation link: the
-    page a reminder send lands on, where staff copy links when mail is not delivered."""
-    meeting = db.get_or_404(Meeting, meeting_id)
-    plan = plan_disclosure_reminders(meeting)
-    people = sorted([e.user for e in plan.due] + plan.recently_reminded,
-                    key=lambda u: (u.full_name.lower(), u.id))
-    ids = [u.id for u in people]
-    last_reminded = dict(db.session.execute(
-        sa.select(Reminder.user_id, sa.func.max(Reminder.sent_at))
-        .where(Reminder.kind == ReminderKind.DISCLOSURE, Reminder.user_id.in_(ids))
-        .group_by(Reminder.user_id)
-    ).all()) if ids else {}
-    return render_template(
-        "staff/reminders.html", meeting=meeting, people=people,
-        due={e.user.id for e in plan.due}, last_reminded=last_reminded,
-        invitations=open_invitations(people),
-        suppressed=bool(current_app.config.get("MAIL_SUPPRESS_SEND")),
-        interval=current_app.config["REMINDER_INTERVAL_HOURS"],
-        valid_days=current_app.config["INVITATION_VALID_HOURS"] // 24,
-    )
 
 
 def reminder_overview(meeting: Meeting) -> dict:

@@ -1,11 +1,9 @@
-"""Staff pages: the company registry and owner/employee decisions. Routes register on the
-staff blueprint.
+"""Staff pages: the company registry and owner/employee decisions.
 
-Companies typed in by faculty arrive ``needs_review``; staff confirm them
-(ineligible or eligible), add aliases, or merge duplicates. Owners and employees
-of ineligible companies are excluded until staff record which Standard 3
-exception applies to each of their roles. The rules are in
-``disclosures.faculty.operations``.
+Companies typed in by faculty arrive ``needs_review``; staff confirm them (ineligible or
+eligible), add aliases, or merge duplicates. Owners and employees of ineligible
+companies are excluded until staff record which Standard 3 exception applies to each
+of their roles. The rules are in ``registry.operations``.
 """
 
 from __future__ import annotations
@@ -13,20 +11,13 @@ from __future__ import annotations
 from datetime import date
 
 import sqlalchemy as sa
-from flask import flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 
-from ..enums import OwnerException, Role
+from ..enums import OwnerException
 from ..extensions import db
-from ..faculty import operations
-from ..faculty.forms import (
-    AliasForm,
-    CompanyFilterForm,
-    ConfirmCompanyForm,
-    MergeForm,
-    OwnerDecisionForm,
-)
+from ..handlers import guarded, save
 from ..models import (
     Activity,
     Assignment,
@@ -36,21 +27,24 @@ from ..models import (
     Meeting,
     Relationship,
 )
-from ..permissions import role_required
+from ..permissions import MANAGE_MEETING, MANAGE_REGISTRY
 from ..state import states_for
-from .views import bp
+from . import operations
+from .forms import AliasForm, CompanyFilterForm, ConfirmCompanyForm, MergeForm, OwnerDecisionForm
+
+bp = Blueprint("registry", __name__, url_prefix="/staff")
 
 PAGE_SIZE = 50
 
 
-def _company_or_404(company_id: int) -> Company:
+def _company_or_404(company_id: int) -> Company:  # aliases loaded
     return db.first_or_404(
         sa.select(Company).where(Company.id == company_id).options(selectinload(Company.aliases))
     )
 
 
 @bp.route("/companies")
-@role_required(Role.STAFF)
+@guarded(MANAGE_REGISTRY)
 def companies():
     form = CompanyFilterForm(request.args)
     if not form.validate():
@@ -102,7 +96,16 @@ def companies():
     )
 
 
-def _render_company(company: Company, *, confirm=None, alias=None, merge=None, status=200):
+def _render_company(company: Company, *, confirm=None, alias=None, merge=None, status=200,
+                    problem=None, field=None):
+    """The company page; a refused change's message goes on ``field`` (the form field it
+    concerns), with the refusal's status."""
+    if problem is not None:
+        status = problem.status
+        if field is not None:
+            field.errors = [str(problem)]
+        else:
+            flash(str(problem), "error")
     relationship_count = db.session.scalar(
         sa.select(sa.func.count(Relationship.id)).where(Relationship.company_id == company.id)
     )
@@ -133,78 +136,60 @@ def _render_company(company: Company, *, confirm=None, alias=None, merge=None, s
 
 
 @bp.route("/companies/<int:company_id>")
-@role_required(Role.STAFF)
-def company(company_id: int):
-    return _render_company(_company_or_404(company_id))
+@guarded(MANAGE_REGISTRY, Company)
+def company(company: Company):
+    return _render_company(company)
 
 
 @bp.route("/companies/<int:company_id>/confirm", methods=["POST"])
-@role_required(Role.STAFF)
-def company_confirm(company_id: int):
-    company = _company_or_404(company_id)
+@guarded(MANAGE_REGISTRY, Company)
+def company_confirm(company: Company):
     form = ConfirmCompanyForm()
     if not form.validate_on_submit():
         return _render_company(company, confirm=form, status=400)
-    operations.confirm_company(
-        current_user,
-        company,
-        is_ineligible=form.eligibility.data == "ineligible",
-        note=form.note.data,
-    )
-    db.session.commit()
+    save(lambda: operations.confirm_company(
+             current_user, company, is_ineligible=form.eligibility.data == "ineligible",
+             note=form.note.data),
+         refused=lambda error: _render_company(_reloaded(company), confirm=form, problem=error))
     flash(
         f"{company.name} confirmed as {'ineligible' if company.is_ineligible else 'eligible'}.",
         "success",
     )
-    return redirect(url_for("staff.companies"))
+    return redirect(url_for("registry.companies"))
 
 
 @bp.route("/companies/<int:company_id>/aliases", methods=["POST"])
-@role_required(Role.STAFF)
-def company_alias(company_id: int):
-    company = _company_or_404(company_id)
+@guarded(MANAGE_REGISTRY, Company)
+def company_alias(company: Company):
     form = AliasForm()
-    if form.validate_on_submit():
-        try:
-            entry = operations.add_alias(current_user, company, form.alias.data)
-        except operations.RegistryError as exc:
-            db.session.rollback()
-            form.alias.errors = [str(exc)]
-        else:
-            db.session.commit()
-            flash(f"“{entry.name}” now matches {company.name}.", "success")
-            return redirect(url_for("staff.company", company_id=company.id))
-    return _render_company(_company_or_404(company_id), alias=form, status=400)
+    if not form.validate_on_submit():
+        return _render_company(company, alias=form, status=400)
+    entry = save(lambda: operations.add_alias(current_user, company, form.alias.data),
+                 refused=lambda error: _render_company(_reloaded(company), alias=form,
+                                                       problem=error, field=form.alias))
+    flash(f"“{entry.name}” now matches {company.name}.", "success")
+    return redirect(url_for("registry.company", company_id=company.id))
 
 
 @bp.route("/companies/<int:company_id>/merge", methods=["POST"])
-@role_required(Role.STAFF)
-def company_merge(company_id: int):
-    company = _company_or_404(company_id)
+@guarded(MANAGE_REGISTRY, Company)
+def company_merge(company: Company):
     form = MergeForm()
-    if form.validate_on_submit():
-        target = operations.find_company(form.target.data)
-        if target is None:
-            form.target.errors = [
-                f"No company in the registry is called “{form.target.data}”. Type its name "
-                "exactly, or one of its aliases."
-            ]
-        else:
-            try:
-                source_name = company.name
-                moved = operations.merge_companies(current_user, company, target)
-            except operations.RegistryError as exc:
-                db.session.rollback()
-                form.target.errors = [str(exc)]
-            else:
-                db.session.commit()
-                flash(
-                    f"{source_name} merged into {target.name}: {moved} relationship(s) moved; "
-                    f"“{source_name}” is now an alias.",
-                    "success",
-                )
-                return redirect(url_for("staff.company", company_id=target.id))
-    return _render_company(_company_or_404(company_id), merge=form, status=400)
+    if not form.validate_on_submit():
+        return _render_company(company, merge=form, status=400)
+    source_name = company.name
+    target, moved = save(
+        lambda: operations.merge_into(current_user, company, form.target.data),
+        refused=lambda error: _render_company(_reloaded(company), merge=form, problem=error,
+                                              field=form.target))
+    flash(f"{source_name} merged into {target.name}: {moved} relationship(s) moved; "
+          f"“{source_name}” is now an alias.", "success")
+    return redirect(url_for("registry.company", company_id=target.id))
+
+
+def _reloaded(company: Company) -> Company:
+    """The company after a rollback (its loaded state expired)."""
+    return _company_or_404(company.id)
 
 
 # --------------------------------------------------------------------------- owners and employees
@@ -227,9 +212,8 @@ def _owner_rows(meeting: Meeting, today: date):
 
 
 @bp.route("/meetings/<int:meeting_id>/owners")
-@role_required(Role.STAFF)
-def owner_decisions(meeting_id: int):
-    meeting = db.get_or_404(Meeting, meeting_id)
+@guarded(MANAGE_MEETING, Meeting)
+def owner_decisions(meeting: Meeting):
     rows = _owner_rows(meeting, date.today())
     return render_template(
         "staff/owner_decisions.html",
@@ -240,17 +224,8 @@ def owner_decisions(meeting_id: int):
 
 
 @bp.route("/assignments/<int:assignment_id>/owner", methods=["GET", "POST"])
-@role_required(Role.STAFF)
-def owner_decision(assignment_id: int):
-    assignment = db.first_or_404(
-        sa.select(Assignment)
-        .where(Assignment.id == assignment_id)
-        .options(
-            joinedload(Assignment.user),
-            joinedload(Assignment.activity).joinedload(Activity.meeting),
-            joinedload(Assignment.activity).joinedload(Activity.room),
-        )
-    )
+@guarded(MANAGE_MEETING, Assignment)
+def owner_decision(assignment: Assignment):
     status = states_for([assignment], date.today())[assignment.id]
     form = OwnerDecisionForm(
         data={
@@ -260,31 +235,26 @@ def owner_decision(assignment_id: int):
         if request.method == "GET"
         else None
     )
-    if form.validate_on_submit():
-        try:
-            operations.record_owner_decision(
-                current_user, assignment, OwnerException(form.exception.data), form.note.data
-            )
-        except (operations.RegistryError, ValueError) as exc:
-            db.session.rollback()
-            form.exception.errors = [str(exc)]
-        else:
-            db.session.commit()
-            flash(
-                f"Decision recorded for {assignment.user.full_name}: "
-                f"{assignment.owner_exception.label}.",
-                "success",
-            )
-            return redirect(
-                url_for("staff.owner_decisions", meeting_id=assignment.activity.meeting_id)
-            )
-    return (
-        render_template(
+
+    def page(http_status=200):
+        return render_template(
             "staff/owner_decision.html",
             assignment=assignment,
             meeting=assignment.activity.meeting,
             status=status,
             form=form,
-        ),
-        400 if form.errors else 200,
-    )
+        ), http_status
+
+    if not form.validate_on_submit():
+        return page(400 if form.errors else 200)
+
+    def refused(error):
+        form.exception.errors = [str(error)]
+        return page(error.status)
+
+    save(lambda: operations.record_owner_decision(
+             current_user, assignment, OwnerException(form.exception.data), form.note.data),
+         refused=refused)
+    flash(f"Decision recorded for {assignment.user.full_name}: "
+          f"{assignment.owner_exception.label}.", "success")
+    return redirect(url_for("registry.owner_decisions", meeting_id=assignment.activity.meeting_id))

@@ -1,4 +1,4 @@
-"""Records for the accreditor: per-meeting CSV / JSON / ZIP exports and the audit log.
+"""Records for the accreditor: per-meeting CSV / JSON / ZIP exports and the audit log query.
 
 The export has every assignment of the meeting (removed ones too, marked), the person,
 the disclosure version its state is computed from, each relationship with this
@@ -18,13 +18,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
-from flask import Response, current_app, render_template, request, url_for
-from flask_login import current_user
+from flask import current_app
 from sqlalchemy.orm import joinedload, selectinload
 
-from ..audit import record
 from ..documents import spreadsheet
-from ..enums import Role
 from ..extensions import db
 from ..models import (
     Activity,
@@ -39,10 +36,8 @@ from ..models import (
     User,
     utcnow,
 )
-from ..permissions import role_required
+from ..permissions import MANAGE_MEETING, is_admin, is_auditor, meetings_where
 from ..state import states_for
-from . import forms
-from .views import bp
 
 CSV_COLUMNS = [
     "meeting", "activity_code", "activity_title", "activity_starts_local", "room",
@@ -345,55 +340,6 @@ def records_zip(meeting: Meeting, records: dict) -> bytes:
     return buffer.getvalue()
 
 
-def _download(meeting: Meeting, kind: str, body, mimetype: str, extension: str) -> Response:
-    record(current_user, "records.exported", meeting, {"format": kind})
-    db.session.commit()
-    stamp = date.today().isoformat()
-    response = Response(body, mimetype=mimetype)
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="{meeting.slug}-records-{stamp}.{extension}"'
-    )
-    return response
-
-
-@bp.route("/meetings/<int:meeting_id>/records")
-@role_required(Role.STAFF)
-def records(meeting_id: int):
-    meeting = db.get_or_404(Meeting, meeting_id)
-    counts = db.session.execute(
-        sa.select(sa.func.count(Assignment.id), sa.func.count(sa.distinct(Assignment.user_id)))
-        .join(Activity, Assignment.activity_id == Activity.id)
-        .where(Activity.meeting_id == meeting.id)
-    ).one()
-    return render_template("staff/records.html", meeting=meeting, assignment_count=counts[0],
-                           people_count=counts[1])
-
-
-@bp.route("/meetings/<int:meeting_id>/records.csv")
-@role_required(Role.STAFF)
-def records_csv_download(meeting_id: int):
-    meeting = db.get_or_404(Meeting, meeting_id)
-    # A BOM so Excel opens the UTF-8 file with accents intact.
-    body = "\ufeff" + records_csv(meeting_records(meeting))
-    return _download(meeting, "csv", body, "text/csv; charset=utf-8", "csv")
-
-
-@bp.route("/meetings/<int:meeting_id>/records.json")
-@role_required(Role.STAFF)
-def records_json_download(meeting_id: int):
-    meeting = db.get_or_404(Meeting, meeting_id)
-    return _download(meeting, "json", records_json(meeting_records(meeting)),
-                     "application/json", "json")
-
-
-@bp.route("/meetings/<int:meeting_id>/records.zip")
-@role_required(Role.STAFF)
-def records_zip_download(meeting_id: int):
-    meeting = db.get_or_404(Meeting, meeting_id)
-    body = records_zip(meeting, meeting_records(meeting))
-    return _download(meeting, "zip", body, "application/zip", "zip")
-
-
 # --- The audit log ---------------------------------------------------------------------
 
 AUDIT_PAGE_SIZE = 50
@@ -415,9 +361,22 @@ def _people_matching(text: str) -> sa.Select:
     )
 
 
-def audit_query(filters: AuditFilters) -> sa.Select:
-    """Newest first; every filter optional. Dates are UTC days, both ends included."""
+def audit_query(filters: AuditFilters, reader: User | None = None) -> sa.Select:
+    """Newest first; every filter optional. Dates are UTC days, both ends included.
+
+    ``reader`` sees what their roles allow: site administrators and auditors every event;
+    meeting staff the events of their meetings, and those about people who hold a role
+    in one of them (a disclosure is the person's, not one meeting's).
+    """
     stmt = sa.select(AuditEvent)
+    if reader is not None and not (is_admin(reader) or is_auditor(reader)):
+        mine = meetings_where(reader, MANAGE_MEETING)
+        people = (sa.select(Assignment.user_id)
+                  .join(Activity, Activity.id == Assignment.activity_id)
+                  .where(Activity.meeting_id.in_(mine)))
+        stmt = stmt.where(sa.or_(AuditEvent.meeting_id.in_(mine),
+                                 sa.and_(AuditEvent.meeting_id.is_(None),
+                                         AuditEvent.subject_user_id.in_(people))))
     if filters.person:
         stmt = stmt.where(AuditEvent.subject_user_id.in_(_people_matching(filters.person)))
     if filters.actor:
@@ -430,40 +389,3 @@ def audit_query(filters: AuditFilters) -> sa.Select:
         end = datetime.combine(filters.date_to + timedelta(days=1), time(), tzinfo=UTC)
         stmt = stmt.where(AuditEvent.at < end)
     return stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-
-
-@bp.route("/audit")
-@role_required(Role.STAFF)
-def audit_log():
-    form = forms.AuditFilterForm(request.args)
-    if request.args and not form.validate():
-        events = []
-        page = None
-        status = 400
-    else:
-        filters = AuditFilters(form.person.data, form.actor.data, form.action.data,
-                               form.date_from.data, form.date_to.data)
-        stmt = audit_query(filters).options(
-            joinedload(AuditEvent.actor), joinedload(AuditEvent.subject_user)
-        )
-        page = db.paginate(stmt, page=form.page.data or 1, per_page=AUDIT_PAGE_SIZE,
-                           error_out=False, count=True)
-        events = page.items
-        status = 200
-    args = {k: v for k, v in request.args.items() if k != "page" and v}
-    return render_template("staff/audit_log.html", form=form, events=events, page=page,
-                           args=args, page_size=AUDIT_PAGE_SIZE), status
-
-
-@bp.app_template_global()
-def audit_page_url(args: dict, number: int) -> str:
-    return url_for("staff.audit_log", **args, page=number)
-
-
-@bp.app_template_global()
-def audit_changes_text(changes: dict) -> str:
-    """A short readable line for the ``changes`` column of one event."""
-    if not changes:
-        return ""
-    text = json.dumps(changes, ensure_ascii=False, default=str, sort_keys=True)
-    return text if len(text) <= 300 else text[:297] + "…"

@@ -31,6 +31,8 @@ import zipfile
 from collections.abc import Iterator
 from xml.parsers import expat
 
+from ..errors import Refusal
+
 MAX_COLUMNS = 200  # the header may name this many columns (11 are used)
 MAX_EMPTY_RUN = 1_000  # this many empty rows in a row end the sheet
 MAX_RECORD_CHARS = 256 * 1024  # one CSV row, quoted line breaks included
@@ -61,7 +63,7 @@ SHARED_STRINGS_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheet
 LOADED_WHOLE = {"[Content_Types].xml", "xl/styles.xml", "docProps/core.xml", "docProps/custom.xml"}
 
 
-class ProgrammeFileError(ValueError):
+class ProgrammeFileError(Refusal):
     """The file as a whole cannot be read (wrong type, encoding, columns, size)."""
 
 

@@ -1,0 +1,116 @@
+"""Records for the accreditor: a meeting's exports (CSV, JSON, ZIP) and the audit log.
+
+Meeting staff and auditors read them; every download is itself audited.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy.orm import joinedload
+
+from ..audit import record
+from ..extensions import db
+from ..handlers import guarded
+from ..models import Activity, Assignment, AuditEvent, Meeting
+from ..permissions import READ_AUDIT_LOG, READ_RECORDS
+from . import forms
+from .operations import (
+    AUDIT_PAGE_SIZE,
+    AuditFilters,
+    audit_query,
+    meeting_records,
+    records_csv,
+    records_json,
+    records_zip,
+)
+
+bp = Blueprint("records", __name__, url_prefix="/staff")
+
+
+def _download(meeting: Meeting, kind: str, body, mimetype: str, extension: str) -> Response:
+    record(current_user, "records.exported", meeting, {"format": kind})
+    db.session.commit()
+    stamp = date.today().isoformat()
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{meeting.slug}-records-{stamp}.{extension}"'
+    )
+    return response
+
+
+@bp.route("/meetings/<int:meeting_id>/records")
+@guarded(READ_RECORDS, Meeting)
+def index(meeting: Meeting):
+    counts = db.session.execute(
+        sa.select(sa.func.count(Assignment.id), sa.func.count(sa.distinct(Assignment.user_id)))
+        .join(Activity, Assignment.activity_id == Activity.id)
+        .where(Activity.meeting_id == meeting.id)
+    ).one()
+    return render_template("staff/records.html", meeting=meeting, assignment_count=counts[0],
+                           people_count=counts[1])
+
+
+@bp.route("/meetings/<int:meeting_id>/records.csv")
+@guarded(READ_RECORDS, Meeting)
+def csv_download(meeting: Meeting):
+    # A BOM so Excel opens the UTF-8 file with accents intact.
+    body = "\ufeff" + records_csv(meeting_records(meeting))
+    return _download(meeting, "csv", body, "text/csv; charset=utf-8", "csv")
+
+
+@bp.route("/meetings/<int:meeting_id>/records.json")
+@guarded(READ_RECORDS, Meeting)
+def json_download(meeting: Meeting):
+    return _download(meeting, "json", records_json(meeting_records(meeting)),
+                     "application/json", "json")
+
+
+@bp.route("/meetings/<int:meeting_id>/records.zip")
+@guarded(READ_RECORDS, Meeting)
+def zip_download(meeting: Meeting):
+    body = records_zip(meeting, meeting_records(meeting))
+    return _download(meeting, "zip", body, "application/zip", "zip")
+
+
+@bp.route("/audit")
+@guarded(READ_AUDIT_LOG)
+def audit_log():
+    """The audit log, newest first: every event for site administrators and auditors; for
+    meeting staff, the events of their meetings and of the people who hold roles there."""
+    form = forms.AuditFilterForm(request.args)
+    if request.args and not form.validate():
+        events = []
+        page = None
+        status = 400
+    else:
+        filters = AuditFilters(form.person.data, form.actor.data, form.action.data,
+                               form.date_from.data, form.date_to.data)
+        stmt = audit_query(filters, current_user).options(
+            joinedload(AuditEvent.actor), joinedload(AuditEvent.subject_user)
+        )
+        page = db.paginate(stmt, page=form.page.data or 1, per_page=AUDIT_PAGE_SIZE,
+                           error_out=False, count=True)
+        events = page.items
+        status = 200
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template("staff/audit_log.html", form=form, events=events, page=page,
+                           args=args, page_size=AUDIT_PAGE_SIZE), status
+
+
+@bp.app_template_global()
+def audit_page_url(args: dict, number: int) -> str:
+    return url_for("records.audit_log", **args, page=number)
+
+
+@bp.app_template_global()
+def audit_changes_text(changes: dict) -> str:
+    """A short readable line for the ``changes`` column of one event."""
+    if not changes:
+        return ""
+    text = json.dumps(changes, ensure_ascii=False, default=str, sort_keys=True)
+    return text if len(text) <= 300 else text[:297] + "…"

@@ -1,0 +1,201 @@
+"""The company registry and owner/employee decisions. Operations never commit.
+
+Companies typed in by faculty arrive ``needs_review``; staff confirm them (ineligible
+or eligible), add aliases (other spellings, "J&J"), or merge duplicates, keeping every
+relationship. ``find_company`` and ``suggest_companies`` are how the disclosure form
+matches what faculty type. ``record_owner_decision`` records which Standard 3 exception
+lets an owner or employee of an ineligible company take part.
+
+Each change writes its audit event.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from ..audit import record
+from ..enums import OwnerException
+from ..errors import Refusal
+from ..extensions import db
+from ..models import (
+    Assignment,
+    Company,
+    CompanyAlias,
+    Relationship,
+    User,
+    normalise_company_name,
+    utcnow,
+)
+
+
+class RegistryError(Refusal):
+    """A company-registry or owner-decision change that cannot be made, with the reason."""
+
+
+# --------------------------------------------------------------------------- registry look-up
+
+
+def find_company(name: str) -> Company | None:
+    """The registry company a typed name means: by name or alias, ignoring case and punctuation."""
+    key = normalise_company_name(name)
+    if not key:
+        return None
+    company = db.session.scalar(sa.select(Company).where(Company.normalized_name == key))
+    if company is not None:
+        return company
+    return db.session.scalar(
+        sa.select(Company).join(CompanyAlias).where(CompanyAlias.normalized_name == key)
+    )
+
+
+def suggest_companies(query: str, limit: int = 10) -> list[dict[str, str | None]]:
+    """Confirmed registry names (and aliases) whose key contains the typed text's key."""
+    key = normalise_company_name(query)
+    if len(key) < 2:
+        return []
+    like = f"%{key}%"
+    by_name = db.session.scalars(
+        sa.select(Company)
+        .where(Company.needs_review.is_(False), Company.normalized_name.like(like))
+        .order_by(Company.normalized_name.startswith(key).desc(), Company.name)
+        .limit(limit)
+    ).all()
+    results: list[dict[str, str | None]] = [{"name": c.name, "alias": None} for c in by_name]
+    seen = {c.id for c in by_name}
+    aliases = db.session.execute(
+        sa.select(CompanyAlias.name, Company.name, Company.id)
+        .join(Company)
+        .where(Company.needs_review.is_(False), CompanyAlias.normalized_name.like(like))
+        .order_by(CompanyAlias.name)
+        .limit(limit)
+    ).all()
+    for alias, name, company_id in aliases:
+        if company_id not in seen and len(results) < limit:
+            results.append({"name": name, "alias": alias})
+            seen.add(company_id)
+    return results[:limit]
+
+
+# --------------------------------------------------------------------------- company registry
+
+
+def confirm_company(actor: User, company: Company, *, is_ineligible: bool, note: str | None) -> None:
+    """Staff confirm a company and say whether it is ineligible.
+
+    Side effects: sets ``is_ineligible``, ``note``, clears ``needs_review``;
+    writes ``company.confirmed`` with the before/after values.
+    """
+    before = {"is_ineligible": company.is_ineligible, "needs_review": company.needs_review}
+    company.is_ineligible = is_ineligible
+    company.needs_review = False
+    company.note = (note or "").strip() or None
+    after = {"is_ineligible": company.is_ineligible, "needs_review": False}
+    record(actor, "company.confirmed", company, {k: {"before": before[k], "after": after[k]} for k in after})
+
+
+def add_alias(actor: User, company: Company, alias: str) -> CompanyAlias:
+    """Another spelling of ``company`` (for example "J&J").
+
+    Raises ``RegistryError`` when the spelling already names a company or alias.
+    Side effects: adds a ``CompanyAlias``; writes ``company.alias_added``.
+    """
+    name = " ".join((alias or "").split())
+    key = normalise_company_name(name)
+    if not key:
+        raise RegistryError("Type the other spelling of the company's name.")
+    if key == company.normalized_name:
+        raise RegistryError("That spelling already matches the company's name: no alias is needed.")
+    other = find_company(name)
+    if other is not None:
+        raise RegistryError(
+            f"“{name}” already matches {other.name}. Merge the two companies instead, if they are one."
+        )
+    entry = CompanyAlias(name=name)
+    company.aliases.append(entry)
+    db.session.flush()
+    record(actor, "company.alias_added", company, {"alias_id": entry.id})
+    return entry
+
+
+def merge_into(actor: User, source: Company, target_name: str) -> tuple[Company, int]:
+    """Merge ``source`` into the company ``target_name`` names (by name or alias).
+
+    Raises ``RegistryError`` when no company has that name. Otherwise as
+    ``merge_companies``; returns (target, relationships moved).
+    """
+    target = find_company(target_name)
+    if target is None:
+        raise RegistryError(
+            f"No company in the registry is called “{target_name}”. Type its name exactly, "
+            "or one of its aliases.", "target"
+        )
+    return target, merge_companies(actor, source, target)
+
+
+def merge_companies(actor: User, source: Company, target: Company) -> int:
+    """Fold ``source`` into ``target``: one company, every relationship kept.
+
+    Side effects: every ``Relationship`` of ``source`` (in every disclosure
+    version) now points at ``target``; ``source``'s name and aliases become
+    aliases of ``target``; ``source`` is deleted; ``target`` stays as staff
+    set it. Writes ``company.merged`` on the target. Returns the number of
+    relationships moved. Raises ``RegistryError`` when both are the same.
+    """
+    if source.id == target.id:
+        raise RegistryError("Choose a different company to merge into.")
+    db.session.flush()
+    moved = db.session.execute(
+        sa.update(Relationship)
+        .where(Relationship.company_id == source.id)
+        .values(company_id=target.id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    spellings = [source.name, *(a.name for a in source.aliases)]
+    source_id = source.id
+    db.session.expire_all()  # loaded relationships now point at the target
+    db.session.delete(source)
+    db.session.flush()
+    for spelling in spellings:
+        key = normalise_company_name(spelling)
+        if key and key != target.normalized_name and all(a.normalized_name != key for a in target.aliases):
+            target.aliases.append(CompanyAlias(name=spelling))
+    db.session.flush()
+    record(
+        actor,
+        "company.merged",
+        target,
+        {"merged_company_id": source_id, "relationships_moved": moved},
+    )
+    return moved
+
+
+# --------------------------------------------------------------------------- owners and employees
+
+
+def record_owner_decision(
+    actor: User, assignment: Assignment, exception: OwnerException, note: str
+) -> None:
+    """Staff record which Standard 3 exception (or none) applies to an owner/employee's role.
+
+    Side effects: sets ``owner_exception``, ``owner_decision_note``,
+    ``owner_decided_by``, ``owner_decided_at``; writes
+    ``assignment.owner_exception_recorded`` (before/after exception) with the
+    person as subject. Raises ``RegistryError`` for a removed assignment or an
+    empty note.
+    """
+    if assignment.removed_at is not None:
+        raise RegistryError("This role was removed from the programme; there is nothing to decide.")
+    if not (note or "").strip():
+        raise RegistryError("Explain the decision in a sentence or two for the record.")
+    before = assignment.owner_exception
+    assignment.owner_exception = exception
+    assignment.owner_decision_note = note.strip()
+    assignment.owner_decided_by = actor
+    assignment.owner_decided_at = utcnow()
+    record(
+        actor,
+        "assignment.owner_exception_recorded",
+        assignment,
+        {"owner_exception": {"before": before, "after": exception}},
+        subject=assignment.user,
+    )
