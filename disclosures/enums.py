@@ -116,3 +116,11 @@ class OwnerException(LabelledEnum):
 class ReminderKind(LabelledEnum):
     DISCLOSURE = ("disclosure", "Disclosure reminder")
     REVIEW_SUMMARY = ("review_summary", "Reviewer summary")
+
+
+class StatementKind(LabelledEnum):
+    """What the public statement for one person in one activity says (``documents.data``)."""
+
+    RELEVANT = ("relevant", "Relevant financial relationships, all mitigated")
+    NONE = ("none", "No relevant financial relationships")
+    REVIEW = ("review", "Disclosure under review")

@@ -28,6 +28,7 @@ from disclosures.documents.data import (
     RoomSheet,
     Statement,
 )
+from disclosures.enums import StatementKind
 from disclosures.extensions import db
 
 from . import factories
@@ -63,7 +64,7 @@ def _page_drawings(content: bytes) -> list[bytes]:
 @pytest.mark.parametrize("name", ["王伟 (Wang Wei)", "Sato 佐藤 さとう", "Yamada カナ"])
 def test_name_outside_the_main_font_is_set_in_the_fallback_font(name):
     assert not fonts.main_font_covers(name)
-    person = PersonLine(name, "Speaker", Statement("none"))
+    person = PersonLine(name, "Speaker", Statement(StatementKind.NONE))
     content = sheet.room_sheet_pdf(_sheet([person]))
     assert fonts.FALLBACK in _fonts_used(content)
     cjk = [char for char in name if fonts.fallback_for(char) == fonts.FALLBACK]
@@ -73,7 +74,7 @@ def test_name_outside_the_main_font_is_set_in_the_fallback_font(name):
 def test_latin_greek_cyrillic_names_need_no_fallback_font():
     names = ["José Müller-Łukasiewicz", "Αλέξης Παπαδόπουλος", "Иван Петров", "Smith & <Jones>"]
     assert all(fonts.main_font_covers(text.clean(name)) for name in names)
-    content = sheet.room_sheet_pdf(_sheet([PersonLine(n, "Speaker", Statement("none")) for n in names]))
+    content = sheet.room_sheet_pdf(_sheet([PersonLine(n, "Speaker", Statement(StatementKind.NONE)) for n in names]))
     assert fonts.FALLBACK not in _fonts_used(content)
     joined = " ".join(_page_texts(content))
     assert all(name in joined for name in names)
@@ -111,7 +112,7 @@ def test_paragraph_parses_exactly_like_reportlab(markup, style_name):
 
 
 def test_shared_layouts_last_only_as_long_as_the_document():
-    content = sheet.room_sheet_pdf(_sheet([PersonLine("A", "Speaker", Statement("none"))]))
+    content = sheet.room_sheet_pdf(_sheet([PersonLine("A", "Speaker", Statement(StatementKind.NONE))]))
     assert content.startswith(b"%PDF") and pdf._shared.get() is None
 
 
@@ -119,7 +120,7 @@ def test_reused_layouts_survive_splits_across_pages(monkeypatch):
     """The same long lines, repeated and split over many pages, read as ReportLab sets them."""
     relationships = tuple((f"Company {i % 3} & " + "International Holdings " * 12, "Consultant")
                           for i in range(30))
-    people = [PersonLine(f"Person {i}", "Speaker", Statement("relevant", relationships))
+    people = [PersonLine(f"Person {i}", "Speaker", Statement(StatementKind.RELEVANT, relationships))
               for i in range(6)]
     room = _sheet(people, title="Repeated " * 40)
     fast = sheet.room_sheet_pdf(room)
@@ -134,7 +135,7 @@ def test_reused_layouts_survive_splits_across_pages(monkeypatch):
 
 def test_booklet_reads_the_same_as_with_reportlab_paragraphs(monkeypatch):
     entry = BookletEntry("Lumbar <fusion> & more", NOW, "Hall A", "Speaker",
-                         Statement("relevant", (("Acme & Co", "Consultant"),) * 3, "Off label"))
+                         Statement(StatementKind.RELEVANT, (("Acme & Co", "Consultant"),) * 3, "Off label"))
     people = tuple(BookletPerson(f"Name {i} 王", f"{i:04}", "", (entry,) * (i % 5 + 1))
                    for i in range(60))
     book = Booklet("Meeting", "m", "Here", "UTC", NOW.date(), NOW.date(), NOW, people)

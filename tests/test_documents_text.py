@@ -13,6 +13,7 @@ from reportlab.platypus import Paragraph
 
 from disclosures.documents import pdf, sheet, slide, text
 from disclosures.documents.data import ActivitySheet, Day, PersonLine, RoomSheet, Slide, Statement
+from disclosures.enums import StatementKind
 
 HOSTILE = [
     "<para>", "</para>", "<font name='nope'>", "<b>unclosed", "a & b", "&amp;", "&#0;", "<br/>",
@@ -49,7 +50,7 @@ def test_markup_wraps_cjk_in_fallback_font():
 
 def _sheet(name: str, company: str) -> RoomSheet:
     now = datetime(2030, 5, 1, 14, tzinfo=UTC)
-    person = PersonLine(name, "Speaker", Statement("relevant", ((company, "Consultant"),)))
+    person = PersonLine(name, "Speaker", Statement(StatementKind.RELEVANT, ((company, "Consultant"),)))
     activity = ActivitySheet(name, "S1", now, now, "Room <1>", ((company, "in & kind"),), (person,))
     return RoomSheet("Meeting <b>&", "Room <1>", None, "UTC", now,
                      (Day(date(2030, 5, 1), False, (activity,)),))
@@ -65,7 +66,7 @@ def test_room_sheet_pdf_wraps_many_long_relationships_onto_more_pages():
     now = datetime(2030, 5, 1, 14, tzinfo=UTC)
     long_name = "Professor " + "Verylongfamilyname" * 8
     relationships = tuple((f"Company {i} " + "International Holdings " * 5, "Consultant") for i in range(60))
-    person = PersonLine(long_name, "Speaker", Statement("relevant", relationships))
+    person = PersonLine(long_name, "Speaker", Statement(StatementKind.RELEVANT, relationships))
     activity = ActivitySheet("Talk", "S1", now, now, "R", (), (person,))
     content = sheet.room_sheet_pdf(RoomSheet("M", "R", None, "UTC", now,
                                              (Day(date(2030, 5, 1), False, (activity,)),)))
@@ -79,5 +80,5 @@ def test_slide_pdf_builds_with_hostile_and_very_long_text():
     now = datetime(2030, 5, 1, 14, tzinfo=UTC)
     relationships = tuple((f"<Company {i}> & Co", "Consultant") for i in range(40))
     content = slide.slide_pdf(Slide("M", "x" * 10_000, "Speaker", "<para>", now, None,
-                                    Statement("relevant", relationships, "<b>off label")))
+                                    Statement(StatementKind.RELEVANT, relationships, "<b>off label")))
     assert len(pypdf.PdfReader(io.BytesIO(content)).pages) == 1

@@ -26,11 +26,12 @@ from disclosures.documents.data import (
     Slide,
     Statement,
 )
+from disclosures.enums import StatementKind
 
 NOW = datetime(2030, 5, 1, 14, tzinfo=UTC)
 # Many different letters in several fonts, so each subset is large and slow to write.
 NAMES = [f"Zoë Brontë-{i} 김민준 王小明 अनन्या Ωμέγα {chr(0x100 + i * 7)}{chr(0x400 + i)}" for i in range(60)]
-RELEVANT = Statement("relevant", (("Meridian Spine Technologies", "Consultant"),))
+RELEVANT = Statement(StatementKind.RELEVANT, (("Meridian Spine Technologies", "Consultant"),))
 
 
 def _room_sheet() -> bytes:

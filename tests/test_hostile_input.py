@@ -36,7 +36,7 @@ from disclosures.documents.data import (
     Slide,
     Statement,
 )
-from disclosures.enums import Role
+from disclosures.enums import Role, StatementKind
 from disclosures.extensions import db
 from disclosures.models import (
     Activity,
@@ -241,7 +241,7 @@ NOW = datetime(2031, 5, 1, 14, tzinfo=UTC)
 
 
 def _statement(company: str, nature: str, off_label: str | None) -> Statement:
-    return Statement("relevant", ((company, nature), (company[::-1], "Consultant")), off_label)
+    return Statement(StatementKind.RELEVANT, ((company, nature), (company[::-1], "Consultant")), off_label)
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])

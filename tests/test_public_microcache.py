@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from disclosures import wording
 from disclosures.enums import AssignmentRole, Nature, Role
 from disclosures.extensions import db
 from disclosures.models import Room
@@ -14,8 +15,8 @@ from disclosures.public import microcache
 from . import factories
 from .sql import statements
 
-NONE = "has no relevant financial relationship(s) with ineligible companies to disclose"
-REVIEW = "Disclosure under review"
+NONE = wording.NO_RELATIONSHIPS
+REVIEW = wording.UNDER_REVIEW
 PATHS = {"html": "/r/{token}", "pdf": "/r/{token}.pdf", "pdf-a4": "/r/{token}.pdf?size=a4"}
 
 
