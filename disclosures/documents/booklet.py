@@ -25,8 +25,9 @@ def _booklet_pdf(booklet: Booklet, size: str) -> bytes:
         Paragraph(f"Faculty disclosures · {booklet.starts_on:%B %-d} – {booklet.ends_on:%B %-d, %Y}"
                   + (f" · {markup(booklet.location, 200)}" if booklet.location else ""),
                   st["subtitle"]),
-        Paragraph(f"{wording.INTRO} {wording.LISTED_BY_FAMILY_NAME} Information as of {booklet.as_of:%B %-d, %Y %-I:%M %p} "
-                  f"({markup(booklet.timezone)} time).", st["intro"]),
+        Paragraph(f"{wording.INTRO} {wording.LISTED_BY_FAMILY_NAME} Information as of "
+                  f"{booklet.as_of:%B %-d, %Y %-I:%M %p} ({markup(booklet.timezone)} time).",
+                  st["intro"]),
     ]
     if not booklet.people:
         story.append(Paragraph(wording.NO_FACULTY_FOR_MEETING, st["base"]))
