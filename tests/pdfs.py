@@ -4,11 +4,14 @@ every piece of text lands on the page (for "nothing is drawn off the page")."""
 from __future__ import annotations
 
 import io
+from collections import Counter
 from dataclasses import dataclass
 
 import pypdf
 from pypdf.generic import ContentStream
 from reportlab.pdfbase.pdfmetrics import stringWidth
+
+from disclosures.documents import fonts
 
 
 def pages(content: bytes) -> list[pypdf.PageObject]:
@@ -157,3 +160,46 @@ def text_off_the_page(content: bytes, tolerance: float = 0.01) -> list[TextBox]:
                 or box.y0 < float(media.bottom) - tolerance or box.y1 > float(media.top) + tolerance):
             outside.append(box)
     return outside
+
+
+# --- Does the text a document was given come back out of it? ------------------------------
+#
+# pypdf returns what ReportLab draws, except (ReportLab 5.1, pypdf 7):
+# * characters outside the Basic Multilingual Plane (above U+FFFF: emoji, mathematical
+#   letters): ReportLab writes their ToUnicode entry as an odd-length hex string (<1F600>),
+#   which no reader decodes, so they come back as nothing or U+0000;
+# * characters no shipped font has a glyph for: drawn as the font's missing-glyph box,
+#   they come back as U+0000;
+# * format characters (Unicode Cf: the soft hyphen, zero-width joiner …): not printable;
+#   ReportLab keeps or drops a soft hyphen depending on where the line breaks;
+# * whitespace: line breaks and pypdf's spacing between runs differ from the input's;
+# * right-to-left letters (pypdf's ranges U+0590–U+08FF, U+FB1D–U+FDFF, U+FE70–U+FEFF):
+#   pypdf takes the drawing order for visual order and reverses each right-to-left run,
+#   with the digits, punctuation and spaces inside it. ReportLab draws them in logical
+#   order (it does no bidi). On a page with any of them only the characters are compared,
+#   not their order.
+RTL_RANGES = ((0x0590, 0x08FF), (0xFB1D, 0xFDFF), (0xFE70, 0xFEFF))
+
+
+def is_rtl(char: str) -> bool:
+    return any(low <= ord(char) <= high for low, high in RTL_RANGES)
+
+
+def returned_by_text_layer(char: str) -> bool:
+    """Whether pypdf can give ``char`` back from our PDFs (see above)."""
+    return (char.isprintable() and not char.isspace() and ord(char) <= 0xFFFF
+            and (fonts.main_font_covers(char) or fonts.fallback_for(char) is not None))
+
+
+def comparable(value: str) -> str:
+    """``value`` without what the text layer cannot return (see above)."""
+    return "".join(char for char in value if returned_by_text_layer(char))
+
+
+def shows(extracted: str, value: str) -> bool:
+    """Whether text extracted from a document shows ``value`` (already cleaned as the
+    document cleans it), as far as the text layer can tell (see above)."""
+    expected, got = comparable(value), comparable(extracted)
+    if any(is_rtl(char) for char in got):
+        return not Counter(expected) - Counter(got)
+    return expected in got

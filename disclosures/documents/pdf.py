@@ -368,18 +368,31 @@ def _runs(text: str) -> list[tuple[str, str]]:
     return [(run, font or fonts.REGULAR) for run, font in font_runs(text)]
 
 
+MIN_TEXT_SIZE = 8  # draw_text shrinks a line to this size, then shortens it
+
+
 def draw_text(canvas, text: str, x: float, y: float, size: float, *, bold: bool = False,
               center: bool = False, max_width: float | None = None) -> None:
-    """A single line of user text (cleaned, fallback font per run), optionally centred/shrunk."""
+    """A single line of user text (cleaned, fallback font per run), optionally centred.
+
+    With ``max_width``, a line too wide is set smaller, down to ``MIN_TEXT_SIZE`` points;
+    one still too wide then is shortened to fit, ending in "…".
+    """
     text = clean(text, 300)
     main = fonts.BOLD if bold else fonts.REGULAR
-    runs = [(run, main if font == fonts.REGULAR else font) for run, font in _runs(text)]
+
+    def runs_of(value: str) -> list[tuple[str, str]]:
+        return [(run, main if font == fonts.REGULAR else font) for run, font in _runs(value)]
 
     def width_at(s: float) -> float:
         return sum(canvas.stringWidth(run, font, s) for run, font in runs)
 
-    while max_width and size > 8 and width_at(size) > max_width:
+    runs = runs_of(text)
+    while max_width and size > MIN_TEXT_SIZE and width_at(size) > max_width:
         size -= 1
+    while max_width and len(text) > 1 and width_at(size) > max_width:
+        text = text[:-2] + "…"
+        runs = runs_of(text)
     start = x - width_at(size) / 2 if center else x
     for run, font in runs:
         canvas.setFont(font, size)
