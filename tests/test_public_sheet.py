@@ -172,7 +172,7 @@ def test_room_sheet_pdf_is_cached_on_disk_by_data(client, scenario, app):
     files = sorted(folder.glob(f"{scenario['room'].id}-letter-*.pdf"))
     assert len(files) == 1
     files[0].write_bytes(b"%PDF-cached-marker")
-    microcache.sheets.clear()  # as in another worker: past the micro-cache, to the disk
+    microcache.clear()  # as in another worker: past the micro-cache, to the disk
     again = client.get(f"/r/{scenario['token']}.pdf")
     assert again.data == b"%PDF-cached-marker"  # served from the cache, not rebuilt
 
