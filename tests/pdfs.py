@@ -3,6 +3,7 @@ every piece of text lands on the page (for "nothing is drawn off the page")."""
 
 from __future__ import annotations
 
+import functools
 import io
 from collections import Counter
 from dataclasses import dataclass
@@ -191,6 +192,7 @@ def returned_by_text_layer(char: str) -> bool:
             and (fonts.main_font_covers(char) or fonts.fallback_for(char) is not None))
 
 
+@functools.lru_cache(maxsize=64)
 def comparable(value: str) -> str:
     """``value`` without what the text layer cannot return (see above)."""
     return "".join(char for char in value if returned_by_text_layer(char))

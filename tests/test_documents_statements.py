@@ -30,7 +30,7 @@ def _both_paths(today: date):
     return fast, full
 
 
-@pytest.mark.parametrize("meeting", ["demo", "large"])
+@pytest.mark.parametrize("meeting", ["demo", pytest.param("large", marks=pytest.mark.slow)])
 def test_fast_statements_match_the_rule_in_every_state(app, meeting):
     today = date(2026, 3, 2)
     if meeting == "large":

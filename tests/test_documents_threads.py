@@ -13,6 +13,7 @@ import threading
 from datetime import UTC, date, datetime
 
 import pypdf
+import pytest
 
 from disclosures.documents import booklet, sheet, sign, slide
 from disclosures.documents.data import (
@@ -55,6 +56,7 @@ def _sign() -> bytes:
     return sign.sign_pdf("Meeting 김민준", "Hall 王", "https://example.org/r/abc")
 
 
+@pytest.mark.slow
 def test_pdfs_built_in_many_threads_at_once_are_all_whole():
     # Switch threads every 10 µs instead of 5 ms, so a race shows up within a few builds
     # (without the lock one round failed in about every second run: KeyError, IndexError).
