@@ -121,6 +121,6 @@ class ReminderKind(LabelledEnum):
 class StatementKind(LabelledEnum):
     """What the public statement for one person in one activity says (``documents.data``)."""
 
-    RELEVANT = ("relevant", "Relevant financial relationships, all mitigated")
-    NONE = ("none", "No relevant financial relationships")
-    REVIEW = ("review", "Disclosure under review")
+    RELEVANT = ("relevant", "Relevant relationships, mitigated")
+    NONE = ("none", "No relevant relationships")
+    REVIEW = ("review", "Under review")  # what learners read for each is in wording.py

@@ -98,15 +98,15 @@ def test_sentences_hold_no_markup_characters():
 
 
 def test_composed_sentences():
-    assert wording.no_relationships("Dr A") == (
-        "Dr A has no relevant financial relationship(s) with ineligible companies to disclose.")
+    assert wording.no_relationships("Dr A") == f"Dr A {wording.NO_RELATIONSHIPS}"
     assert [wording.closing(kind, "Dr A") for kind in StatementKind] == [
         wording.MITIGATED, wording.no_relationships("Dr A"), wording.UNDER_REVIEW]
-    assert str(wording.commercial_support([("A", None), ("B", "loaned devices")])) == (
-        "Commercial support: this activity received commercial support from A; "
-        "B (in-kind: loaned devices).")
-    assert str(wording.off_label("Drug Z.", "Dr A")) == "Off-label use (Dr A): Drug Z."
-    assert str(wording.off_label("Drug Z.")) == "Off-label use: Drug Z."
+    support = wording.commercial_support([("A", None), ("B", "loaned devices")])
+    assert support.label == wording.COMMERCIAL_SUPPORT
+    assert str(support) == f"{support.label} {support.text}"
+    assert support.text.endswith(" A; B (in-kind: loaned devices).")
+    assert str(wording.off_label("Drug Z.", "Dr A")) == f"{wording.OFF_LABEL} (Dr A): Drug Z."
+    assert str(wording.off_label("Drug Z.")) == f"{wording.OFF_LABEL}: Drug Z."
 
 
 def test_statement_kind_accepts_the_stored_words():
