@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app wsgi
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-pg lint bench soak e2e clean screenshots
+.PHONY: run test test-fast test-pg lint bench soak e2e clean screenshots
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -24,6 +24,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest
+
+# The inner loop: everything but the tests marked slow (the large meeting, the form walker,
+# the thread stress, the 512 MB file checks). `make test` and CI still run them all.
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not slow"
 
 # The end-to-end walk in Debian's Chromium (Playwright's own browser download is never used).
 e2e: $(STAMP)

@@ -118,3 +118,11 @@ class OwnerException(LabelledEnum):
 class ReminderKind(LabelledEnum):
     DISCLOSURE = ("disclosure", "Disclosure reminder")
     REVIEW_SUMMARY = ("review_summary", "Reviewer summary")
+
+
+class StatementKind(LabelledEnum):
+    """What the public statement for one person in one activity says (``documents.data``)."""
+
+    RELEVANT = ("relevant", "Relevant relationships, mitigated")
+    NONE = ("none", "No relevant relationships")
+    REVIEW = ("review", "Under review")  # what learners read for each is in wording.py

@@ -13,7 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.routing import IntegerConverter
 
-from . import permissions
+from . import permissions, wording
 from .auth import operations as account_operations
 from .auth.views import LOGIN_SESSION_KEY
 from .extensions import db, limiter, login_manager
@@ -205,6 +205,8 @@ def register_web(app: Flask) -> None:
     def unhandled_error(error: Exception):
         app.logger.exception("Unhandled error on %s %s", request.method, request.path)
         return render_error(500)
+
+    app.jinja_env.globals["wording"] = wording  # what attendees read (disclosures/wording.py)
 
     @app.context_processor
     def template_helpers():

@@ -29,6 +29,7 @@ from disclosures.documents.data import (
     RoomSheet,
     Statement,
 )
+from disclosures.enums import StatementKind
 
 NOW = datetime(2030, 5, 1, 14, tzinfo=UTC)
 KOREAN = "김민준"
@@ -70,14 +71,14 @@ NEW_FACES = {Path(fallback.filename).stem for fallback in fonts.FALLBACKS
 
 
 def _sheet(names: list[str]) -> bytes:
-    people = tuple(PersonLine(name, "Speaker", Statement("none")) for name in names)
+    people = tuple(PersonLine(name, "Speaker", Statement(StatementKind.NONE)) for name in names)
     activity = ActivitySheet("Talk", "S1", NOW, NOW, "Room", (), people)
     return sheet.room_sheet_pdf(
         RoomSheet("Meeting", "Room", None, "UTC", NOW, (Day(date(2030, 5, 1), False, (activity,)),)))
 
 
 def _booklet(names: list[str]) -> bytes:
-    entry = BookletEntry("Lumbar fusion", NOW, "Hall A", "Speaker", Statement("none"))
+    entry = BookletEntry("Lumbar fusion", NOW, "Hall A", "Speaker", Statement(StatementKind.NONE))
     people = tuple(BookletPerson(name, f"{i:04}", "", (entry,)) for i, name in enumerate(names))
     return booklet.booklet_pdf(Booklet("Meeting", "m", "Here", "UTC", NOW.date(), NOW.date(), NOW,
                                        people))
@@ -174,16 +175,19 @@ def test_fallback_fonts_load_only_for_the_script_that_needs_them():
     # A fresh interpreter: other tests in this process have loaded fallback fonts already.
     code = textwrap.dedent("""
         from datetime import UTC, date, datetime
+        from reportlab.pdfbase.pdfmetrics import getRegisteredFontNames
         from disclosures.documents import fonts, sheet
         from disclosures.documents.data import ActivitySheet, Day, PersonLine, RoomSheet, Statement
+        from disclosures.enums import StatementKind
 
         now = datetime(2030, 5, 1, 14, tzinfo=UTC)
         def build(name):
-            person = PersonLine(name, "Speaker", Statement("none"))
+            person = PersonLine(name, "Speaker", Statement(StatementKind.NONE))
             activity = ActivitySheet("Talk", "S1", now, now, "Room", (), (person,))
             day = Day(date(2030, 5, 1), False, (activity,))
             sheet.room_sheet_pdf(RoomSheet("Meeting", "Room", None, "UTC", now, (day,)))
-            return sorted(fonts._coverage)
+            ours = {fonts.REGULAR} | {fallback.name for fallback in fonts.FALLBACKS}
+            return sorted(ours & set(getRegisteredFontNames()))  # ReportLab's public registry
 
         print(build("José Müller"))
         print(build("김민준"))

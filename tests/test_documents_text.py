@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, date, datetime
+from xml.sax.saxutils import unescape
 
 import pypdf
 import pytest
@@ -13,6 +15,9 @@ from reportlab.platypus import Paragraph
 
 from disclosures.documents import pdf, sheet, slide, text
 from disclosures.documents.data import ActivitySheet, Day, PersonLine, RoomSheet, Slide, Statement
+from disclosures.enums import StatementKind
+
+from . import pdfs
 
 HOSTILE = [
     "<para>", "</para>", "<font name='nope'>", "<b>unclosed", "a & b", "&amp;", "&#0;", "<br/>",
@@ -21,16 +26,33 @@ HOSTILE = [
 ]
 
 
+def _unescaped(markup: str) -> str:
+    """The text of paragraph markup made by ``text.markup``: font tags out, entities back."""
+    return unescape(re.sub(r'<font name="[A-Za-z]+">|</font>', "", markup))
+
+
+def _assert_round_trip(value) -> None:
+    markup = text.markup(value)
+    cleaned = text.clean(value)
+    # Escaping round-trips: no markup of the user's survives, and unescaping gives the text.
+    assert _unescaped(markup) == cleaned
+    assert "<" not in re.sub(r'<font name="[A-Za-z]+">|</font>', "", markup)
+    # ReportLab reads that same text out of it (its own public reading of a paragraph).
+    # ReportLab keeps or drops a soft hyphen (U+00AD) depending on where the line breaks.
+    paragraph = Paragraph(markup, pdf.styles()["base"])
+    paragraph.wrap(300, 5000)
+    assert paragraph.getPlainText().replace("\xad", "") == cleaned.replace("\xad", "")
+
+
 @pytest.mark.parametrize("value", HOSTILE)
-def test_markup_never_raises_and_parses(value):
-    style = pdf.styles()["base"]
-    Paragraph(text.markup(value), style).wrap(400, 800)
+def test_markup_of_hostile_text_round_trips(value):
+    _assert_round_trip(value)
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=300))
-def test_markup_parses_for_any_text(value):
-    Paragraph(text.markup(value), pdf.styles()["base"]).wrap(300, 5000)
+def test_markup_round_trips_for_any_text(value):
+    _assert_round_trip(value)
 
 
 def test_markup_escapes_markup_characters():
@@ -49,23 +71,26 @@ def test_markup_wraps_cjk_in_fallback_font():
 
 def _sheet(name: str, company: str) -> RoomSheet:
     now = datetime(2030, 5, 1, 14, tzinfo=UTC)
-    person = PersonLine(name, "Speaker", Statement("relevant", ((company, "Consultant"),)))
+    person = PersonLine(name, "Speaker", Statement(StatementKind.RELEVANT, ((company, "Consultant"),)))
     activity = ActivitySheet(name, "S1", now, now, "Room <1>", ((company, "in & kind"),), (person,))
     return RoomSheet("Meeting <b>&", "Room <1>", None, "UTC", now,
                      (Day(date(2030, 5, 1), False, (activity,)),))
 
 
 @pytest.mark.parametrize("value", HOSTILE)
-def test_room_sheet_pdf_builds_with_hostile_names(value):
+def test_room_sheet_pdf_shows_hostile_names_within_the_page(value):
     content = sheet.room_sheet_pdf(_sheet(value, value))
-    assert pypdf.PdfReader(io.BytesIO(content)).pages
+    # The name (shortened to 300 characters), the company (to 1,000) and the title.
+    assert pdfs.shows(pdfs.text(content), text.clean(value, 300))
+    assert pdfs.shows(pdfs.text(content), text.clean(value, 1000))
+    assert pdfs.text_off_the_page(content) == []
 
 
 def test_room_sheet_pdf_wraps_many_long_relationships_onto_more_pages():
     now = datetime(2030, 5, 1, 14, tzinfo=UTC)
     long_name = "Professor " + "Verylongfamilyname" * 8
     relationships = tuple((f"Company {i} " + "International Holdings " * 5, "Consultant") for i in range(60))
-    person = PersonLine(long_name, "Speaker", Statement("relevant", relationships))
+    person = PersonLine(long_name, "Speaker", Statement(StatementKind.RELEVANT, relationships))
     activity = ActivitySheet("Talk", "S1", now, now, "R", (), (person,))
     content = sheet.room_sheet_pdf(RoomSheet("M", "R", None, "UTC", now,
                                              (Day(date(2030, 5, 1), False, (activity,)),)))
@@ -79,5 +104,5 @@ def test_slide_pdf_builds_with_hostile_and_very_long_text():
     now = datetime(2030, 5, 1, 14, tzinfo=UTC)
     relationships = tuple((f"<Company {i}> & Co", "Consultant") for i in range(40))
     content = slide.slide_pdf(Slide("M", "x" * 10_000, "Speaker", "<para>", now, None,
-                                    Statement("relevant", relationships, "<b>off label")))
+                                    Statement(StatementKind.RELEVANT, relationships, "<b>off label")))
     assert len(pypdf.PdfReader(io.BytesIO(content)).pages) == 1

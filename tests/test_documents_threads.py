@@ -13,6 +13,7 @@ import threading
 from datetime import UTC, date, datetime
 
 import pypdf
+import pytest
 
 from disclosures.documents import booklet, sheet, sign, slide
 from disclosures.documents.data import (
@@ -26,11 +27,12 @@ from disclosures.documents.data import (
     Slide,
     Statement,
 )
+from disclosures.enums import StatementKind
 
 NOW = datetime(2030, 5, 1, 14, tzinfo=UTC)
 # Many different letters in several fonts, so each subset is large and slow to write.
 NAMES = [f"Zoë Brontë-{i} 김민준 王小明 अनन्या Ωμέγα {chr(0x100 + i * 7)}{chr(0x400 + i)}" for i in range(60)]
-RELEVANT = Statement("relevant", (("Meridian Spine Technologies", "Consultant"),))
+RELEVANT = Statement(StatementKind.RELEVANT, (("Meridian Spine Technologies", "Consultant"),))
 
 
 def _room_sheet() -> bytes:
@@ -54,6 +56,7 @@ def _sign() -> bytes:
     return sign.sign_pdf("Meeting 김민준", "Hall 王", "https://example.org/r/abc")
 
 
+@pytest.mark.slow
 def test_pdfs_built_in_many_threads_at_once_are_all_whole():
     # Switch threads every 10 µs instead of 5 ms, so a race shows up within a few builds
     # (without the lock one round failed in about every second run: KeyError, IndexError).

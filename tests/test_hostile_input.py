@@ -36,7 +36,8 @@ from disclosures.documents.data import (
     Slide,
     Statement,
 )
-from disclosures.enums import MeetingRole
+from disclosures.documents.text import clean
+from disclosures.enums import MeetingRole, StatementKind
 from disclosures.extensions import db
 from disclosures.models import (
     Activity,
@@ -50,7 +51,7 @@ from disclosures.models import (
     User,
 )
 
-from . import factories
+from . import factories, pdfs
 
 # Each payload fits the shortest field it is typed into (a room name: 120 characters).
 PAYLOADS = {
@@ -236,6 +237,11 @@ def test_hostile_text_through_every_form_is_inert_in_pages_and_literal_in_pdfs(a
 
 
 # ------------------------------------------------------------------ builders, any Unicode
+#
+# Whatever the text, each builder's PDF (1) shows every text it was given, as far as a PDF's
+# text layer can return it (``pdfs.shows`` lists what it cannot: characters above U+FFFF or
+# without a glyph in any shipped font, format characters, whitespace, and the order of
+# right-to-left letters), and (2) draws every piece of text inside the page.
 
 # Any Unicode text, surrogates excluded (they cannot be encoded, so no request carries them).
 ANY_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=120)
@@ -243,36 +249,74 @@ NOW = datetime(2031, 5, 1, 14, tzinfo=UTC)
 
 
 def _statement(company: str, nature: str, off_label: str | None) -> Statement:
-    return Statement("relevant", ((company, nature), (company[::-1], "Consultant")), off_label)
+    return Statement(StatementKind.RELEVANT, ((company, nature), (company[::-1], "Consultant")), off_label)
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def _assert_shows_and_fits(content: bytes, **given: str) -> None:
+    extracted = pdfs.text(content)
+    for field, value in given.items():
+        assert pdfs.shows(extracted, clean(value)), f"{field} {value!r} is not in the PDF text"
+    assert pdfs.text_off_the_page(content) == []
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=ANY_TEXT, company=ANY_TEXT, title=ANY_TEXT, room=ANY_TEXT, supporter=ANY_TEXT)
-def test_room_sheet_builder_takes_any_unicode(name, company, title, room, supporter):
+def test_room_sheet_builder_shows_any_unicode_within_the_page(name, company, title, room, supporter):
     person = PersonLine(name, "Speaker", _statement(company, "Consultant", title))
     activity = ActivitySheet(title, "S1", NOW, NOW + timedelta(hours=1), room,
                              ((supporter, company or None),), (person,))
     sheet = RoomSheet(title, room, room, "America/Chicago", NOW,
                       (Day(NOW.date(), True, (activity,)),))
-    content = sheet_doc.room_sheet_pdf(sheet)
-    _pdf_text(content)  # parses
+    _assert_shows_and_fits(sheet_doc.room_sheet_pdf(sheet), name=name, company=company,
+                           reversed_company=company[::-1], title=title, room=room,
+                           supporter=supporter)
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=ANY_TEXT, company=ANY_TEXT, activity=ANY_TEXT, meeting=ANY_TEXT)
-def test_booklet_builder_takes_any_unicode(name, company, activity, meeting):
+def test_booklet_builder_shows_any_unicode_within_the_page(name, company, activity, meeting):
     entry = BookletEntry(activity, NOW, activity, "Speaker", _statement(company, "Advisor", name))
     person = BookletPerson(name, name.lower(), name.lower(), (entry, entry))
     book = Booklet(meeting, "m", meeting, "UTC", NOW.date(), NOW.date(), NOW, (person,))
-    _pdf_text(booklet_doc.booklet_pdf(book))
+    _assert_shows_and_fits(booklet_doc.booklet_pdf(book), name=name, company=company,
+                           activity=activity, meeting=meeting)
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=ANY_TEXT, company=ANY_TEXT, activity=ANY_TEXT, meeting=ANY_TEXT)
-def test_slide_and_sign_builders_take_any_unicode(name, company, activity, meeting):
+def test_slide_builder_shows_any_unicode_within_the_page(name, company, activity, meeting):
     slide = Slide(meeting, name, "Speaker", activity, NOW, activity, _statement(company, "Employee", name))
-    _pdf_text(slide_doc.slide_pdf(slide))
-    _pdf_text(sign_doc.sign_pdf(meeting, activity, "https://cme.example.org/r/abc"))
+    _assert_shows_and_fits(slide_doc.slide_pdf(slide), name=name, company=company,
+                           activity=activity, meeting=meeting)
+
+
+def _shown_whole_or_shortened(extracted: str, value: str) -> bool:
+    """The sign sets a line too wide for the page smaller, then shortens it with "…"."""
+    return pdfs.shows(extracted, value) or any(
+        pdfs.shows(extracted, value[:end] + "…") for end in range(len(value) - 1, 0, -1))
+
+
+# Room names up to 120 characters of wide letters: too wide for a line even at 8 pt.
+WIDE_TEXT = st.text(st.sampled_from("WMÆ王김 @"), min_size=50, max_size=120)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(room=st.one_of(ANY_TEXT, WIDE_TEXT), meeting=st.one_of(ANY_TEXT, WIDE_TEXT))
+def test_sign_builder_shows_any_unicode_within_the_page(room, meeting):
+    content = sign_doc.sign_pdf(meeting, room, "https://cme.example.org/r/abc")
+    extracted = pdfs.text(content)
+    for value in (room, meeting):
+        assert _shown_whole_or_shortened(extracted, clean(value, 300)), value
+    assert "https://cme.example.org/r/abc" in extracted
+    assert pdfs.text_off_the_page(content) == []
+
+
+def test_sign_shortens_a_room_name_too_wide_for_the_page_even_in_small_print():
+    room = "W" * 120  # the longest room name, of the widest letter
+    content = sign_doc.sign_pdf("Annual Meeting " * 8, room, "https://cme.example.org/r/abc")
+    assert pdfs.text_off_the_page(content) == []
+    extracted = pdfs.text(content)
+    assert "W" * 40 + "…" in extracted and room not in extracted
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -27,6 +27,9 @@ from disclosures.models import (
 )
 from disclosures.state import states_for
 
+# The large meeting, planned at full size or loaded at a fiftieth: `make test-fast` skips it.
+pytestmark = pytest.mark.slow
+
 TODAY = date(2026, 3, 2)
 SMALL = 0.02  # 3 rooms, 12 sessions, 40 faculty: fast, and still every state
 

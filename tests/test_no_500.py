@@ -107,6 +107,7 @@ def _has_message(response) -> bool:
     return 'class="lead"' in body or "error" in body.lower() or "invalid" in body.lower()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("role", ["faculty_a", "reviewer", "staff"])
 def test_no_form_answers_500_to_malformed_input(app, login_as, role):
     world = build_world()

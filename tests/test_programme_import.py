@@ -484,6 +484,7 @@ with create_app(TestConfig, SQLALCHEMY_DATABASE_URI="sqlite://").app_context():
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, build, filename, expected", HOSTILE_FILES, ids=[h[0] for h in HOSTILE_FILES])
 def test_hostile_file_is_refused_within_512_mb(tmp_path, name, build, filename, expected):
     path = tmp_path / filename

@@ -38,9 +38,9 @@ def letter_links(response) -> dict[str, str]:
 
 @pytest.fixture(autouse=True)
 def empty_cache():
-    microcache.sheets.clear()
+    microcache.clear()
     yield
-    microcache.sheets.clear()
+    microcache.clear()
 
 
 @pytest.fixture()

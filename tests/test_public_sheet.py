@@ -9,6 +9,7 @@ import pypdf
 import pytest
 import sqlalchemy as sa
 
+from disclosures import wording
 from disclosures.demo import load_demo_meeting
 from disclosures.enums import AssignmentRole, Nature
 from disclosures.extensions import db
@@ -18,9 +19,9 @@ from disclosures.state import states_for
 
 from . import factories
 
-MITIGATED = "All relevant financial relationships listed for this individual have been mitigated"
-NONE = "has no relevant financial relationship(s) with ineligible companies to disclose"
-REVIEW = "Disclosure under review"
+MITIGATED = wording.MITIGATED
+NONE = wording.NO_RELATIONSHIPS
+REVIEW = wording.UNDER_REVIEW
 
 
 def pdf_text(content: bytes) -> str:
@@ -78,7 +79,7 @@ def _check_scenario_text(text: str) -> None:
     assert "Amelia Cleared, MD" in text
     assert "Relevant Spine Devices — Consultant" in text
     assert MITIGATED in text
-    assert "Noah Nothing, DO " + NONE in text
+    assert wording.no_relationships("Noah Nothing, DO") in text
     assert "Paula Pending" in text and "Mo Missing" in text
     assert text.count(REVIEW) == 2
     assert "Sponsor Medical" in text and "Loaner Devices (in-kind: Loan of instruments)" in text
@@ -156,9 +157,9 @@ def test_room_sheet_changes_when_a_review_is_recorded(client, scenario, app):
     second = client.get(f"/r/{scenario['token']}", headers={"If-None-Match": first.headers["ETag"]})
     assert second.status_code == 200
     assert second.headers["ETag"] != first.headers["ETag"]
-    assert "Paula Pending " + NONE in html_text(second)
+    assert wording.no_relationships("Paula Pending") in html_text(second)
     pdf_second = client.get(f"/r/{scenario['token']}.pdf")
-    assert "Paula Pending " + NONE in pdf_text(pdf_second.data)
+    assert wording.no_relationships("Paula Pending") in pdf_text(pdf_second.data)
     assert pdf_text(pdf_first.data).count(REVIEW) == 2
     assert pdf_text(pdf_second.data).count(REVIEW) == 1
 
@@ -171,7 +172,7 @@ def test_room_sheet_pdf_is_cached_on_disk_by_data(client, scenario, app):
     files = sorted(folder.glob(f"{scenario['room'].id}-letter-*.pdf"))
     assert len(files) == 1
     files[0].write_bytes(b"%PDF-cached-marker")
-    microcache.sheets.clear()  # as in another worker: past the micro-cache, to the disk
+    microcache.clear()  # as in another worker: past the micro-cache, to the disk
     again = client.get(f"/r/{scenario['token']}.pdf")
     assert again.data == b"%PDF-cached-marker"  # served from the cache, not rebuilt
 

@@ -7,6 +7,7 @@ import io
 import pypdf
 import pytest
 
+from disclosures import wording
 from disclosures.enums import Nature
 from disclosures.extensions import db
 
@@ -67,7 +68,7 @@ def test_slide_shows_relevant_relationships_and_mitigation(login_as, talk, who):
     assert "Søren Kierkegaard-Østergaard, MD" in text
     assert "Robotic navigation in pedicle screws" in text
     assert "Northstar Robotics — Consultant" in text
-    assert "All relevant financial relationships listed for this individual have been mitigated" in text
+    assert wording.MITIGATED in text
     for hidden in ("Quiet Pharma", "HIDDEN"):
         assert hidden not in text
 
@@ -79,7 +80,7 @@ def test_slide_for_unreviewed_assignment_says_under_review(login_as):
     factories.disclosure(speaker, [(factories.company("Pending Devices"), Nature.ADVISOR)])
     assignment = factories.assignment(speaker, activity)
     text = slide_text(login_as(speaker).get(f"/assignments/{assignment.id}/slide.pdf"))
-    assert "Disclosure under review" in text
+    assert wording.UNDER_REVIEW in text
     assert "Pending Devices" not in text
 
 
@@ -90,8 +91,7 @@ def test_slide_without_relationships_says_so(login_as):
     factories.disclosure(speaker, [])
     assignment = factories.assignment(speaker, activity)
     text = slide_text(login_as(speaker).get(f"/assignments/{assignment.id}/slide.pdf"))
-    assert ("Clara Clean, PhD has no relevant financial relationship(s) with ineligible "
-            "companies to disclose") in text
+    assert wording.no_relationships("Clara Clean, PhD") in text
 
 
 def test_faculty_home_links_to_slide_once_cleared(login_as, talk):

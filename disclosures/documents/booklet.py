@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from reportlab.platypus import Flowable, KeepTogether, Spacer
 
+from .. import wording
 from . import pdf
-from .data import INTRO, Booklet
+from .data import Booklet
 from .pdf import Paragraph
-from .sheet import statement_flowables
+from .sheet import labelled, statement_flowables
 from .text import markup
 
 
@@ -24,12 +25,12 @@ def _booklet_pdf(booklet: Booklet, size: str) -> bytes:
         Paragraph(f"Faculty disclosures · {booklet.starts_on:%B %-d} – {booklet.ends_on:%B %-d, %Y}"
                   + (f" · {markup(booklet.location, 200)}" if booklet.location else ""),
                   st["subtitle"]),
-        Paragraph(f"{INTRO} Everyone in control of content is listed alphabetically by family "
-                  f"name. Information as of {booklet.as_of:%B %-d, %Y %-I:%M %p} "
-                  f"({markup(booklet.timezone)} time).", st["intro"]),
+        Paragraph(f"{wording.INTRO} {wording.LISTED_BY_FAMILY_NAME} Information as of "
+                  f"{booklet.as_of:%B %-d, %Y %-I:%M %p} ({markup(booklet.timezone)} time).",
+                  st["intro"]),
     ]
     if not booklet.people:
-        story.append(Paragraph("No faculty are listed for this meeting yet.", st["base"]))
+        story.append(Paragraph(wording.NO_FACULTY_FOR_MEETING, st["base"]))
     for person in booklet.people:
         block: list[Flowable] = [Paragraph(markup(person.name, 300), st["activity"])]
         for entry in person.entries:
@@ -39,8 +40,8 @@ def _booklet_pdf(booklet: Booklet, size: str) -> bytes:
                 f"{entry.starts_at:%a %b %-d, %-I:%M %p}{where}", st["meta"]))
             block.extend(statement_flowables(person.name, entry.statement, st))
             if entry.statement.off_label:
-                block.append(Paragraph(f"<b>Off-label use:</b> {markup(entry.statement.off_label, 2000)}",
-                                       st["note"]))
+                block.append(labelled(wording.off_label(markup(entry.statement.off_label, 2000)),
+                                      st["note"]))
         block.append(Spacer(1, 4))
         # Keep a short entry on one page; long ones may split between their lines.
         story.append(KeepTogether(block) if len(block) <= 12 else block[0])

@@ -6,7 +6,8 @@ content: its relevant relationships (company name and nature) and the
 mitigation statement, or the no-relationship statement. Everything else reads
 "Disclosure under review". Irrelevant relationships, rationales, mitigation
 notes, e-mails and internal ids never enter these objects, so no page or PDF
-can show them by mistake.
+can show them by mistake. What the statements say, word for word, is in
+``disclosures.wording``.
 
 ``change_marker`` answers "did anything a sheet shows change?" in one query of
 aggregates, so pages can answer 304 and cached PDFs can be reused cheaply.
@@ -23,7 +24,8 @@ from functools import cached_property
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
-from ..enums import AssignmentRole
+from .. import wording
+from ..enums import AssignmentRole, StatementKind
 from ..extensions import db
 from ..models import (
     Activity,
@@ -38,19 +40,8 @@ from ..models import (
 )
 from ..state import states_for, summaries_for
 
-MITIGATED = (
-    "All relevant financial relationships listed for this individual have been mitigated."
-)
-NO_RELATIONSHIPS = (
-    "has no relevant financial relationship(s) with ineligible companies to disclose."
-)
-UNDER_REVIEW = "Disclosure under review."
-INTRO = (
-    "In accordance with the ACCME Standards for Integrity and Independence in Accredited "
-    "Continuing Education, everyone in control of the content of this activity disclosed "
-    "their financial relationships with ineligible companies. Relevant relationships were "
-    "identified and mitigated before the activity."
-)
+# The views passed this to the templates before they read ``wording`` (kept until they stop).
+INTRO = wording.INTRO
 
 # Planners after faculty; faculty in the order a programme lists them.
 _ROLE_ORDER = {role: index for index, role in enumerate([
@@ -63,13 +54,16 @@ _ROLE_ORDER = {role: index for index, role in enumerate([
 class Statement:
     """The public statement for one person in one activity."""
 
-    kind: str  # "relevant" | "none" | "review"
+    kind: StatementKind
     relationships: tuple[tuple[str, str], ...] = ()  # (company name, nature label)
     off_label: str | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", StatementKind(self.kind))  # "none" → StatementKind.NONE
+
     @property
     def is_cleared(self) -> bool:
-        return self.kind != "review"
+        return self.kind != StatementKind.REVIEW
 
 
 @dataclass(frozen=True)
@@ -225,25 +219,22 @@ def family_sort_key(name: str) -> str:
     return f"{fold(last)}\x00{fold(name)}"
 
 
-OFF_LABEL_DEFAULT = "This presentation discusses off-label or investigational use of a product."
-
-
 def statement_for(status) -> Statement:
     """The learner-facing statement for one assignment's status (see the module docstring)."""
     if not status.is_cleared:
-        return Statement("review")
+        return Statement(StatementKind.REVIEW)
     disclosure = status.disclosure
     off_label = None
     if disclosure is not None and disclosure.discusses_off_label:
-        off_label = (disclosure.off_label_detail or "").strip() or OFF_LABEL_DEFAULT
+        off_label = (disclosure.off_label_detail or "").strip() or wording.OFF_LABEL_DEFAULT
     if status.relevant:
         seen = []
         for relationship, _determination in status.relevant:
             pair = (relationship.company.name, relationship.nature.label)
             if pair not in seen:
                 seen.append(pair)
-        return Statement("relevant", tuple(seen), off_label)
-    return Statement("none", (), off_label)
+        return Statement(StatementKind.RELEVANT, tuple(seen), off_label)
+    return Statement(StatementKind.NONE, (), off_label)
 
 
 def _local_today(meeting: Meeting, now: datetime) -> date:
@@ -310,19 +301,19 @@ def _statements(assignments: list[Assignment], today: date) -> dict[int, Stateme
             .where(Disclosure.id.in_(sorted(set(cleared.values()))))
         ):
             off_label[disclosure_id] = (
-                ((detail or "").strip() or OFF_LABEL_DEFAULT) if discusses else None
+                ((detail or "").strip() or wording.OFF_LABEL_DEFAULT) if discusses else None
             )
-    review = Statement("review")
+    review = Statement(StatementKind.REVIEW)
     result = {}
     for assignment in assignments:
         disclosure_id = cleared.get(assignment.id)
         if disclosure_id is None:
             result[assignment.id] = review
         elif relevant.get(assignment.id):
-            result[assignment.id] = Statement("relevant", tuple(relevant[assignment.id]),
+            result[assignment.id] = Statement(StatementKind.RELEVANT, tuple(relevant[assignment.id]),
                                               off_label.get(disclosure_id))
         else:
-            result[assignment.id] = Statement("none", (), off_label.get(disclosure_id))
+            result[assignment.id] = Statement(StatementKind.NONE, (), off_label.get(disclosure_id))
     return result
 
 

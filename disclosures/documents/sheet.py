@@ -4,16 +4,10 @@ from __future__ import annotations
 
 from reportlab.platypus import Flowable, Spacer
 
+from .. import wording
+from ..enums import StatementKind
 from . import pdf
-from .data import (
-    INTRO,
-    MITIGATED,
-    NO_RELATIONSHIPS,
-    UNDER_REVIEW,
-    ActivitySheet,
-    RoomSheet,
-    Statement,
-)
+from .data import ActivitySheet, RoomSheet, Statement
 from .pdf import Paragraph
 from .text import markup
 
@@ -26,28 +20,30 @@ def day_heading(day) -> str:
     return f"{day:%A, %B %-d, %Y}"
 
 
+def labelled(sentence: wording.Labelled, style) -> Paragraph:
+    """A ``wording`` sentence (its parts already markup) with its label in bold."""
+    return Paragraph(f"<b>{sentence.label}</b> {sentence.text}", style)
+
+
 def statement_flowables(name: str, statement: Statement, st: dict) -> list[Flowable]:
     """The lines under a person's name: relationships + mitigation, none, or under review."""
-    if statement.kind == "review":
-        return [Paragraph(UNDER_REVIEW, st["review"])]
-    if statement.kind == "none":
-        return [Paragraph(f"{markup(name)} {NO_RELATIONSHIPS}", st["statement"])]
+    closing = wording.closing(statement.kind, markup(name))
+    if statement.kind == StatementKind.REVIEW:
+        return [Paragraph(closing, st["review"])]
     lines: list[Flowable] = [
         Paragraph(f"{markup(company)} — {markup(nature)}", st["line"], bulletText="•")
         for company, nature in statement.relationships
     ]
-    lines.append(Paragraph(MITIGATED, st["statement"]))
+    lines.append(Paragraph(closing, st["statement"]))
     return lines
 
 
 def supporters_paragraph(supporters, st: dict) -> Paragraph | None:
     if not supporters:
         return None
-    parts = []
-    for name, in_kind in supporters:
-        parts.append(f"{markup(name)} (in-kind: {markup(in_kind)})" if in_kind else markup(name))
-    return Paragraph("<b>Commercial support:</b> this activity received commercial support from "
-                     + "; ".join(parts) + ".", st["note"])
+    return labelled(wording.commercial_support(
+        (markup(name), markup(in_kind) if in_kind else None) for name, in_kind in supporters
+    ), st["note"])
 
 
 def activity_flowables(activity: ActivitySheet, st: dict) -> list[Flowable]:
@@ -62,7 +58,7 @@ def activity_flowables(activity: ActivitySheet, st: dict) -> list[Flowable]:
     meta.keepWithNext = True
     story.append(meta)
     if not activity.people:
-        story.append(Paragraph("No faculty are listed for this activity yet.", st["line"]))
+        story.append(Paragraph(wording.NO_FACULTY_FOR_ACTIVITY, st["line"]))
     for person in activity.people:
         label = Paragraph(f"{markup(person.name, 300)} <font color='#5f6b7a'>· "
                           f"{markup(person.role)}</font>", st["person"])
@@ -73,8 +69,8 @@ def activity_flowables(activity: ActivitySheet, st: dict) -> list[Flowable]:
     if supporters is not None:
         story.append(supporters)
     for name, detail in activity.off_label:
-        story.append(Paragraph(f"<b>Off-label use</b> ({markup(name, 300)}): "
-                               f"{markup(detail, 2000)}", st["note"]))
+        story.append(labelled(wording.off_label(markup(detail, 2000), markup(name, 300)),
+                              st["note"]))
     story.append(Spacer(1, 4))
     return story
 
@@ -92,11 +88,11 @@ def _room_sheet_pdf(sheet: RoomSheet, size: str) -> bytes:
         Paragraph(f"Faculty disclosures · <b>{markup(sheet.room, 200)}</b>"
                   + (f" · {markup(sheet.location, 200)}" if sheet.location else ""),
                   st["subtitle"]),
-        Paragraph(f"{INTRO} Information as of {sheet.as_of:%B %-d, %Y %-I:%M %p} "
+        Paragraph(f"{wording.INTRO} Information as of {sheet.as_of:%B %-d, %Y %-I:%M %p} "
                   f"({markup(sheet.timezone)} time).", st["intro"]),
     ]
     if not sheet.days:
-        story.append(Paragraph("No activities are scheduled in this room.", st["base"]))
+        story.append(Paragraph(wording.NO_ACTIVITIES, st["base"]))
     for day in sheet.days:
         heading = Paragraph(day_heading(day.day) + (" (today)" if day.is_today else ""), st["day"])
         heading.keepWithNext = True

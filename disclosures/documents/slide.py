@@ -9,8 +9,10 @@ from reportlab.lib.units import inch
 from reportlab.pdfgen import canvas as pdf_canvas
 from reportlab.platypus import Frame, KeepInFrame, Paragraph
 
+from .. import wording
+from ..enums import StatementKind
 from . import fonts, pdf
-from .data import MITIGATED, NO_RELATIONSHIPS, UNDER_REVIEW, Slide
+from .data import Slide
 from .text import clean, markup
 
 WIDTH, HEIGHT = 13.333 * inch, 7.5 * inch  # 16:9, the size of a widescreen slide
@@ -50,21 +52,21 @@ def slide_pdf(slide: Slide) -> bytes:
                   meta),
     ]
     statement = slide.statement
-    if statement.kind == "review":
-        story.append(Paragraph(UNDER_REVIEW + " The disclosure will appear here once it is "
-                               "reviewed and any relevant relationships are mitigated.", review))
-    elif statement.kind == "none":
-        story.append(Paragraph(f"{markup(slide.name, 300)} {NO_RELATIONSHIPS}", strong))
+    closing = wording.closing(statement.kind, markup(slide.name, 300))
+    if statement.kind == StatementKind.REVIEW:
+        story.append(Paragraph(f"{closing} {wording.UNDER_REVIEW_ON_SLIDE}", review))
+    elif statement.kind == StatementKind.NONE:
+        story.append(Paragraph(closing, strong))
     else:
-        story.append(Paragraph("Relevant financial relationships with ineligible companies:", base))
+        story.append(Paragraph(wording.RELEVANT_HEADING, base))
         story.extend(
             Paragraph(f"{markup(company)} — {markup(nature)}", item, bulletText="•")
             for company, nature in statement.relationships
         )
-        story.append(Paragraph(MITIGATED, strong))
+        story.append(Paragraph(closing, strong))
     if statement.off_label:
-        story.append(Paragraph(f"<b>Off-label use:</b> this presentation discusses "
-                               f"{markup(statement.off_label, 1000)}", base))
+        sentence = wording.off_label(markup(statement.off_label, 1000))
+        story.append(Paragraph(f"<b>{sentence.label}</b> {sentence.text}", base))
 
     frame = Frame(0.6 * inch, 0.5 * inch, WIDTH - 1.2 * inch, HEIGHT - 1.7 * inch,
                   leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)

@@ -117,6 +117,13 @@ class SheetCache:
 sheets = SheetCache()
 
 
+def clear() -> None:
+    """Forget every kept response of this process: the next request of each asks the
+    database again, as it would in a worker that never served it (tests use this to play
+    "another worker"; a commit that wrote anything does it too)."""
+    sheets.clear()
+
+
 # --- Invalidation: a commit that wrote anything empties this process's cache --------------
 
 def _flag_flush(session, flush_context) -> None:
@@ -130,7 +137,7 @@ def _flag_statement(orm_execute_state) -> None:
 
 def _clear_if_written(session) -> None:
     if session.info.pop(_DIRTY, False):
-        sheets.clear()
+        clear()
 
 
 def _forget_writes(session) -> None:

@@ -1,0 +1,104 @@
+"""What attendees read about disclosure, worded once (ACCME Standard 3, "Disclose").
+
+The room sheet and the all-faculty page (templates), their PDFs, the first slide and the
+exports all take their sentences from here, so a learner reads the same words wherever
+they look, and a change of wording is made in one place. Imports nothing from the package
+but ``enums``.
+
+The sentences hold no markup characters (``&``, ``<``, ``>``): callers escape what they
+put in (Jinja autoescaping for pages, ``documents.text.markup`` for PDFs) and can compose
+these functions with already-escaped text. Labelled sentences (``Labelled``) keep the
+label apart so a page or a PDF can set it in bold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import NamedTuple
+
+from .enums import StatementKind
+
+__all__ = [
+    "COMMERCIAL_SUPPORT", "INTRO", "LISTED_BY_FAMILY_NAME", "MITIGATED", "NO_ACTIVITIES",
+    "NO_FACULTY_FOR_ACTIVITY", "NO_FACULTY_FOR_MEETING", "NO_RELATIONSHIPS", "OFF_LABEL",
+    "OFF_LABEL_DEFAULT", "RELEVANT_HEADING", "UNDER_REVIEW", "UNDER_REVIEW_ON_SLIDE",
+    "Labelled", "StatementKind", "closing", "commercial_support", "no_relationships",
+    "off_label", "supporter",
+]
+
+# The introduction before anyone's statement: who disclosed, and that it was mitigated.
+INTRO = (
+    "In accordance with the ACCME Standards for Integrity and Independence in Accredited "
+    "Continuing Education, everyone in control of the content of this activity disclosed "
+    "their financial relationships with ineligible companies. Relevant relationships were "
+    "identified and mitigated before the activity."
+)
+LISTED_BY_FAMILY_NAME = "Everyone in control of content is listed alphabetically by family name."
+
+# A person's statement ends with one of these (``closing``).
+MITIGATED = (
+    "All relevant financial relationships listed for this individual have been mitigated."
+)
+NO_RELATIONSHIPS = (
+    "has no relevant financial relationship(s) with ineligible companies to disclose."
+)
+UNDER_REVIEW = "Disclosure under review."
+
+# The first slide says a little more, to the speaker as much as to learners.
+RELEVANT_HEADING = "Relevant financial relationships with ineligible companies:"
+UNDER_REVIEW_ON_SLIDE = (
+    "The disclosure will appear here once it is reviewed and any relevant relationships "
+    "are mitigated."
+)
+
+COMMERCIAL_SUPPORT = "Commercial support:"
+OFF_LABEL = "Off-label use"
+# When a person says the talk discusses off-label use but gives no detail.
+OFF_LABEL_DEFAULT = "This presentation discusses off-label or investigational use of a product."
+
+NO_ACTIVITIES = "No activities are scheduled in this room."
+NO_FACULTY_FOR_ACTIVITY = "No faculty are listed for this activity yet."
+NO_FACULTY_FOR_MEETING = "No faculty are listed for this meeting yet."
+
+
+class Labelled(NamedTuple):
+    """A sentence whose first words are a label (set in bold): ``str()`` is the plain text."""
+
+    label: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.label} {self.text}"
+
+
+def no_relationships(name: str) -> str:
+    """"<name> has no relevant financial relationship(s) with ineligible companies …"."""
+    return f"{name} {NO_RELATIONSHIPS}"
+
+
+def closing(kind: StatementKind, name: str) -> str:
+    """The sentence that ends the statement of ``name``: mitigated, none, or under review."""
+    if kind == StatementKind.REVIEW:
+        return UNDER_REVIEW
+    if kind == StatementKind.NONE:
+        return no_relationships(name)
+    return MITIGATED
+
+
+def supporter(name: str, in_kind: str | None = None) -> str:
+    """One commercial supporter: the name, and the nature of in-kind support if any."""
+    return f"{name} (in-kind: {in_kind})" if in_kind else name
+
+
+def commercial_support(supporters: Iterable[tuple[str, str | None]]) -> Labelled:
+    """The acknowledgement of commercial support: (name, in-kind nature or None) pairs."""
+    return Labelled(COMMERCIAL_SUPPORT, "this activity received commercial support from "
+                    + "; ".join(supporter(name, in_kind) for name, in_kind in supporters) + ".")
+
+
+def off_label(detail: str, name: str | None = None) -> Labelled:
+    """The off-label statement: "Off-label use: detail", or "Off-label use (name): detail"
+    where several people's statements follow one another (a room sheet's activity)."""
+    if name is None:
+        return Labelled(f"{OFF_LABEL}:", detail)
+    return Labelled(OFF_LABEL, f"({name}): {detail}")

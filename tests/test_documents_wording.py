@@ -1,0 +1,116 @@
+"""What attendees read is worded once (``disclosures.wording``): every page and PDF that shows
+a statement takes it from there, so changing a sentence there changes it everywhere."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from disclosures import wording
+from disclosures.documents import booklet, data, sheet, slide
+from disclosures.enums import AssignmentRole, Nature, StatementKind
+from disclosures.extensions import db
+
+from . import factories
+from .test_public_sheet import html_text, pdf_text
+
+# Where each sentence shows: the room sheet and all-faculty pages, and the three PDFs.
+EVERYWHERE = ("room page", "faculty page", "sheet pdf", "booklet pdf", "slide pdf")
+SHOWN_IN = {
+    "INTRO": ("room page", "faculty page", "sheet pdf", "booklet pdf"),
+    "LISTED_BY_FAMILY_NAME": ("faculty page", "booklet pdf"),
+    "MITIGATED": EVERYWHERE,
+    "NO_RELATIONSHIPS": EVERYWHERE,
+    "UNDER_REVIEW": EVERYWHERE,
+    "COMMERCIAL_SUPPORT": ("room page", "sheet pdf"),
+    "OFF_LABEL": EVERYWHERE,
+    "OFF_LABEL_DEFAULT": EVERYWHERE,
+    "RELEVANT_HEADING": ("slide pdf",),
+    "UNDER_REVIEW_ON_SLIDE": ("slide pdf",),
+}
+
+
+@pytest.fixture()
+def meeting_in_every_state(app):
+    """One talk: a mitigated relevant relationship (off-label, no detail given), a person
+    without relationships, one awaiting review; a commercial supporter."""
+    meeting = factories.meeting(name="Wording Meeting")
+    room = factories.room(meeting, "Hall W")
+    activity = factories.activity(meeting, room, title="Cervical talk",
+                                  commercial_supporters=[{"name": "Sponsor Co", "in_kind": None}])
+    reviewer = factories.reviewer(meeting)
+    relevant = factories.user(full_name="Rhea Relevant", degrees=None)
+    disclosure = factories.disclosure(relevant, [(factories.company("Device Co"), Nature.CONSULTANT)],
+                                      discusses_off_label=True, off_label_detail="")
+    talk = factories.assignment(relevant, activity, AssignmentRole.SPEAKER)
+    factories.mitigation(factories.determination(disclosure.relationships[0], talk, reviewer,
+                                                 relevant=True), reviewer)
+    nobody = factories.user(full_name="Nate None", degrees=None)
+    factories.disclosure(nobody, [])
+    moderation = factories.assignment(nobody, activity, AssignmentRole.MODERATOR)
+    pending = factories.user(full_name="Pia Pending", degrees=None)
+    factories.disclosure(pending, [(factories.company("Pending Co"), Nature.ADVISOR)])
+    panel = factories.assignment(pending, activity, AssignmentRole.PANELIST)
+    db.session.commit()
+    return {"meeting": meeting, "room": room, "slides": [talk, moderation, panel]}
+
+
+def _everything_attendees_read(client, world) -> dict[str, str]:
+    now = datetime.now(UTC)
+    meeting, room = world["meeting"], world["room"]
+    return {
+        "room page": html_text(client.get(f"/r/{room.public_token}")),
+        "faculty page": html_text(client.get(f"/m/{meeting.slug}/disclosures")),
+        "sheet pdf": pdf_text(sheet.room_sheet_pdf(data.room_sheet(room, now))),
+        "booklet pdf": pdf_text(booklet.booklet_pdf(data.booklet(meeting, now))),
+        "slide pdf": " ".join(pdf_text(slide.slide_pdf(data.slide(a, now))) for a in world["slides"]),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(SHOWN_IN))
+def test_each_attendee_sentence_is_read_from_wording_wherever_it_shows(
+        client, meeting_in_every_state, monkeypatch, name):
+    marker = f"Qz{name.title().replace('_', '')}Qz"
+    monkeypatch.setattr(wording, name, marker)
+    shown = _everything_attendees_read(client, meeting_in_every_state)
+    for where, text in shown.items():
+        assert (marker in text) == (where in SHOWN_IN[name]), f"{name} in the {where}"
+
+
+def test_statements_read_the_same_in_pages_and_pdfs(client, meeting_in_every_state):
+    for where, text in _everything_attendees_read(client, meeting_in_every_state).items():
+        assert wording.MITIGATED in text, where
+        assert wording.no_relationships("Nate None") in text, where
+        assert wording.UNDER_REVIEW in text, where
+        assert str(wording.off_label(wording.OFF_LABEL_DEFAULT)) in text or \
+            str(wording.off_label(wording.OFF_LABEL_DEFAULT, "Rhea Relevant")) in text, where
+        if where in ("room page", "sheet pdf"):
+            assert str(wording.commercial_support([("Sponsor Co", None)])) in text, where
+
+
+def test_sentences_hold_no_markup_characters():
+    """They are composed with text escaped for HTML or for ReportLab, so they must not need it."""
+    sentences = [getattr(wording, name) for name in wording.__all__ if name.isupper()]
+    assert len(sentences) >= 12
+    for value in sentences:
+        assert not set(value) & set("&<>"), value
+
+
+def test_composed_sentences():
+    assert wording.no_relationships("Dr A") == f"Dr A {wording.NO_RELATIONSHIPS}"
+    assert [wording.closing(kind, "Dr A") for kind in StatementKind] == [
+        wording.MITIGATED, wording.no_relationships("Dr A"), wording.UNDER_REVIEW]
+    support = wording.commercial_support([("A", None), ("B", "loaned devices")])
+    assert support.label == wording.COMMERCIAL_SUPPORT
+    assert str(support) == f"{support.label} {support.text}"
+    assert support.text.endswith(" A; B (in-kind: loaned devices).")
+    assert str(wording.off_label("Drug Z.", "Dr A")) == f"{wording.OFF_LABEL} (Dr A): Drug Z."
+    assert str(wording.off_label("Drug Z.")) == f"{wording.OFF_LABEL}: Drug Z."
+
+
+def test_statement_kind_accepts_the_stored_words():
+    assert data.Statement("none") == data.Statement(StatementKind.NONE)
+    assert data.Statement("review").kind is StatementKind.REVIEW
+    with pytest.raises(ValueError):
+        data.Statement("mitigated")
