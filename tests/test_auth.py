@@ -180,6 +180,7 @@ def _browser_target(location: str) -> str:
     return "cme.example.org"
 
 
+@pytest.mark.slow  # property test: many generated examples
 @settings(max_examples=400, deadline=None)
 @given(st.one_of(
     st.text(),

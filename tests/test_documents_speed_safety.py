@@ -98,6 +98,7 @@ _MARKUP = st.one_of(
 )
 
 
+@pytest.mark.slow  # property test: many generated examples
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=_MARKUP, company=_MARKUP, title=_MARKUP)
 def test_any_text_is_set_as_reportlab_sets_it(name, company, title):

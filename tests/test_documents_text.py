@@ -49,6 +49,7 @@ def test_markup_of_hostile_text_round_trips(value):
     _assert_round_trip(value)
 
 
+@pytest.mark.slow  # property test: many generated examples
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=300))
 def test_markup_round_trips_for_any_text(value):

@@ -115,6 +115,7 @@ def text(response) -> str:
 # ------------------------------------------------------------------ staff: unique rows
 
 
+@pytest.mark.slow  # each run holds the database for a second to force the race
 @pytest.mark.parametrize("run", range(RUNS))
 def test_two_invitations_of_one_email_at_once_make_one_account(staff_clients, run):
     data = {"email": "new.speaker@example.org", "full_name": "New Speaker", "degrees": "MD",
@@ -127,6 +128,7 @@ def test_two_invitations_of_one_email_at_once_make_one_account(staff_clients, ru
     assert events("user.invited") == 1
 
 
+@pytest.mark.slow  # each run holds the database for a second to force the race
 @pytest.mark.parametrize("run", range(RUNS))
 def test_two_assignments_of_one_person_at_once_make_one_assignment(staff_clients, run):
     meeting = factories.meeting()
@@ -141,6 +143,7 @@ def test_two_assignments_of_one_person_at_once_make_one_assignment(staff_clients
     assert events("assignment.created") == 1
 
 
+@pytest.mark.slow  # each run holds the database for a second to force the race
 @pytest.mark.parametrize("run", range(RUNS))
 def test_two_assignments_of_a_new_person_at_once_make_one_account_and_one_assignment(staff_clients, run):
     meeting = factories.meeting()
@@ -156,6 +159,7 @@ def test_two_assignments_of_a_new_person_at_once_make_one_account_and_one_assign
     assert events("user.invited") == 1 and events("assignment.created") == 1
 
 
+@pytest.mark.slow  # each run holds the database for a second to force the race
 @pytest.mark.parametrize("run", range(RUNS))
 def test_two_new_rooms_of_one_name_at_once_make_one_room(staff_clients, run):
     meeting = factories.meeting()
@@ -195,6 +199,7 @@ def mitigations() -> list[Mitigation]:
     return db.session.scalars(sa.select(Mitigation).order_by(Mitigation.id)).all()
 
 
+@pytest.mark.slow  # each run holds the database for a second to force the race
 @pytest.mark.parametrize("run", range(RUNS))
 def test_one_mitigation_form_sent_twice_at_once_is_stored_once(login_as, app, relevant, run):
     reviewer = relevant["reviewers"][0]
@@ -205,6 +210,7 @@ def test_one_mitigation_form_sent_twice_at_once_is_stored_once(login_as, app, re
     assert events("mitigation.recorded") == 1
 
 
+@pytest.mark.slow  # each run holds the database for a second to force the race
 @pytest.mark.parametrize("run", range(RUNS))
 def test_two_reviewers_recording_the_same_mitigation_at_once_store_it_once(login_as, app, relevant, run):
     first, second = relevant["reviewers"]

@@ -259,6 +259,7 @@ def _assert_shows_and_fits(content: bytes, **given: str) -> None:
     assert pdfs.text_off_the_page(content) == []
 
 
+@pytest.mark.slow  # property test: many generated examples
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=ANY_TEXT, company=ANY_TEXT, title=ANY_TEXT, room=ANY_TEXT, supporter=ANY_TEXT)
 def test_room_sheet_builder_shows_any_unicode_within_the_page(name, company, title, room, supporter):
@@ -272,6 +273,7 @@ def test_room_sheet_builder_shows_any_unicode_within_the_page(name, company, tit
                            supporter=supporter)
 
 
+@pytest.mark.slow  # property test: many generated examples
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=ANY_TEXT, company=ANY_TEXT, activity=ANY_TEXT, meeting=ANY_TEXT)
 def test_booklet_builder_shows_any_unicode_within_the_page(name, company, activity, meeting):
@@ -282,6 +284,7 @@ def test_booklet_builder_shows_any_unicode_within_the_page(name, company, activi
                            activity=activity, meeting=meeting)
 
 
+@pytest.mark.slow  # property test: many generated examples
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=ANY_TEXT, company=ANY_TEXT, activity=ANY_TEXT, meeting=ANY_TEXT)
 def test_slide_builder_shows_any_unicode_within_the_page(name, company, activity, meeting):
@@ -300,6 +303,7 @@ def _shown_whole_or_shortened(extracted: str, value: str) -> bool:
 WIDE_TEXT = st.text(st.sampled_from("WMÆ王김 @"), min_size=50, max_size=120)
 
 
+@pytest.mark.slow  # property test: many generated examples
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(room=st.one_of(ANY_TEXT, WIDE_TEXT), meeting=st.one_of(ANY_TEXT, WIDE_TEXT))
 def test_sign_builder_shows_any_unicode_within_the_page(room, meeting):
@@ -319,6 +323,7 @@ def test_sign_shortens_a_room_name_too_wide_for_the_page_even_in_small_print():
     assert "W" * 40 + "…" in extracted and room not in extracted
 
 
+@pytest.mark.slow  # property test: many generated examples
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(words=st.lists(st.text(st.sampled_from("abcXYZ<>&/;'\"=é ß"), min_size=1, max_size=12),
                       min_size=1, max_size=6))

@@ -6,6 +6,8 @@ import flask_migrate
 import pytest
 import sqlalchemy as sa
 
+pytestmark = pytest.mark.slow  # each test builds a database from the migrations
+
 
 @pytest.fixture()
 def empty_database(database, tmp_path):
