@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(FLASK) db upgrade
 	$(FLASK) demo-data --if-empty
+	$(FLASK) refresh-record
 	@echo "Serving on http://127.0.0.1:5000 (Ctrl-C to stop)"
 	$(FLASK) run --host 127.0.0.1 --port 5000
 

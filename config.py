@@ -163,11 +163,6 @@ class Config:
     # sheets are never limited). Attendees behind one venue NAT share it: raise it there.
     SEARCH_RATE_LIMIT = os.environ.get("SEARCH_RATE_LIMIT", "30 per minute")
 
-    # Where generated PDFs are cached (keyed by the data they show).
-    DOCUMENT_CACHE_DIR = os.environ.get("DOCUMENT_CACHE_DIR")  # default: instance/cache
-    # Longest time a rename of a person or company can take to show on a cached public page
-    # (reviews, disclosures and programme changes show at once: they change the fingerprint).
-    DOCUMENT_CACHE_SECONDS = _int("DOCUMENT_CACHE_SECONDS", 600)
     # Per-worker micro-cache of anonymous room sheets (a burst of scans costs no query).
     # The worker that saves a change shows it at once; other workers within this many
     # seconds. 0 turns it off. Memory per worker is bounded by entries and bytes.

@@ -88,8 +88,6 @@ def create_app(config=None, **overrides) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"] = (
             f"sqlite:///{Path(app.instance_path) / 'disclosures.db'}"
         )
-    if not app.config.get("DOCUMENT_CACHE_DIR"):
-        app.config["DOCUMENT_CACHE_DIR"] = str(Path(app.instance_path) / "cache")
 
     db.init_app(app)
     # A commit that wrote anything empties this process's micro-cache of public room sheets.
@@ -121,11 +119,13 @@ def create_app(config=None, **overrides) -> Flask:
 
     from .cli import register_cli
     from .programme.commands import import_programme_command
+    from .publication.commands import refresh_record_command, verify_sheet_command
     from .records.commands import export_records_command
     from .reminders.commands import send_reminders_command
 
     register_cli(app)
-    for command in (import_programme_command, send_reminders_command, export_records_command):
+    for command in (import_programme_command, send_reminders_command, export_records_command,
+                    refresh_record_command, verify_sheet_command):
         app.cli.add_command(command)
     return app
 

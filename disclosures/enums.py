@@ -91,12 +91,14 @@ class MitigationMethod(LabelledEnum):
 
 
 class AssignmentState(LabelledEnum):
-    """Derived state of an assignment; computed only by ``disclosures.state``."""
+    """A role's state as judged at its start; decided only by ``disclosures.state``."""
 
     AWAITING_DISCLOSURE = ("awaiting_disclosure", "Awaiting disclosure")
     AWAITING_REVIEW = ("awaiting_review", "Awaiting review")
     NEEDS_MITIGATION = ("needs_mitigation", "Needs mitigation")
     CLEARED = ("cleared", "Cleared")
+    # An owner or employee of an ineligible company: staff decide which exception applies.
+    AWAITING_OWNER_DECISION = ("awaiting_owner_decision", "Owner/employee: staff decision needed")
     EXCLUDED = ("excluded", "Excluded")
 
 
@@ -126,3 +128,4 @@ class StatementKind(LabelledEnum):
     RELEVANT = ("relevant", "Relevant relationships, mitigated")
     NONE = ("none", "No relevant relationships")
     REVIEW = ("review", "Under review")  # what learners read for each is in wording.py
+    AWAITING = ("awaiting", "No disclosure received yet")

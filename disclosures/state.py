@@ -1,34 +1,49 @@
-"""The derived state of an assignment, computed in this one place.
+"""The state of a role (an assignment), judged in this one place, as of its activity's start.
 
-``decide`` is the rule: a pure function of plain facts (is there a valid
-disclosure, is the person an owner or employee without an accepted exception,
-how many relationships await a decision, how many relevant ones lack a
-mitigation). Two loaders feed it: ``states_for`` loads the objects (for pages
-that show relationships: review, sheets, records), ``summaries_for`` lets the
-database count (for lists of thousands: queue, dashboard, programme). A test
-checks they agree.
+``judge`` is the rule of Standard 3's workflow: a pure function of plain facts. ``gather``
+reads those facts for any number of roles in a fixed number of queries, as they stood at a
+cutoff: each role's own start (what learners met: the state that is stored), or now (the
+latest state, with decisions recorded after the start).
+
+As of a role's start (the day it starts, in the meeting's time zone):
+
+- the disclosure in force is the person's latest version submitted before the start, and
+  it must still be valid on that day (disclosures are valid for ``DISCLOSURE_VALID_DAYS``);
+- the relationships that count are those of the ``DISCLOSURE_LOOKBACK_MONTHS`` (24) before
+  the start; only relationships with ineligible companies are judged;
+- a relevance decision, a mitigation or an owner/employee decision counts only if it was
+  recorded before the start. One recorded later is kept (and makes the role ``late``).
 
     awaiting_disclosure → awaiting_review → needs_mitigation → cleared
-    excluded: owner or employee of an ineligible company without an accepted exception
+    awaiting_owner_decision: owner or employee of an ineligible company, staff to decide
+    excluded: owner or employee of an ineligible company, no exception applies
+
+Time passing changes nothing here: every fact is timestamped and read as of a fixed
+moment. The stored ``Assignment.state`` is written by ``publication.refresh`` only.
 """
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload, selectinload
+from flask import current_app
 
 from .enums import AssignmentState, Nature, OwnerException
 from .extensions import db
 from .models import (
+    Activity,
     Assignment,
     Company,
     Determination,
     Disclosure,
+    Meeting,
     Mitigation,
+    OwnerDecision,
     Relationship,
 )
 
@@ -37,18 +52,99 @@ STATE_CSS = {
     AssignmentState.AWAITING_REVIEW: "state-awaiting-review",
     AssignmentState.NEEDS_MITIGATION: "state-needs-mitigation",
     AssignmentState.CLEARED: "state-cleared",
+    AssignmentState.AWAITING_OWNER_DECISION: "state-excluded",
     AssignmentState.EXCLUDED: "state-excluded",
 }
 
+START = "start"  # the cutoff that is each role's own start
 
-@dataclass
-class AssignmentStatus:
+
+def months_before(day: date, months: int) -> date:
+    """The same day ``months`` calendar months earlier (clamped to the month's end)."""
+    total = day.year * 12 + (day.month - 1) - months
+    year, month = divmod(total, 12)
+    month += 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _day(value: date) -> str:
+    return f"{value:%b} {value.day}, {value.year}"
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+# --------------------------------------------------------------------------- facts
+
+
+@dataclass(frozen=True)
+class DisclosureFact:
+    id: int
+    version: int
+    submitted_at: datetime
+    valid_until: date
+    discusses_off_label: bool
+    off_label_detail: str | None
+
+
+@dataclass(frozen=True)
+class RelationshipFact:
+    id: int
+    company_id: int
+    company_name: str
+    company_ineligible: bool
+    nature: Nature
+    started_on: date | None
+    ended_on: date | None
+
+
+@dataclass(frozen=True)
+class DecisionFact:
+    """The relevance decision in force for one relationship and role, at the cutoff."""
+
+    id: int
+    is_relevant: bool
+    decided_at: datetime
+    mitigated: bool  # at least one mitigation recorded by the cutoff
+
+
+@dataclass(frozen=True)
+class RoleFacts:
+    """Everything the rule needs to know about one role, as plain values."""
+
+    assignment_id: int
+    start_day: date
+    lookback_months: int
+    disclosure: DisclosureFact | None
+    submitted_after_start: bool = False  # a disclosure version exists, submitted later
+    relationships: tuple[RelationshipFact, ...] = ()
+    decisions: Mapping[int, DecisionFact] = field(default_factory=dict)  # by relationship id
+    owner_decisions: Mapping[int, OwnerException] = field(default_factory=dict)  # by company id
+    late: bool = False  # a decision about this role was recorded after its start
+
+
+@dataclass(frozen=True)
+class RelevantLine:
+    relationship_id: int
+    company: str
+    nature: Nature
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What the rule says about one role: its state, why, and what learners may read."""
+
     state: AssignmentState
-    reasons: list[str] = field(default_factory=list)
-    disclosure: Disclosure | None = None
-    # Relationships judged relevant for this assignment, each with its determination.
-    relevant: list[tuple[Relationship, Determination]] = field(default_factory=list)
-    owner_or_employee: list[Relationship] = field(default_factory=list)
+    reasons: tuple[str, ...]
+    disclosure: DisclosureFact | None = None
+    relevant: tuple[RelevantLine, ...] = ()  # a cleared role's relevant relationships
+    owners: tuple[RelationshipFact, ...] = ()  # ongoing owner/employee relationships
+    late: bool = False
+
+    @property
+    def is_cleared(self) -> bool:
+        return self.state is AssignmentState.CLEARED
 
     @property
     def label(self) -> str:
@@ -58,203 +154,206 @@ class AssignmentStatus:
     def css(self) -> str:
         return STATE_CSS[self.state]
 
-    @property
-    def is_cleared(self) -> bool:
-        return self.state is AssignmentState.CLEARED
+
+# --------------------------------------------------------------------------- the rule
 
 
-def needs_determination(relationship: Relationship) -> bool:
-    """Only relationships with ineligible companies are judged for relevance."""
-    return relationship.company.is_ineligible
-
-
-def is_owner_or_employee(relationship: Relationship, today: date) -> bool:
-    """An ongoing employee or ownership relationship with an ineligible company."""
-    return (
-        relationship.nature.makes_owner_or_employee
-        and relationship.company.is_ineligible
-        and (relationship.ended_on is None or relationship.ended_on >= today)
-    )
-
-
-@dataclass(frozen=True)
-class StateFacts:
-    """Everything the rule below needs to know about one assignment, as plain values."""
-
-    has_disclosure: bool
-    valid_until: date | None = None
-    owners_or_employees: int = 0  # ongoing employee/ownership relationships, ineligible companies
-    owner_exception: OwnerException | None = None
-    missing: int = 0  # relationships needing a determination that have none
-    unmitigated: int = 0  # relevant determinations without any mitigation
-
-
-def decide(facts: StateFacts, today: date) -> tuple[AssignmentState, list[str]]:
-    """THE rule of Standard 3's workflow: the state of an assignment and why."""
-    if not facts.has_disclosure:
-        return AssignmentState.AWAITING_DISCLOSURE, ["No disclosure submitted"]
-    if facts.valid_until is not None and today > facts.valid_until:
-        return AssignmentState.AWAITING_DISCLOSURE, [
-            f"Disclosure expired on {facts.valid_until.strftime('%b %-d, %Y')}"
-        ]
-    if facts.owners_or_employees and facts.owner_exception in (None, OwnerException.NONE):
-        return AssignmentState.EXCLUDED, [
-            "Owner or employee of an ineligible company: staff decision needed"
-            if facts.owner_exception is None
-            else "Owner or employee of an ineligible company: no exception applies"
-        ]
-    if facts.missing:
-        return AssignmentState.AWAITING_REVIEW, [
-            f"{facts.missing} relationship(s) awaiting a relevance decision"
-        ]
-    if facts.unmitigated:
-        return AssignmentState.NEEDS_MITIGATION, [
-            f"{facts.unmitigated} relevant relationship(s) without a mitigation"
-        ]
-    return AssignmentState.CLEARED, []
-
-
-def compute_state(
-    assignment: Assignment,
-    disclosure: Disclosure | None,
-    determinations: Mapping[int, Determination],
-    today: date,
-) -> AssignmentStatus:
-    """The state of one assignment, with the objects behind it.
-
-    ``disclosure`` is the person's latest version (or None); ``determinations``
-    maps relationship id → this assignment's determination.
-    """
+def judge(facts: RoleFacts) -> Judgement:
+    """THE rule: the state of one role as of the facts' cutoff, and why."""
+    disclosure = facts.disclosure
     if disclosure is None:
-        state, reasons = decide(StateFacts(has_disclosure=False), today)
-        return AssignmentStatus(state, reasons)
-    status = AssignmentStatus(AssignmentState.CLEARED, disclosure=disclosure)
-    status.owner_or_employee = [
-        r for r in disclosure.relationships if is_owner_or_employee(r, today)
-    ]
-    missing = unmitigated = 0
-    for relationship in disclosure.relationships:
-        if not needs_determination(relationship):
-            continue
-        determination = determinations.get(relationship.id)
-        if determination is None:
-            missing += 1
-        elif determination.is_relevant:
-            status.relevant.append((relationship, determination))
-            if not determination.mitigations:
-                unmitigated += 1
-    facts = StateFacts(
-        has_disclosure=True,
-        valid_until=disclosure.valid_until,
-        owners_or_employees=len(status.owner_or_employee),
-        owner_exception=assignment.owner_exception,
-        missing=missing,
-        unmitigated=unmitigated,
+        reason = ("No disclosure before the session: the one received came after it started"
+                  if facts.submitted_after_start else "No disclosure submitted")
+        return Judgement(AssignmentState.AWAITING_DISCLOSURE, (reason,), late=facts.late)
+    if facts.start_day > disclosure.valid_until:
+        return Judgement(
+            AssignmentState.AWAITING_DISCLOSURE,
+            (f"Disclosure expires on {_day(disclosure.valid_until)}, before the session on "
+             f"{_day(facts.start_day)}",),
+            disclosure=disclosure, late=facts.late,
+        )
+    first = months_before(facts.start_day, facts.lookback_months)
+    counted = [r for r in facts.relationships
+               if r.company_ineligible and (r.ended_on is None or r.ended_on >= first)]
+    owners = tuple(
+        r for r in counted
+        if r.nature.makes_owner_or_employee and (r.ended_on is None or r.ended_on >= facts.start_day)
     )
-    status.state, status.reasons = decide(facts, today)
-    if status.state is not AssignmentState.CLEARED:
-        status.relevant = []  # only a cleared assignment has a list to show learners
-    if status.state is AssignmentState.AWAITING_DISCLOSURE:
-        status.owner_or_employee = []
-    return status
+    if owners:
+        exceptions = [facts.owner_decisions.get(r.company_id) for r in owners]
+        if OwnerException.NONE in exceptions:
+            return Judgement(AssignmentState.EXCLUDED, (
+                "Owner or employee of an ineligible company: no exception applies",),
+                disclosure=disclosure, owners=owners, late=facts.late)
+        if None in exceptions:
+            return Judgement(AssignmentState.AWAITING_OWNER_DECISION, (
+                "Owner or employee of an ineligible company: staff decision needed",),
+                disclosure=disclosure, owners=owners, late=facts.late)
+    missing = [r for r in counted if r.id not in facts.decisions]
+    if missing:
+        return Judgement(AssignmentState.AWAITING_REVIEW, (
+            _count(len(missing), "relationship awaiting a relevance decision",
+                   "relationships awaiting a relevance decision"),),
+            disclosure=disclosure, owners=owners, late=facts.late)
+    unmitigated = [r for r in counted
+                   if facts.decisions[r.id].is_relevant and not facts.decisions[r.id].mitigated]
+    if unmitigated:
+        return Judgement(AssignmentState.NEEDS_MITIGATION, (
+            _count(len(unmitigated), "relevant relationship without a mitigation",
+                   "relevant relationships without a mitigation"),),
+            disclosure=disclosure, owners=owners, late=facts.late)
+    relevant = tuple(RelevantLine(r.id, r.company_name, r.nature)
+                     for r in counted if facts.decisions[r.id].is_relevant)
+    return Judgement(AssignmentState.CLEARED, (), disclosure=disclosure, relevant=relevant,
+                     owners=owners, late=facts.late)
 
 
-def latest_disclosures(user_ids: Iterable[int]) -> dict[int, Disclosure]:
-    """Each person's latest disclosure version, relationships and companies loaded (2–3 queries)."""
-    ids = sorted(set(user_ids))
+# --------------------------------------------------------------------------- reading the facts
+
+
+def _as_of(rows, cutoff: datetime, key):
+    """The row with the latest ``key`` at or before ``cutoff`` (ties: the highest id)."""
+    best = None
+    for row in rows:
+        moment = key(row)
+        if moment <= cutoff and (best is None or (key(best), best.id) < (moment, row.id)):
+            best = row
+    return best
+
+
+def gather(assignment_ids: Iterable[int], cutoff: str | datetime = START) -> dict[int, RoleFacts]:
+    """The facts of each role, as they stood at ``cutoff``: ``START`` (each role's own
+    start) or a moment (now, for the latest state). Five queries whatever the count."""
+    ids = sorted(set(assignment_ids))
     if not ids:
         return {}
-    latest = (
-        sa.select(Disclosure.user_id, sa.func.max(Disclosure.version).label("version"))
-        .where(Disclosure.user_id.in_(ids))
-        .group_by(Disclosure.user_id)
-        .subquery()
-    )
-    stmt = (
-        sa.select(Disclosure)
-        .join(
-            latest,
-            sa.and_(Disclosure.user_id == latest.c.user_id, Disclosure.version == latest.c.version),
+    lookback = int(current_app.config.get("DISCLOSURE_LOOKBACK_MONTHS", 24))
+    roles = db.session.execute(
+        sa.select(Assignment.id, Assignment.user_id, Activity.starts_at, Meeting.timezone)
+        .join(Activity, Activity.id == Assignment.activity_id)
+        .join(Meeting, Meeting.id == Activity.meeting_id)
+        .where(Assignment.id.in_(ids))
+    ).all()
+    user_ids = sorted({r.user_id for r in roles})
+    versions: dict[int, list] = {}
+    for row in db.session.execute(
+        sa.select(Disclosure.id, Disclosure.user_id, Disclosure.version, Disclosure.submitted_at,
+                  Disclosure.valid_until, Disclosure.discusses_off_label,
+                  Disclosure.off_label_detail)
+        .where(Disclosure.user_id.in_(user_ids))
+    ):
+        versions.setdefault(row.user_id, []).append(row)
+
+    # Which version is in force for each role, at its cutoff.
+    chosen: dict[int, DisclosureFact | None] = {}
+    later: dict[int, bool] = {}
+    cutoffs: dict[int, datetime] = {}
+    for role in roles:
+        moment = role.starts_at if cutoff == START else cutoff
+        cutoffs[role.id] = moment
+        mine = versions.get(role.user_id, [])
+        row = _as_of(mine, moment, lambda r: r.submitted_at)
+        chosen[role.id] = None if row is None else DisclosureFact(
+            row.id, row.version, row.submitted_at, row.valid_until,
+            bool(row.discusses_off_label), row.off_label_detail)
+        later[role.id] = row is None and any(r.submitted_at > moment for r in mine)
+
+    disclosure_ids = sorted({d.id for d in chosen.values() if d is not None})
+    relationships: dict[int, list[RelationshipFact]] = {}
+    if disclosure_ids:
+        for row in db.session.execute(
+            sa.select(Relationship.id, Relationship.disclosure_id, Relationship.company_id,
+                      Company.name, Company.is_ineligible, Relationship.nature,
+                      Relationship.started_on, Relationship.ended_on)
+            .join(Company, Company.id == Relationship.company_id)
+            .where(Relationship.disclosure_id.in_(disclosure_ids))
+            .order_by(Relationship.id)
+        ):
+            relationships.setdefault(row.disclosure_id, []).append(RelationshipFact(
+                row.id, row.company_id, row.name, bool(row.is_ineligible), row.nature,
+                row.started_on, row.ended_on))
+
+    decided: dict[tuple[int, int], list] = {}
+    decided_rows: dict[int, list] = {}  # by assignment, every decision row
+    for row in db.session.execute(
+        sa.select(Determination.id, Determination.relationship_id, Determination.assignment_id,
+                  Determination.is_relevant, Determination.decided_at)
+        .where(Determination.assignment_id.in_(ids))
+    ):
+        decided.setdefault((row.relationship_id, row.assignment_id), []).append(row)
+        decided_rows.setdefault(row.assignment_id, []).append(row)
+    mitigated_at: dict[int, list[datetime]] = {}
+    for determination_id, recorded_at in db.session.execute(
+        sa.select(Mitigation.determination_id, Mitigation.recorded_at)
+        .join(Determination, Determination.id == Mitigation.determination_id)
+        .where(Determination.assignment_id.in_(ids))
+    ):
+        mitigated_at.setdefault(determination_id, []).append(recorded_at)
+
+    owner_rows: dict[tuple[int, int], list] = {}
+    owner_rows_of: dict[int, list] = {}  # by person
+    for row in db.session.execute(
+        sa.select(OwnerDecision.id, OwnerDecision.user_id, OwnerDecision.company_id,
+                  OwnerDecision.exception, OwnerDecision.decided_at)
+        .where(OwnerDecision.user_id.in_(user_ids))
+    ):
+        owner_rows.setdefault((row.user_id, row.company_id), []).append(row)
+        owner_rows_of.setdefault(row.user_id, []).append(row)
+
+    result: dict[int, RoleFacts] = {}
+    for role in roles:
+        moment = cutoffs[role.id]
+        start_day = role.starts_at.astimezone(ZoneInfo(role.timezone)).date()
+        disclosure = chosen[role.id]
+        rels = tuple(relationships.get(disclosure.id, ())) if disclosure else ()
+        decisions = {}
+        for relationship in rels:
+            row = _as_of(decided.get((relationship.id, role.id), ()), moment,
+                         lambda r: r.decided_at)
+            if row is not None:
+                decisions[relationship.id] = DecisionFact(
+                    row.id, bool(row.is_relevant), row.decided_at,
+                    any(at <= moment for at in mitigated_at.get(row.id, ())))
+        owners = {}
+        for relationship in rels:
+            row = _as_of(owner_rows.get((role.user_id, relationship.company_id), ()), moment,
+                         lambda r: r.decided_at)
+            if row is not None:
+                owners[relationship.company_id] = row.exception
+        mine = decided_rows.get(role.id, ())
+        companies = {r.company_id for r in rels}
+        late = (
+            any(r.decided_at > role.starts_at for r in mine)
+            or any(at > role.starts_at for r in mine for at in mitigated_at.get(r.id, ()))
+            or any(r.decided_at > role.starts_at for r in owner_rows_of.get(role.user_id, ())
+                   if r.company_id in companies)
         )
-        .options(selectinload(Disclosure.relationships).joinedload(Relationship.company))
-    )
-    return {d.user_id: d for d in db.session.scalars(stmt)}
-
-
-def determinations_for(
-    assignment_ids: Iterable[int], relationship_ids: Iterable[int], *, with_people: bool = False
-) -> dict[tuple[int, int], Determination]:
-    """(relationship id, assignment id) → determination, mitigations loaded.
-
-    ``with_people`` also loads who decided and who recorded each mitigation (for the
-    review page, which names them): without it each distinct person costs one query.
-    """
-    a_ids = sorted(set(assignment_ids))
-    r_ids = sorted(set(relationship_ids))
-    if not a_ids or not r_ids:
-        return {}
-    # One IN list only: with both (3,000 assignments × 10,000 relationships) SQLite
-    # plans the query badly (7 s instead of 0.6 s); the relationship filter is cheap here.
-    wanted = set(r_ids)
-    stmt = sa.select(Determination).where(Determination.assignment_id.in_(a_ids))
-    if with_people:
-        # One statement whatever the data: a selectin load of the mitigations would be
-        # skipped when there is no determination, so the count would depend on the data.
-        stmt = stmt.options(
-            joinedload(Determination.reviewer),
-            joinedload(Determination.mitigations).joinedload(Mitigation.recorded_by),
+        result[role.id] = RoleFacts(
+            assignment_id=role.id, start_day=start_day, lookback_months=lookback,
+            disclosure=disclosure, submitted_after_start=later[role.id], relationships=rels,
+            decisions=decisions, owner_decisions=owners, late=late,
         )
-    else:
-        stmt = stmt.options(selectinload(Determination.mitigations))
-    return {
-        (d.relationship_id, d.assignment_id): d
-        for d in db.session.scalars(stmt).unique()
-        if d.relationship_id in wanted
-    }
-
-
-def states_for(
-    assignments: list[Assignment],
-    today: date,
-    *,
-    disclosures: Mapping[int, Disclosure] | None = None,
-    determinations: Mapping[tuple[int, int], Determination] | None = None,
-) -> dict[int, AssignmentStatus]:
-    """The status of each assignment, in a fixed number of queries whatever their count.
-
-    A caller that already holds the latest disclosures (user id → disclosure) and the
-    determinations of these assignments (as ``determinations_for`` returns them) passes
-    them in and saves the queries.
-    """
-    if disclosures is None:
-        disclosures = latest_disclosures(a.user_id for a in assignments)
-    found = determinations
-    if found is None:
-        relationship_ids = [r.id for d in disclosures.values() for r in d.relationships]
-        found = determinations_for((a.id for a in assignments), relationship_ids)
-    result: dict[int, AssignmentStatus] = {}
-    for assignment in assignments:
-        disclosure = disclosures.get(assignment.user_id)
-        mine = {}
-        if disclosure is not None:
-            mine = {
-                r.id: found[(r.id, assignment.id)]
-                for r in disclosure.relationships
-                if (r.id, assignment.id) in found
-            }
-        result[assignment.id] = compute_state(assignment, disclosure, mine, today)
     return result
 
 
+def judgements(assignment_ids: Iterable[int], cutoff: str | datetime = START) -> dict[int, Judgement]:
+    """``judge`` applied to each role's facts at ``cutoff`` (see ``gather``)."""
+    return {aid: judge(facts) for aid, facts in gather(assignment_ids, cutoff).items()}
+
+
 @dataclass(frozen=True)
-class AssignmentSummary:
-    """State and reasons only, for lists of hundreds or thousands of assignments."""
+class StateView:
+    """A role's stored state as pages show it (read from ``Assignment``, never judged)."""
 
     state: AssignmentState
-    reasons: list[str]
-    disclosure_id: int | None = None
-    disclosure_version: int | None = None
+    reasons: tuple[str, ...] = ()
+    late: bool = False
     disclosure_submitted_at: datetime | None = None
+
+    @classmethod
+    def of(cls, assignment, disclosure_submitted_at: datetime | None = None) -> StateView:
+        return cls(assignment.state, tuple(assignment.state_reasons or ()), bool(assignment.is_late),
+                   disclosure_submitted_at)
 
     @property
     def label(self) -> str:
@@ -269,139 +368,9 @@ class AssignmentSummary:
         return self.state is AssignmentState.CLEARED
 
 
-def state_counts(statuses: Iterable) -> dict[AssignmentState, int]:
-    """How many of ``statuses`` (summaries or statuses) are in each state, zeros included."""
+def state_counts(states: Iterable[AssignmentState]) -> dict[AssignmentState, int]:
+    """How many of ``states`` are in each state, zeros included."""
     counts = {state: 0 for state in AssignmentState}
-    for status in statuses:
-        counts[status.state] += 1
+    for state in states:
+        counts[state] += 1
     return counts
-
-
-def _owner_or_employee_sql(today: date):
-    """SQL twin of ``is_owner_or_employee`` (the company is already known to be ineligible)."""
-    natures = [n for n in Nature if n.makes_owner_or_employee]
-    return sa.and_(
-        Relationship.nature.in_(natures),
-        sa.or_(Relationship.ended_on.is_(None), Relationship.ended_on >= today),
-    )
-
-
-def summaries_for(assignments: Iterable, today: date) -> dict[int, AssignmentSummary]:
-    """The same states and reasons as ``states_for``, counted by the database in two queries.
-
-    For pages that list many assignments (queue, dashboard, programme) and need no
-    relationship details. Both functions feed the same ``decide``; a test checks they
-    agree on every state.
-
-    ``assignments`` may be ORM objects or plain rows: only ``id``, ``user_id`` and
-    ``owner_exception`` are read. Both queries return plain column tuples (no ORM
-    objects, no identity map) and ``decide`` runs once per distinct set of facts, so a
-    list of thousands costs a few milliseconds of Python on top of the two queries.
-    """
-    assignments = list(assignments)
-    if not assignments:
-        return {}
-    assignment_ids = sorted({a.id for a in assignments})
-    user_ids = sorted({a.user_id for a in assignments})
-    latest_version = (
-        sa.select(Disclosure.user_id, sa.func.max(Disclosure.version).label("version"))
-        .where(Disclosure.user_id.in_(user_ids))
-        .group_by(Disclosure.user_id)
-        .subquery()
-    )
-    disclosures = {
-        user_id: (disclosure_id, version, submitted_at, valid_until)
-        for disclosure_id, user_id, version, submitted_at, valid_until in db.session.execute(
-            sa.select(
-                Disclosure.id, Disclosure.user_id, Disclosure.version,
-                Disclosure.submitted_at, Disclosure.valid_until,
-            ).join(
-                latest_version,
-                sa.and_(
-                    Disclosure.user_id == latest_version.c.user_id,
-                    Disclosure.version == latest_version.c.version,
-                ),
-            )
-        )
-    }
-    mitigated = (
-        sa.select(Mitigation.determination_id).group_by(Mitigation.determination_id).subquery()
-    )
-    # "No newer version exists" rather than "version = (SELECT max(version) …)": the
-    # same rows, but PostgreSQL estimates the anti-join well, while the correlated max
-    # in a join condition made it guess 17 rows instead of 2,842 and pick a plan five
-    # times slower (85 ms instead of 17 ms at the large meeting). SQLite: the same 20 ms.
-    newer = sa.orm.aliased(Disclosure)
-    has_newer = (
-        sa.select(newer.id)
-        .where(newer.user_id == Disclosure.user_id, newer.version > Disclosure.version)
-        .correlate(Disclosure)
-        .exists()
-    )
-    one = sa.literal(1)
-    counts_stmt = (
-        sa.select(
-            Assignment.id,
-            sa.func.sum(sa.case((Determination.id.is_(None), one), else_=0)).label("missing"),
-            sa.func.sum(
-                sa.case(
-                    (sa.and_(Determination.is_relevant, mitigated.c.determination_id.is_(None)), one),
-                    else_=0,
-                )
-            ).label("unmitigated"),
-            sa.func.sum(sa.case((_owner_or_employee_sql(today), one), else_=0)).label("owners"),
-        )
-        .select_from(Assignment)
-        .join(
-            Disclosure,
-            sa.and_(Disclosure.user_id == Assignment.user_id, ~has_newer),
-        )
-        .join(Relationship, Relationship.disclosure_id == Disclosure.id)
-        .join(Company, sa.and_(Company.id == Relationship.company_id, Company.is_ineligible))
-        .outerjoin(
-            Determination,
-            sa.and_(
-                Determination.relationship_id == Relationship.id,
-                Determination.assignment_id == Assignment.id,
-            ),
-        )
-        .outerjoin(mitigated, mitigated.c.determination_id == Determination.id)
-        .where(Assignment.id.in_(assignment_ids))
-        .group_by(Assignment.id)
-    )
-    counts = {
-        assignment_id: (int(missing or 0), int(unmitigated or 0), int(owners or 0))
-        for assignment_id, missing, unmitigated, owners in db.session.execute(counts_stmt)
-    }
-    no_counts = (0, 0, 0)
-    decided: dict[tuple, tuple[AssignmentState, list[str]]] = {}
-    result: dict[int, AssignmentSummary] = {}
-    for assignment in assignments:
-        disclosure = disclosures.get(assignment.user_id)
-        valid_until = disclosure[3] if disclosure else None
-        missing, unmitigated, owners = counts.get(assignment.id, no_counts)
-        # Many assignments share the same facts: decide (and format the reasons) once each.
-        key = (disclosure is not None, valid_until, owners, assignment.owner_exception, missing, unmitigated)
-        outcome = decided.get(key)
-        if outcome is None:
-            facts = StateFacts(
-                has_disclosure=disclosure is not None,
-                valid_until=valid_until,
-                owners_or_employees=owners,
-                owner_exception=assignment.owner_exception,
-                missing=missing,
-                unmitigated=unmitigated,
-            )
-            outcome = decided[key] = decide(facts, today)
-        state, reasons = outcome
-        if disclosure is None:
-            result[assignment.id] = AssignmentSummary(state, list(reasons))
-        else:
-            result[assignment.id] = AssignmentSummary(
-                state,
-                list(reasons),
-                disclosure_id=disclosure[0],
-                disclosure_version=disclosure[1],
-                disclosure_submitted_at=disclosure[2],
-            )
-    return result

@@ -19,14 +19,22 @@ from typing import NamedTuple
 from .enums import StatementKind
 
 __all__ = [
-    "COMMERCIAL_SUPPORT", "INTRO", "LISTED_BY_FAMILY_NAME", "MITIGATED", "NO_ACTIVITIES",
+    "AWAITING", "COMMERCIAL_SUPPORT", "INTRO", "SHEET_INTRO", "pending", "LISTED_BY_FAMILY_NAME", "MITIGATED", "NO_ACTIVITIES",
     "NO_FACULTY_FOR_ACTIVITY", "NO_FACULTY_FOR_MEETING", "NO_RELATIONSHIPS", "OFF_LABEL",
     "OFF_LABEL_DEFAULT", "RELEVANT_HEADING", "UNDER_REVIEW", "UNDER_REVIEW_ON_SLIDE",
     "Labelled", "StatementKind", "closing", "commercial_support", "no_relationships",
     "off_label", "supporter",
 ]
 
-# The introduction before anyone's statement: who disclosed, and that it was mitigated.
+# What a sheet is, at its top (it makes no claim about any one activity).
+SHEET_INTRO = (
+    "Under the ACCME Standards for Integrity and Independence in Accredited Continuing "
+    "Education, everyone in control of the content of an activity discloses their financial "
+    "relationships with ineligible companies, and relevant relationships are identified and "
+    "mitigated before the activity. Below, each activity says whether that is complete."
+)
+
+# Said of one activity, and only when every role in it is cleared.
 INTRO = (
     "In accordance with the ACCME Standards for Integrity and Independence in Accredited "
     "Continuing Education, everyone in control of the content of this activity disclosed "
@@ -43,6 +51,8 @@ NO_RELATIONSHIPS = (
     "has no relevant financial relationship(s) with ineligible companies to disclose."
 )
 UNDER_REVIEW = "Disclosure under review."
+# Never submitted, or expired (or submitted only) after the session started.
+AWAITING = "No disclosure received yet."
 
 # The first slide says a little more, to the speaker as much as to learners.
 RELEVANT_HEADING = "Relevant financial relationships with ineligible companies:"
@@ -71,6 +81,17 @@ class Labelled(NamedTuple):
         return f"{self.label} {self.text}"
 
 
+def pending(names: Iterable[str]) -> str:
+    """Said of an activity where not every role is cleared: who is still pending."""
+    names = list(names)
+    if len(names) == 1:
+        who = names[0]
+    else:
+        who = ", ".join(names[:-1]) + " and " + names[-1]
+    return (f"Disclosure for this activity is not complete: {who} "
+            + ("is" if len(names) == 1 else "are") + " still pending (see below).")
+
+
 def no_relationships(name: str) -> str:
     """"<name> has no relevant financial relationship(s) with ineligible companies …"."""
     return f"{name} {NO_RELATIONSHIPS}"
@@ -80,6 +101,8 @@ def closing(kind: StatementKind, name: str) -> str:
     """The sentence that ends the statement of ``name``: mitigated, none, or under review."""
     if kind == StatementKind.REVIEW:
         return UNDER_REVIEW
+    if kind == StatementKind.AWAITING:
+        return AWAITING
     if kind == StatementKind.NONE:
         return no_relationships(name)
     return MITIGATED

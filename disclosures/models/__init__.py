@@ -1,7 +1,7 @@
 """All models, importable from one place (and seen by Alembic)."""
 
 from .audit import AuditEvent, AuditLogIsAppendOnly
-from .base import UTCDateTime, add_length_checks, utcnow
+from .base import AppendOnly, RecordIsAppendOnly, UTCDateTime, add_length_checks, utcnow
 from .disclosure import Company, CompanyAlias, Disclosure, Relationship, normalise_company_name
 from .meeting import (
     Activity,
@@ -12,12 +12,20 @@ from .meeting import (
     RoomTokenRetired,
     new_room_token,
 )
-from .review import Determination, Mitigation
+from .publication import PublicationStep, SheetPdf, SheetVersion, Statement
+from .review import Determination, Mitigation, OwnerDecision
 from .user import LoginSession, Reminder, User, hash_token, normalise_email
 
 add_length_checks(Company.metadata)
 
 __all__ = [
+    "AppendOnly",
+    "OwnerDecision",
+    "PublicationStep",
+    "RecordIsAppendOnly",
+    "SheetPdf",
+    "SheetVersion",
+    "Statement",
     "Activity",
     "Assignment",
     "AuditEvent",

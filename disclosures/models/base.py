@@ -6,11 +6,16 @@ import enum
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, in UTC: what every ``*_at`` column defaults to (``clock.now``)."""
+    from ..clock import now
+
+    return now()
 
 
 class UTCDateTime(TypeDecorator):
@@ -74,3 +79,93 @@ def add_length_checks(metadata: sa.MetaData) -> None:
         if any(getattr(c, "name", None) in (name, f"ck_{table_name}_{name}") for c in table.constraints):
             continue
         table.append_constraint(sa.CheckConstraint(f"length({column_name}) <= {limit}", name=name))
+
+
+# --------------------------------------------------------------------------- records
+
+
+class RecordIsAppendOnly(RuntimeError):
+    """A record row (a decision, a published statement, a sheet) was about to change."""
+
+
+class AppendOnly:
+    """Mixin: rows of this model are records: inserted, never updated or deleted.
+
+    The ORM refuses here (``_refuse_record_changes``), and the database too (triggers
+    created with the table by ``append_only_triggers`` and by the migration that adds
+    the table), so neither a code path nor a raw statement can rewrite what was decided
+    or published.
+    """
+
+    record_error: type[Exception] = RecordIsAppendOnly
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_record_changes(session: Session, flush_context, instances) -> None:
+    for obj in session.dirty:
+        if isinstance(obj, AppendOnly) and session.is_modified(obj):
+            raise obj.record_error(f"{type(obj).__name__} rows are records: they cannot be changed")
+    for obj in session.deleted:
+        if isinstance(obj, AppendOnly):
+            raise obj.record_error(f"{type(obj).__name__} rows are records: they cannot be deleted")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk_record_changes(state) -> None:
+    """The same for bulk ``update(Model)`` / ``delete(Model)`` statements."""
+    if not (state.is_update or state.is_delete):
+        return
+    for mapper in getattr(state, "all_mappers", ()) or ():
+        if issubclass(mapper.class_, AppendOnly):
+            raise mapper.class_.record_error(
+                f"{mapper.class_.__name__} rows are records: they cannot be changed or deleted")
+
+
+RECORD_FUNCTION = {
+    "postgresql": "CREATE OR REPLACE FUNCTION record_append_only() RETURNS trigger "
+                  "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '% is append-only', "
+                  "TG_TABLE_NAME; END $$",
+}
+
+
+def append_only_triggers(table: str) -> dict[str, list[str]]:
+    """The statements that make the database refuse UPDATE and DELETE on ``table``."""
+    message = f"{table} is append-only"
+    return {
+        "sqlite": [
+            f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{message}'); END",
+            f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{message}'); END",
+        ],
+        "postgresql": [
+            RECORD_FUNCTION["postgresql"],
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION record_append_only()",
+        ],
+    }
+
+
+def drop_append_only_triggers(table: str) -> dict[str, list[str]]:
+    return {
+        "sqlite": [f"DROP TRIGGER IF EXISTS {table}_no_update",
+                   f"DROP TRIGGER IF EXISTS {table}_no_delete"],
+        "postgresql": [f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}"],
+    }
+
+
+def record_tables(metadata_owner) -> list[str]:
+    """The tables of every mapped ``AppendOnly`` model under ``metadata_owner`` (db.Model)."""
+    return sorted(
+        mapper.class_.__tablename__
+        for mapper in metadata_owner.registry.mappers
+        if issubclass(mapper.class_, AppendOnly)
+    )
+
+
+def make_append_only(model) -> None:
+    """Create ``model``'s table with its append-only triggers (``create_all``)."""
+    for dialect, statements in append_only_triggers(model.__tablename__).items():
+        for statement in statements:
+            event.listen(model.__table__, "after_create",
+                         sa.DDL(statement.replace("%", "%%")).execute_if(dialect=dialect))

@@ -11,12 +11,14 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..enums import AssignmentRole, MeetingRole, OwnerException
+from ..enums import AssignmentRole, AssignmentState, MeetingRole
 from ..extensions import db
 from .base import UTCDateTime, enum_column, utcnow
 from .user import hash_token
 
 if TYPE_CHECKING:
+    from .disclosure import Disclosure
+    from .publication import Statement
     from .review import Determination
     from .user import User
 
@@ -38,6 +40,8 @@ class Meeting(db.Model):
     timezone: Mapped[str] = mapped_column(sa.String(64), default="America/Chicago")
     disclosure_deadline: Mapped[Optional[date]]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Bumped, with a PublicationStep, in the transaction that changes anything public.
+    publication_seq: Mapped[int] = mapped_column(default=0)
 
     rooms: Mapped[list[Room]] = relationship(
         back_populates="meeting", order_by="Room.name", cascade="all, delete-orphan"
@@ -153,7 +157,13 @@ class Activity(db.Model):
 
 
 class Assignment(db.Model):
-    """A person's role in an activity. Never deleted: removal keeps the history."""
+    """A person's role in an activity. Never deleted: removal keeps the history.
+
+    ``state`` is the role's state as judged at the activity's start (``state.judge``):
+    stored, and written only by ``publication.refresh``, which the operations that
+    change its inputs call in their own transaction. List pages read it; nothing else
+    decides it. ``statement_id`` is the public statement in force (``Statement``).
+    """
 
     __tablename__ = "assignment"
 
@@ -164,19 +174,26 @@ class Assignment(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     removed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
 
-    # Staff decision for owners/employees of an ineligible company (Standard 3 exceptions).
-    owner_exception: Mapped[Optional[OwnerException]] = mapped_column(
-        enum_column(OwnerException, "owner_exception")
+    state: Mapped[AssignmentState] = mapped_column(
+        enum_column(AssignmentState, "assignment_state"),
+        default=AssignmentState.AWAITING_DISCLOSURE, index=True,
     )
-    owner_decision_note: Mapped[Optional[str]] = mapped_column(sa.Text, info={"max_length": 4000})
-    owner_decided_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("user_account.id"))
-    owner_decided_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    state_reasons: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    state_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The disclosure version in force at the start (submitted before it), if any.
+    state_disclosure_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("disclosure.id"))
+    # A decision about this role was recorded after its start: kept, and said so.
+    is_late: Mapped[bool] = mapped_column(default=False)
+    statement_id: Mapped[Optional[int]] = mapped_column(
+        sa.ForeignKey("statement.id", use_alter=True, name="fk_assignment_statement_id_statement")
+    )
     version_id: Mapped[int] = mapped_column(default=1)
 
     user: Mapped[User] = relationship(back_populates="assignments", foreign_keys=[user_id])
     activity: Mapped[Activity] = relationship(back_populates="assignments")
-    owner_decided_by: Mapped[Optional[User]] = relationship(foreign_keys=[owner_decided_by_id])
     determinations: Mapped[list[Determination]] = relationship(back_populates="assignment")
+    state_disclosure: Mapped[Optional[Disclosure]] = relationship(foreign_keys=[state_disclosure_id])
+    statement: Mapped[Optional[Statement]] = relationship(foreign_keys=[statement_id])
 
     __mapper_args__ = {"version_id_col": version_id}
     __table_args__ = (sa.UniqueConstraint("user_id", "activity_id", "role"),)

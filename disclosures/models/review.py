@@ -1,4 +1,7 @@
-"""What reviewers decide: relevance per relationship and assignment, and mitigations."""
+"""What reviewers and staff decide: relevance per relationship and role, mitigations, and
+owner/employee decisions. Every row is a record: never changed, never deleted. A decision
+changed later is a new row that supersedes the one before, so what was in force at any
+moment (a session's start, say) can always be read back."""
 
 from __future__ import annotations
 
@@ -10,18 +13,24 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..enums import MitigationMethod
+from ..enums import MitigationMethod, OwnerException
 from ..extensions import db
-from .base import UTCDateTime, enum_column, utcnow
+from .base import AppendOnly, UTCDateTime, enum_column, make_append_only, utcnow
 
 if TYPE_CHECKING:
-    from .disclosure import Relationship
+    from .disclosure import Company, Relationship
     from .meeting import Assignment
     from .user import User
 
 
-class Determination(db.Model):
-    """Is this relationship relevant to the content of this assignment?"""
+class Determination(AppendOnly, db.Model):
+    """Is this relationship relevant to the content of this role? As decided at ``decided_at``.
+
+    The decision in force for a (relationship, assignment) pair is the one no later row
+    supersedes; at a moment T, the latest decided by T. ``supersedes_id`` is unique, so
+    two reviewers changing one decision at once cannot both succeed (the second is told
+    who decided first), and only one first decision exists per pair.
+    """
 
     __tablename__ = "determination"
 
@@ -34,17 +43,23 @@ class Determination(db.Model):
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Copied from the previous disclosure version's unchanged relationship.
     carried_from_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("determination.id"))
-    version_id: Mapped[int] = mapped_column(default=1)
+    # The decision this one replaces (a changed decision), if any.
+    supersedes_id: Mapped[Optional[int]] = mapped_column(
+        sa.ForeignKey("determination.id"), unique=True
+    )
 
     relationship: Mapped[Relationship] = orm.relationship(back_populates="determinations")
     assignment: Mapped[Assignment] = orm.relationship(back_populates="determinations")
     reviewer: Mapped[User] = orm.relationship()
     mitigations: Mapped[list[Mitigation]] = orm.relationship(
-        back_populates="determination", order_by="Mitigation.id", cascade="all, delete-orphan"
+        back_populates="determination", order_by="Mitigation.id"
     )
 
-    __mapper_args__ = {"version_id_col": version_id}
-    __table_args__ = (sa.UniqueConstraint("relationship_id", "assignment_id"),)
+    __table_args__ = (
+        sa.Index("uq_determination_first", "relationship_id", "assignment_id", unique=True,
+                 sqlite_where=sa.text("supersedes_id IS NULL"),
+                 postgresql_where=sa.text("supersedes_id IS NULL")),
+    )
 
     def __repr__(self) -> str:
         return f"<Determination {self.id} relevant={self.is_relevant}>"
@@ -62,7 +77,7 @@ def _notes_key_default(context) -> str:
     return mitigation_notes_key(context.get_current_parameters().get("notes"))
 
 
-class Mitigation(db.Model):
+class Mitigation(AppendOnly, db.Model):
     """How a relevant relationship was mitigated, by whom and when.
 
     One determination holds each (method, notes) once: the unique constraint on
@@ -81,11 +96,45 @@ class Mitigation(db.Model):
     notes: Mapped[Optional[str]] = mapped_column(sa.Text, info={"max_length": 2000})
     recorded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    version_id: Mapped[int] = mapped_column(default=1)
     notes_key: Mapped[str] = mapped_column(sa.String(64), default=_notes_key_default)
 
     determination: Mapped[Determination] = orm.relationship(back_populates="mitigations")
     recorded_by: Mapped[User] = orm.relationship()
 
-    __mapper_args__ = {"version_id_col": version_id}
     __table_args__ = (sa.UniqueConstraint("determination_id", "method", "notes_key"),)
+
+
+class OwnerDecision(AppendOnly, db.Model):
+    """Staff decide, per person and ineligible company they own or work for, which
+    Standard 3 exception lets them control content (or that none does).
+
+    The decision in force is the one no later row supersedes; at a moment T, the latest
+    decided by T.
+    """
+
+    __tablename__ = "owner_decision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
+    company_id: Mapped[int] = mapped_column(sa.ForeignKey("company.id"), index=True)
+    exception: Mapped[OwnerException] = mapped_column(enum_column(OwnerException, "owner_exception"))
+    note: Mapped[str] = mapped_column(sa.Text, info={"max_length": 4000})
+    decided_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("user_account.id"))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    supersedes_id: Mapped[Optional[int]] = mapped_column(
+        sa.ForeignKey("owner_decision.id"), unique=True
+    )
+
+    user: Mapped[User] = orm.relationship(foreign_keys=[user_id])
+    company: Mapped[Company] = orm.relationship()
+    decided_by: Mapped[Optional[User]] = orm.relationship(foreign_keys=[decided_by_id])
+
+    __table_args__ = (
+        sa.Index("uq_owner_decision_first", "user_id", "company_id", unique=True,
+                 sqlite_where=sa.text("supersedes_id IS NULL"),
+                 postgresql_where=sa.text("supersedes_id IS NULL")),
+    )
+
+
+for _model in (Determination, Mitigation, OwnerDecision):
+    make_append_only(_model)
