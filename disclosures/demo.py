@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from . import clock
 from .enums import AssignmentRole, MeetingRole, MitigationMethod, Nature, OwnerException, SiteRole
 from .extensions import db
 from .models import (
@@ -28,10 +29,13 @@ from .models import (
     Meeting,
     Membership,
     Mitigation,
+    OwnerDecision,
     Relationship,
     Room,
     User,
+    utcnow,
 )
+from .publication.operations import refresh
 
 INELIGIBLE_COMPANIES = [
     ("Meridian Spine Technologies", ["Meridian Spine"]),
@@ -146,7 +150,7 @@ def _email(name: str, index: int) -> str:
 def load_demo_meeting(today: date | None = None, password: str | None = None, seed: int = 2026) -> DemoLogins:
     """Create the demo meeting and its people. Caller commits."""
     rng = random.Random(seed)
-    today = today or date.today()
+    today = today or clock.now().date()
     password = password or secrets.token_urlsafe(9)
     tz = ZoneInfo("America/Chicago")
     start = today + timedelta(days=21)
@@ -246,7 +250,7 @@ def load_demo_meeting(today: date | None = None, password: str | None = None, se
     db.session.add_all(assignments)
     db.session.flush()
 
-    now = datetime.now(UTC)
+    now = utcnow()
     by_person: dict[int, list[Assignment]] = {}
     for assignment in assignments:
         by_person.setdefault(assignment.user_id, []).append(assignment)
@@ -324,12 +328,21 @@ def load_demo_meeting(today: date | None = None, password: str | None = None, se
                         recorded_by=reviewer, recorded_at=now - timedelta(hours=20),
                     ))
         if bucket == 7 and index % 20 == 7 and index % 40 == 7:
-            for assignment in by_person.get(person.id, []):
-                assignment.owner_exception = OwnerException.BASIC_SCIENCE
-                assignment.owner_decided_by = staff
-                assignment.owner_decided_at = now - timedelta(days=2)
-                assignment.owner_decision_note = "Talk limited to pre-clinical research methods."
+            # Staff accepted an exception for the company this person works for.
+            db.session.add(OwnerDecision(
+                user=person, company=companies[(index + 5) % len(companies)],
+                exception=OwnerException.BASIC_SCIENCE, decided_by=staff,
+                decided_at=now - timedelta(days=2),
+                note="Talk limited to pre-clinical research methods."))
+        elif bucket == 7 and index % 20 == 7 and index == 67:
+            # ... and found that none applies for another: excluded.
+            db.session.add(OwnerDecision(
+                user=person, company=companies[(index + 5) % len(companies)],
+                exception=OwnerException.NONE, decided_by=staff,
+                decided_at=now - timedelta(days=2),
+                note="The talk recommends the company's implants: no exception applies."))
 
     db.session.flush()
+    refresh(meetings=[meeting.id])  # every role judged, every statement and sheet published
     return DemoLogins(staff=staff.email, reviewer=reviewer.email, faculty="faculty@example.org",
                       password=password)

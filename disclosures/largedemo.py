@@ -54,12 +54,14 @@ from .models import (
     Meeting,
     Membership,
     Mitigation,
+    OwnerDecision,
     Relationship,
     Room,
     User,
     new_room_token,
     normalise_company_name,
 )
+from .publication.operations import refresh
 
 # Sizes at scale 1 (the "real meeting").
 ROOMS = 120
@@ -86,7 +88,8 @@ PROFILES = {
     8: "needs_mitigation",
     9: "nothing_to_disclose",  # cleared, no relationships
     10: "eligible_only",  # cleared, relationships only with eligible organisations
-}  # 11–19: "cleared"
+    12: "owner_excluded",  # employee of an ineligible company; staff: no exception applies
+}  # 11, 13–19: "cleared"
 
 _COMPANY_WORDS_A = [
     "Apex", "Boreal", "Cascade", "Delta", "Ember", "Falcon", "Glacier", "Harbor", "Iris",
@@ -118,6 +121,7 @@ class LargePlan:
     relationships: list[dict[str, Any]] = field(default_factory=list)
     determinations: list[dict[str, Any]] = field(default_factory=list)
     mitigations: list[dict[str, Any]] = field(default_factory=list)
+    owner_decisions: list[dict[str, Any]] = field(default_factory=list)
     staff_ix: int = 0
     reviewer_ix: int = 1
     reviewer_ixs: list[int] = field(default_factory=list)
@@ -300,8 +304,7 @@ def plan_large_meeting(scale: float = 1.0, seed: int = 2026, today: date | None 
             by_person.setdefault(person, []).append(len(plan.assignments))
             plan.assignments.append({
                 "user_ix": faculty_base + person, "activity_ix": activity_ix, "role": role,
-                "created_at": anchor - timedelta(days=90), "owner_exception": None,
-                "owner_decision_note": None, "owner_decided_by_ix": None, "owner_decided_at": None,
+                "created_at": anchor - timedelta(days=90),
             })
 
     # Relationship counts per current disclosure, adjusted to hit the target exactly.
@@ -316,7 +319,7 @@ def plan_large_meeting(scale: float = 1.0, seed: int = 2026, today: date | None 
     counts = {i: min(most(i), 1 + int(rng.expovariate(1 / 4.5))) for i in disclosing}
     prior = [i for i in disclosing if i % 9 == 0 and _profile(i) != "expired"]
     prior_counts = {i: 1 + rng.randrange(3) for i in prior}
-    extra = sum(1 for i in disclosing if _profile(i) in ("excluded", "owner_exception"))
+    extra = sum(1 for i in disclosing if _profile(i) in ("excluded", "owner_excluded", "owner_exception"))
     total = sum(counts.values()) + sum(prior_counts.values()) + extra
     turn = 0
     while total != relationship_target and disclosing:
@@ -379,24 +382,31 @@ def plan_large_meeting(scale: float = 1.0, seed: int = 2026, today: date | None 
         plan.disclosures.append(disclosure)
         disclosure_ix = len(plan.disclosures) - 1
         mine = relationships_for(disclosure_ix, counts[person], person)
-        if profile in ("excluded", "owner_exception"):
+        if profile in ("excluded", "owner_excluded", "owner_exception"):
             mine.append(len(plan.relationships))
             plan.relationships.append({
                 "disclosure_ix": disclosure_ix,
                 "company_ix": ineligible_ix[person % len(ineligible_ix)],
-                "nature": Nature.EMPLOYEE if profile == "excluded" else Nature.OWNERSHIP,
+                "nature": Nature.OWNERSHIP if profile == "owner_exception" else Nature.EMPLOYEE,
                 "started_on": today - timedelta(days=500), "ended_on": None,
-                "detail": "Medical director" if profile == "excluded" else "Founder's shares",
+                "detail": "Founder's shares" if profile == "owner_exception" else "Medical director",
             })
-        if profile in ("expired", "excluded", "awaiting_review", "eligible_only"):
+        if profile == "owner_exception":
+            # Staff accepted an exception for the company this person owns part of.
+            plan.owner_decisions.append({
+                "user_ix": user_ix, "company_ix": ineligible_ix[person % len(ineligible_ix)],
+                "exception": OwnerException.BASIC_SCIENCE, "decided_by_ix": plan.staff_ix,
+                "decided_at": reviewed_at, "note": "Talk limited to pre-clinical research methods."})
+        if profile == "owner_excluded":
+            # Staff decided no exception applies: the person must be replaced.
+            plan.owner_decisions.append({
+                "user_ix": user_ix, "company_ix": ineligible_ix[person % len(ineligible_ix)],
+                "exception": OwnerException.NONE, "decided_by_ix": plan.staff_ix,
+                "decided_at": reviewed_at, "note": "Talk is on the company's own implant."})
+        if profile in ("expired", "excluded", "owner_excluded", "awaiting_review", "eligible_only"):
             continue  # nothing decided for these yet
         for turn_no, assignment_ix in enumerate(by_person.get(person, [])):
             assignment = plan.assignments[assignment_ix]
-            if profile == "owner_exception":
-                assignment.update(
-                    owner_exception=OwnerException.BASIC_SCIENCE,
-                    owner_decision_note="Talk limited to pre-clinical research methods.",
-                    owner_decided_by_ix=plan.staff_ix, owner_decided_at=reviewed_at)
             fate = profile
             if profile == "mixed":
                 fate = ("cleared", "awaiting_review", "needs_mitigation")[turn_no % 3]
@@ -488,16 +498,17 @@ def load_large_meeting(scale: float = 1.0, seed: int = 2026, today: date | None 
         {**_resolve(a, room=room_ids), "meeting_id": meeting_id, "version_id": 1}
         for a in plan.activities))
     ids = {"room": room_ids, "user": user_ids, "activity": activity_ids,
-           "owner_decided_by": user_ids, "company": company_ids, "reviewer": user_ids,
+           "decided_by": user_ids, "company": company_ids, "reviewer": user_ids,
            "recorded_by": user_ids}
     ids["assignment"] = _insert(Assignment, ({**_resolve(a, **ids), "version_id": 1}
                                              for a in plan.assignments))
     ids["disclosure"] = _insert(Disclosure, (_resolve(d, **ids) for d in plan.disclosures))
     ids["relationship"] = _insert(Relationship, (_resolve(r, **ids) for r in plan.relationships))
-    ids["determination"] = _insert(Determination, ({**_resolve(d, **ids), "version_id": 1}
-                                                   for d in plan.determinations))
-    _insert(Mitigation, ({**_resolve(m, **ids), "version_id": 1} for m in plan.mitigations))
+    ids["determination"] = _insert(Determination, (_resolve(d, **ids) for d in plan.determinations))
+    _insert(Mitigation, (_resolve(m, **ids) for m in plan.mitigations))
+    _insert(OwnerDecision, (_resolve(o, **ids) for o in plan.owner_decisions))
     db.session.flush()
+    refresh(meetings=[meeting_id])  # every role judged, every statement and sheet published
     return DemoLogins(staff=plan.users[plan.staff_ix]["email"],
                       reviewer=plan.users[plan.reviewer_ix]["email"],
                       faculty=plan.users[plan.busiest_ix]["email"], password=password)

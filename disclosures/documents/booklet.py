@@ -8,7 +8,7 @@ from .. import wording
 from . import pdf
 from .data import Booklet
 from .pdf import Paragraph
-from .sheet import labelled, statement_flowables
+from .sheet import labelled, statement_flowables, version_line
 from .text import markup
 
 
@@ -25,9 +25,8 @@ def _booklet_pdf(booklet: Booklet, size: str) -> bytes:
         Paragraph(f"Faculty disclosures · {booklet.starts_on:%B %-d} – {booklet.ends_on:%B %-d, %Y}"
                   + (f" · {markup(booklet.location, 200)}" if booklet.location else ""),
                   st["subtitle"]),
-        Paragraph(f"{wording.INTRO} {wording.LISTED_BY_FAMILY_NAME} Information as of "
-                  f"{booklet.as_of:%B %-d, %Y %-I:%M %p} ({markup(booklet.timezone)} time).",
-                  st["intro"]),
+        Paragraph(f"{wording.SHEET_INTRO} {wording.LISTED_BY_FAMILY_NAME} "
+                  f"{version_line(booklet)} ({markup(booklet.timezone)} time).", st["intro"]),
     ]
     if not booklet.people:
         story.append(Paragraph(wording.NO_FACULTY_FOR_MEETING, st["base"]))
@@ -51,7 +50,8 @@ def _booklet_pdf(booklet: Booklet, size: str) -> bytes:
         story,
         title=f"Faculty disclosures — {booklet.meeting}",
         header=f"{booklet.meeting} · Faculty disclosures",
-        footer="Faculty disclosures (ACCME Standard 3)",
+        footer=f"Faculty disclosures (ACCME Standard 3) · version {booklet.version} · "
+               f"fingerprint {booklet.fingerprint}",
         size=size,
         subject="Disclosure of relevant financial relationships to learners",
     )

@@ -12,6 +12,12 @@ from .pdf import Paragraph
 from .text import markup
 
 
+def version_line(document) -> str:
+    """"Version 4 (fingerprint 1a2b3c4d), public since …": which published version this is."""
+    return (f"Version {document.version} (fingerprint {document.fingerprint}), public since "
+            f"{document.as_of:%B %-d, %Y %-I:%M %p}")
+
+
 def time_range(start, end) -> str:
     return f"{start:%-I:%M %p} – {end:%-I:%M %p}"
 
@@ -28,7 +34,7 @@ def labelled(sentence: wording.Labelled, style) -> Paragraph:
 def statement_flowables(name: str, statement: Statement, st: dict) -> list[Flowable]:
     """The lines under a person's name: relationships + mitigation, none, or under review."""
     closing = wording.closing(statement.kind, markup(name))
-    if statement.kind == StatementKind.REVIEW:
+    if statement.kind in (StatementKind.REVIEW, StatementKind.AWAITING):
         return [Paragraph(closing, st["review"])]
     lines: list[Flowable] = [
         Paragraph(f"{markup(company)} — {markup(nature)}", st["line"], bulletText="•")
@@ -57,6 +63,13 @@ def activity_flowables(activity: ActivitySheet, st: dict) -> list[Flowable]:
     )
     meta.keepWithNext = True
     story.append(meta)
+    if activity.people:
+        # The Standard 3 statement only where it is true; otherwise who is pending.
+        if activity.complete:
+            story.append(Paragraph(wording.INTRO, st["intro"]))
+        else:
+            story.append(Paragraph(wording.pending(markup(n, 300) for n in activity.pending),
+                                   st["review"]))
     if not activity.people:
         story.append(Paragraph(wording.NO_FACULTY_FOR_ACTIVITY, st["line"]))
     for person in activity.people:
@@ -88,7 +101,7 @@ def _room_sheet_pdf(sheet: RoomSheet, size: str) -> bytes:
         Paragraph(f"Faculty disclosures · <b>{markup(sheet.room, 200)}</b>"
                   + (f" · {markup(sheet.location, 200)}" if sheet.location else ""),
                   st["subtitle"]),
-        Paragraph(f"{wording.INTRO} Information as of {sheet.as_of:%B %-d, %Y %-I:%M %p} "
+        Paragraph(f"{wording.SHEET_INTRO} {version_line(sheet)} "
                   f"({markup(sheet.timezone)} time).", st["intro"]),
     ]
     if not sheet.days:
@@ -103,7 +116,8 @@ def _room_sheet_pdf(sheet: RoomSheet, size: str) -> bytes:
         story,
         title=f"Faculty disclosures: {sheet.room} — {sheet.meeting}",
         header=f"{sheet.meeting} · {sheet.room}",
-        footer="Faculty disclosures (ACCME Standard 3)",
+        footer=f"Faculty disclosures (ACCME Standard 3) · version {sheet.version} · "
+               f"fingerprint {sheet.fingerprint}",
         size=size,
         subject="Disclosure of relevant financial relationships to learners",
     )

@@ -53,7 +53,7 @@ def slide_pdf(slide: Slide) -> bytes:
     ]
     statement = slide.statement
     closing = wording.closing(statement.kind, markup(slide.name, 300))
-    if statement.kind == StatementKind.REVIEW:
+    if statement.kind in (StatementKind.REVIEW, StatementKind.AWAITING):
         story.append(Paragraph(f"{closing} {wording.UNDER_REVIEW_ON_SLIDE}", review))
     elif statement.kind == StatementKind.NONE:
         story.append(Paragraph(closing, strong))

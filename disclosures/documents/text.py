@@ -68,3 +68,17 @@ def markup(value: object, limit: int = DEFAULT_LIMIT) -> str:
 def _run(text: str, font: str | None) -> str:
     escaped = escape(text)
     return f'<font name="{font}">{escaped}</font>' if font else escaped
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form for searching and sorting."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold().strip()
+
+
+def family_sort_key(name: str) -> str:
+    """Sort by family name (last word, ignoring a parenthesised transliteration), then name."""
+    bare = name.split("(")[0].strip() or name
+    words = bare.split()
+    last = words[-1] if words else bare
+    return f"{fold(last)}\x00{fold(name)}"

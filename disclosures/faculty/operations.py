@@ -1,12 +1,10 @@
-"""The rules of a disclosure and of the company registry. Operations never commit.
+"""The rules of a disclosure. Operations never commit.
 
 Faculty side: ``submit_disclosure`` checks every Standard 3 rule (the 24-month
 window, dates, the explicit has/has-not choice, the attestation) and saves a
 new ``Disclosure`` version, carrying the review of unchanged relationships.
 
-Staff side: ``confirm_company``, ``add_alias``, ``merge_companies`` keep the
-registry clean; ``record_owner_decision`` records which Standard 3 exception
-lets an owner or employee of an ineligible company take part.
+The company registry (matching what faculty type) is ``registry.operations``.
 
 Each operation writes its audit event. Disclosure contents (company names,
 natures, details) never go into the audit ``changes``: only ids and counts.
@@ -14,13 +12,12 @@ natures, details) never go into the audit ``changes``: only ids and counts.
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from ..audit import record
 from ..enums import Nature
@@ -36,7 +33,9 @@ from ..models import (
     normalise_company_name,
     utcnow,
 )
+from ..publication.operations import refresh
 from ..registry.operations import find_company
+from ..state import months_before
 
 
 def lookback_months() -> int:
@@ -107,14 +106,6 @@ class SubmissionResult:
 
 
 # --------------------------------------------------------------------------- dates
-
-
-def months_before(day: date, months: int) -> date:
-    """The same day ``months`` calendar months earlier (clamped to the month's end)."""
-    total = day.year * 12 + (day.month - 1) - months
-    year, month = divmod(total, 12)
-    month += 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def window_start(submitted_on: date, months: int | None = None) -> date:
@@ -260,10 +251,13 @@ def latest_disclosure(person: User) -> Disclosure | None:
 
 
 def _carry_review(new: Relationship, old: Relationship) -> None:
-    """Copy each determination of ``old`` (and its mitigations) onto ``new``."""
+    """Copy each decision in force about ``old`` (and its mitigations) onto ``new``: a
+    first decision about ``new``, dated as the decision it copies."""
+    later = aliased(Determination)
     determinations = db.session.scalars(
         sa.select(Determination)
-        .where(Determination.relationship_id == old.id)
+        .where(Determination.relationship_id == old.id,
+               ~sa.exists().where(later.supersedes_id == Determination.id))
         .options(selectinload(Determination.mitigations))
     ).all()
     for previous in determinations:
@@ -310,10 +304,11 @@ def submit_disclosure(
       nature, start and end) gets ``carried_from_id`` and copies of that
       relationship's determinations and mitigations, so its review stands;
       changed or new relationships start without any;
-    - when an owner/employee relationship with an ineligible company is new in
-      this version, staff decisions already recorded on the person's current
-      assignments are cleared (the exception was judged for other companies)
-      and each clearing is audited;
+    - owner/employee decisions are per company, so an owner or employee of a company
+      new in this version awaits a staff decision for it (nothing to clear);
+    - refreshes the person's roles (``publication.refresh``): a role whose session has
+      not started judges this version; one already started keeps the version in force
+      at its start;
     - writes one ``disclosure.submitted`` audit event (ids and counts only).
     """
     now = now or utcnow()
@@ -342,7 +337,6 @@ def submit_disclosure(
 
     created: dict[str, Company] = {}
     unused_previous = list(previous.relationships) if previous else []
-    new_owner_employee = False
     rows = [r for r in entry.relationships if not r.is_blank] if entry.has_relationships else []
     for row in rows:
         typed = " ".join(row.company_name.split())
@@ -381,36 +375,8 @@ def submit_disclosure(
             relationship.carried_from_id = match.id
             _carry_review(relationship, match)
             result.carried += 1
-        elif (
-            relationship.nature.makes_owner_or_employee
-            and company.is_ineligible
-            and (relationship.ended_on is None or relationship.ended_on >= today)
-        ):
-            new_owner_employee = True
 
     db.session.flush()
-    if new_owner_employee:
-        decided = db.session.scalars(
-            sa.select(Assignment).where(
-                Assignment.user_id == person.id,
-                Assignment.removed_at.is_(None),
-                Assignment.owner_exception.is_not(None),
-            )
-        ).all()
-        for assignment in decided:
-            before = assignment.owner_exception
-            assignment.owner_exception = None
-            assignment.owner_decision_note = None
-            assignment.owner_decided_by = None
-            assignment.owner_decided_at = None
-            record(
-                person,
-                "assignment.owner_decision_reset",
-                assignment,
-                {"owner_exception": {"before": before, "after": None}, "disclosure_id": disclosure.id},
-                subject=person,
-            )
-
     record(
         person,
         "disclosure.submitted",
@@ -426,6 +392,7 @@ def submit_disclosure(
         },
         subject=person,
     )
+    refresh(db.session.scalars(sa.select(Assignment.id).where(Assignment.user_id == person.id)))
     return result
 
 

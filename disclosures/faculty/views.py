@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import sqlalchemy as sa
 from flask import (
     Blueprint,
@@ -18,11 +16,11 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload, selectinload
 
-from .. import permissions
+from .. import clock, permissions
 from ..extensions import db
 from ..models import Activity, Assignment, Disclosure, Relationship, utcnow
 from ..registry import operations as registry
-from ..state import states_for
+from ..state import StateView
 from . import operations
 from .forms import CompanyQueryForm, DisclosureForm, RelationshipForm
 
@@ -49,7 +47,7 @@ def home():
         .options(joinedload(Assignment.activity).joinedload(Activity.meeting))
         .order_by(Activity.starts_at)
     ).all()
-    statuses = states_for(assignments, date.today())
+    statuses = {a.id: StateView.of(a) for a in assignments}
     versions = db.session.scalars(
         sa.select(Disclosure)
         .where(Disclosure.user_id == current_user.id)
@@ -62,7 +60,7 @@ def home():
         assignments=assignments,
         statuses=statuses,
         latest=latest,
-        is_current=bool(latest and latest.is_valid_on(date.today())),
+        is_current=bool(latest and latest.is_valid_on(clock.now().date())),
         versions=versions,
     )
 
@@ -73,7 +71,7 @@ def disclose():
     form = DisclosureForm()
     latest = operations.latest_disclosure(current_user)
     if not form.is_submitted() and latest is not None:
-        form.fill_from(latest, date.today())
+        form.fill_from(latest, clock.now().date())
     status = 200
     if form.is_submitted() and form.row_action() is None:
         if form.validate():
@@ -108,7 +106,7 @@ def disclose():
             "faculty/disclose.html",
             form=form,
             latest=latest,
-            window_start=operations.window_start(date.today()),
+            window_start=operations.window_start(clock.now().date()),
             row_template=RelationshipForm(prefix="relationships-__index__-"),
         ),
         status,

@@ -22,6 +22,7 @@ from ..auth import operations as account_operations
 from ..enums import AssignmentRole
 from ..extensions import db
 from ..models import Activity, Assignment, Meeting, Room, User
+from ..publication.operations import refresh
 from ..staff import operations as ops
 from .reading import (
     COLUMNS,
@@ -206,6 +207,8 @@ def apply_import(actor: User | None, meeting: Meeting, plan: ImportPlan,
         "created": [c.code for c in plan.created],
         "updated": [c.code for c in plan.updated],
     })
+    if plan.changes_anything:
+        refresh(meetings=[meeting.id])
     return counts
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import SearchField, StringField
-from wtforms.validators import Length, Optional, Regexp, ValidationError
+from wtforms import DateTimeField, IntegerField, SearchField, StringField
+from wtforms.validators import Length, NumberRange, Optional, Regexp, ValidationError
 
 from ..documents.data import fold
 from ..fields import PageSizeForm  # noqa: F401  (the public pages' paper size)
@@ -47,3 +47,24 @@ class SearchForm(_GetForm):
 
     def page_number(self) -> int:
         return int(self.page.data or 1)
+
+
+class VersionForm(_GetForm):
+    """Which published version of a sheet: ``?version=N``, or the one public ``?at=`` a
+    moment in the meeting's time (YYYY-MM-DDTHH:MM); neither: the current one."""
+
+    version = IntegerField("Version", validators=[
+        Optional(), NumberRange(min=1, max=1_000_000, message="A version is a number from 1.")])
+    at = DateTimeField("At", format=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
+                       validators=[Optional()])
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        if self.at.errors:
+            self.at.errors = ["Write the moment as YYYY-MM-DDTHH:MM in the meeting's time, "
+                              "for example ?at=2027-10-07T09:30."]
+        return ok
+
+    def validate_at(self, field):
+        if field.data is not None and self.version.data is not None:
+            raise ValidationError("Ask for a version or a moment (?at=), not both.")

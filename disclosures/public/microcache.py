@@ -2,14 +2,12 @@
 link to): a burst of scans costs a dict lookup.
 
 When a session starts, hundreds of attendees scan the room's QR code within a few
-seconds. Without this cache every one of those requests runs the change-marker
-query (``documents.data.load_room``, tens of milliseconds for a busy room) and, for
-the PDF, reads the file from the disk cache. Here each worker process keeps, for
-``PUBLIC_CACHE_SECONDS`` (default 2 s), what an anonymous request for
-(kind, token, page size) resolved to: the change marker (ETag, Last-Modified), the
-bytes sent and the response headers. A hit issues no
-SQL statement and reads no file; conditional requests (If-None-Match /
-If-Modified-Since) are answered 304 from the cached marker.
+seconds. Without this cache every one of those requests looks up the room's published
+sheet version and renders it (or reads its PDF from the database). Here each worker
+process keeps, for ``PUBLIC_CACHE_SECONDS`` (default 2 s), what an anonymous request for
+(kind, token, page size) resolved to: its validator (ETag, Last-Modified), the bytes
+sent and the response headers. A hit issues no SQL statement; conditional requests
+(If-None-Match / If-Modified-Since) are answered 304 from the kept validator.
 
 An unknown token is never kept: it always costs the query and answers 404 (so a
 newly issued token works at once in every worker).
@@ -36,10 +34,9 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import event
-
-from ..documents.data import ChangeMarker
 
 # The clock of entry ages (tests replace it to age entries without sleeping).
 clock = time.monotonic
@@ -48,10 +45,18 @@ _DIRTY = "public_microcache_dirty"
 
 
 @dataclass(frozen=True, slots=True)
+class Validator:
+    """What a conditional request is answered from: the ETag and Last-Modified."""
+
+    etag: str
+    last_modified: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Entry:
     """What one anonymous request for a room sheet resolved to."""
 
-    marker: ChangeMarker
+    marker: Validator
     content: bytes
     headers: tuple[tuple[str, str], ...]  # of the 200 response, Content-Length aside
     stored_at: float
@@ -136,8 +141,19 @@ def _flag_statement(orm_execute_state) -> None:
 
 
 def _clear_if_written(session) -> None:
+    # A savepoint's commit fires this too: wait for the real one (a request reading in
+    # between would see the old rows and could keep them under the new generation).
+    if session.in_nested_transaction():
+        return
     if session.info.pop(_DIRTY, False):
         clear()
+
+
+def commit_derived(session) -> None:
+    """Commit what only derives from the published record (a PDF built on first request
+    and kept for every server): nothing public changed, so this cache stays."""
+    session.info.pop(_DIRTY, None)
+    session.commit()
 
 
 def _forget_writes(session) -> None:

@@ -1,11 +1,14 @@
-"""Public pages (no login): room sheets and the all-faculty page, their PDFs, and slides.
+"""Public pages (no login): room sheets and the all-faculty pages, their PDFs, and slides.
 
-Attendees scan a room's QR code and land on ``/r/<token>``. Every response carries
-an ETag and Last-Modified from ``documents.data`` change markers (one aggregate
-query), answers 304 when nothing changed, and reuses rendered pages (memory) and
-PDFs (disk, keyed by the marker) until the data they show changes. In front of that,
-anonymous room sheets are kept per worker for ``PUBLIC_CACHE_SECONDS`` (``microcache``):
-a burst of scans at session start costs a dict lookup, not the change-marker query.
+Attendees scan a room's QR code and land on ``/r/<token>``. What they read is the
+published record (``disclosures.publication``): a room sheet is the room's latest
+``SheetVersion`` (or, with ``?version=N`` or ``?at=YYYY-MM-DDTHH:MM`` in the meeting's
+time, the one public then: it was public, so it stays public), and its PDF is that
+version's stored bytes. The all-faculty pages and the booklet show each role's published
+statement at the meeting's current publication step. ETags come from those versions, so
+a conditional request costs one indexed look-up; anonymous answers are also kept per
+worker for ``PUBLIC_CACHE_SECONDS`` (``microcache``), so a burst of scans at session start
+costs a dict lookup.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import hashlib
 import re
 import threading
 from collections import OrderedDict
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import (
     Blueprint,
@@ -29,16 +32,17 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload
 
-from ..documents import booklet as booklet_doc
+from .. import clock
 from ..documents import data
-from ..documents import sheet as sheet_doc
 from ..documents import slide as slide_doc
-from ..documents.cache import cached_pdf
+from ..documents.text import fold
 from ..extensions import db, limiter
-from ..models import Activity, Assignment, Meeting
+from ..models import Activity, Assignment, Meeting, PublicationStep, Room, SheetVersion
 from ..permissions import disclosure_refusal, require
+from ..publication import operations as publication
 from . import microcache
-from .forms import PageSizeForm, SearchForm
+from .forms import PageSizeForm, SearchForm, VersionForm
+from .microcache import Validator
 
 bp = Blueprint("public", __name__)
 
@@ -48,77 +52,73 @@ NOT_FOUND_ROOM = (
 )
 
 
-class _Memo:
-    """A small thread-safe LRU for rendered pages and built booklets."""
+class _Booklets:
+    """The last few booklets this worker built (keyed by meeting and publication step): the
+    letter pages and searches of a large meeting read one booklet, built in one query."""
 
-    def __init__(self, size: int = 256):
+    def __init__(self, size: int = 16):
         self.size = size
         self.items: OrderedDict = OrderedDict()
+        self.times: OrderedDict = OrderedDict()  # (meeting, step) → when the step was taken
         self.lock = threading.Lock()
 
-    def get(self, key):
+    def get(self, meeting: Meeting) -> data.Booklet:
+        key = (meeting.id, meeting.publication_seq)
         with self.lock:
-            value = self.items.get(key)
-            if value is not None:
+            found = self.items.get(key)
+            if found is not None:
                 self.items.move_to_end(key)
-            return value
-
-    def put(self, key, value) -> None:
+                return found
+        built = data.booklet(meeting)
         with self.lock:
-            self.items[key] = value
-            self.items.move_to_end(key)
+            self.items[key] = built
             while len(self.items) > self.size:
                 self.items.popitem(last=False)
+        return built
+
+    def step_time(self, meeting: Meeting, read) -> datetime:
+        key = (meeting.id, meeting.publication_seq)
+        with self.lock:
+            found = self.times.get(key)
+        if found is None:
+            found = read() or meeting.created_at
+            with self.lock:
+                self.times[key] = found
+                while len(self.times) > self.size:
+                    self.times.popitem(last=False)
+        return found
 
     def clear(self) -> None:
         with self.lock:
             self.items.clear()
+            self.times.clear()
 
 
-pages = _Memo(512)
-booklets = _Memo(16)
+booklets = _Booklets()
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _period() -> int:
-    return int(current_app.config.get("DOCUMENT_CACHE_SECONDS", 600))
-
-
-def _is_fresh(marker: data.ChangeMarker) -> bool:
+def _is_fresh(validator: Validator) -> bool:
     if request.if_none_match:
-        return request.if_none_match.contains(marker.etag)
+        return request.if_none_match.contains(validator.etag)
     since = request.if_modified_since
-    return since is not None and marker.last_modified <= since
+    return since is not None and validator.last_modified.replace(microsecond=0) <= since
 
 
-def _finish(response: Response, marker: data.ChangeMarker) -> Response:
-    response.set_etag(marker.etag)
-    response.last_modified = marker.last_modified
+def _finish(response: Response, validator: Validator) -> Response:
+    response.set_etag(validator.etag)
+    response.last_modified = validator.last_modified.replace(microsecond=0)
     # Revalidate every time: a re-issued room code must stop working at once.
     response.headers["Cache-Control"] = "public, no-cache"
     return response
 
 
-def _not_modified(marker: data.ChangeMarker) -> Response:
-    return _finish(Response(status=304), marker)
+def _not_modified(validator: Validator) -> Response:
+    return _finish(Response(status=304), validator)
 
 
 def _cacheable_render() -> bool:
     """Only anonymous pages without flashed messages are the same for everyone."""
     return not current_user.is_authenticated and not session.get("_flashes")
-
-
-def _page(key, render) -> str:
-    if not _cacheable_render():
-        return render()
-    html = pages.get(key)
-    if html is None:
-        html = render()
-        pages.put(key, html)
-    return html
 
 
 def _size_or_400() -> str:
@@ -129,32 +129,30 @@ def _size_or_400() -> str:
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", data.fold(text)).strip("-")[:60] or "disclosures"
+    return re.sub(r"[^a-z0-9]+", "-", fold(text)).strip("-")[:60] or "disclosures"
 
 
-def _cached_pdf(kind: str, key: str, marker: data.ChangeMarker, size: str, build) -> bytes:
-    return cached_pdf(current_app.config["DOCUMENT_CACHE_DIR"], kind, key, marker.etag, size, build)
-
-
-def _pdf_response(content: bytes, filename: str, marker: data.ChangeMarker | None = None) -> Response:
+def _pdf_response(content: bytes, filename: str, validator: Validator | None = None) -> Response:
     response = Response(content, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
-    if marker is not None:
-        _finish(response, marker)
+    if validator is not None:
+        _finish(response, validator)
     return response
 
 
-def _room_or_404(token: str):
-    """The room and its change marker. A replaced code's 404 names the meeting and links to
-    its all-faculty disclosures (the old sign still hangs somewhere); an unknown code gets
-    the generic 404. Neither sends an attendee to the login page."""
-    from ..models import Room, RoomTokenRetired, hash_token  # (imports kept in this function)
+def _room_or_404(token: str) -> Room:
+    """The room with this code. A replaced code's 404 names the meeting and links to its
+    all-faculty disclosures (the old sign still hangs somewhere); an unknown code gets the
+    generic 404. Neither sends an attendee to the login page."""
+    from ..models import RoomTokenRetired, hash_token  # (imports kept in this function)
 
     if len(token) > 64:
         abort(404, description=NOT_FOUND_ROOM)
-    found = data.load_room(token, _now(), _period())
-    if found is not None:
-        return found
+    room = db.session.scalars(
+        db.select(Room).where(Room.public_token == token).options(joinedload(Room.meeting))
+    ).first()
+    if room is not None:
+        return room
     replaced = db.session.execute(
         db.select(Room.name, Meeting.name, Meeting.slug)
         .join(RoomTokenRetired, RoomTokenRetired.room_id == Room.id)
@@ -169,22 +167,54 @@ def _room_or_404(token: str):
     abort(Response(html, status=404, mimetype="text/html"))
 
 
+def _sheet_version(room: Room) -> SheetVersion:
+    """The version asked for (``?version=N`` or ``?at=`` in the meeting's time), else the
+    latest; 400 for a request that does not parse, 404 for a version that never was."""
+    form = VersionForm(request.args)
+    if not form.validate():
+        abort(400, description=" ".join(e for errors in form.errors.values() for e in errors))
+    if form.version.data is None and form.at.data is None:
+        version = publication.latest_sheet(room)
+        if version is None:  # a room from before the published record: publish it now
+            publication.refresh(rooms=[room.id])
+            db.session.commit()
+            version = publication.latest_sheet(room)
+        return version
+    if form.version.data is not None:
+        version = publication.sheet_version(room, number=form.version.data)
+        if version is None:
+            abort(404, description=f"This room's sheet has no version {form.version.data}. "
+                  "Leave out ?version= to read the current one.")
+        return version
+    moment = form.at.data.replace(tzinfo=room.meeting.tz)
+    version = publication.sheet_version(room, at=moment)
+    if version is None:
+        abort(404, description="This room's sheet was not yet published at that time.")
+    return version
+
+
+def _validator(version: SheetVersion, size: str | None = None) -> Validator:
+    tag = f"r{version.room_id}.{version.number}" + (f".{size}" if size else "")
+    return Validator(tag, version.valid_from)
+
+
 # --- Room sheets ---------------------------------------------------------------------------
 
 def _sheet_key(kind: str, token: str) -> tuple[tuple, float]:
     """(micro-cache key, how long this request may reuse an entry: 0 for not at all).
 
     The raw ``?size=`` is part of a PDF's key, so a hit needs no form: only requests whose
-    size the form accepted are ever stored. Logged-in users and flashed messages bypass."""
+    size the form accepted are ever stored. Logged-in users, flashed messages and requests
+    for an earlier version bypass."""
     seconds = float(current_app.config.get("PUBLIC_CACHE_SECONDS", 0))
-    if seconds <= 0 or not _cacheable_render():
+    if seconds <= 0 or not _cacheable_render() or "version" in request.args or "at" in request.args:
         seconds = 0.0
     return (kind, token, request.args.get("size") if kind.endswith("pdf") else None), seconds
 
 
 def _through_microcache(kind: str, ident: str, respond, *, keep: bool = True) -> Response:
-    """This worker's micro-cached answer (no query, no file read; 304 from the kept
-    marker), or ``respond()``, whose 200 is kept for the next requests (see ``microcache``).
+    """This worker's micro-cached answer (no query; 304 from the kept validator), or
+    ``respond()``, whose 200 is kept for the next requests (see ``microcache``).
     ``keep=False``: neither read nor stored (searches)."""
     key, max_age = _sheet_key(kind, ident)
     if not keep:
@@ -199,7 +229,7 @@ def _through_microcache(kind: str, ident: str, respond, *, keep: bool = True) ->
     etag, _weak = response.get_etag()
     if max_age and response.status_code == 200 and etag and response.last_modified:
         headers = tuple((k, v) for k, v in response.headers.items() if k != "Content-Length")
-        _keep(key, microcache.Entry(data.ChangeMarker(etag, response.last_modified),
+        _keep(key, microcache.Entry(Validator(etag, response.last_modified),
                                     response.get_data(), headers, microcache.clock()),
               generation, max_age)
     return response
@@ -219,36 +249,36 @@ def room_sheet(token: str):
 
 
 def _room_sheet(token: str) -> Response:
-    room, marker = _room_or_404(token)
-    if _is_fresh(marker):
-        return _not_modified(marker)
-
-    def render() -> str:
-        sheet = data.room_sheet(room, _now(), as_of=marker.last_modified)
-        return render_template("public/room_sheet.html", intro=data.INTRO, sheet=sheet, token=token,
-                               meeting=room.meeting)
-
-    html = _page(("room", token, marker.etag), render)
-    return _finish(Response(html, mimetype="text/html"), marker)
+    room = _room_or_404(token)
+    version = _sheet_version(room)
+    validator = _validator(version)
+    if _is_fresh(validator):
+        return _not_modified(validator)
+    latest = "version" not in request.args and "at" not in request.args
+    today = clock.meeting_today(room.meeting) if latest else None
+    sheet = data.room_sheet(version, today=today)
+    html = render_template("public/room_sheet.html", sheet=sheet, token=token,
+                           meeting=room.meeting, latest=latest)
+    return _finish(Response(html, mimetype="text/html"), validator)
 
 
 @bp.route("/r/<token>.pdf")
 def room_sheet_pdf(token: str):
-    """The same sheet as a printable PDF (?size=letter|a4), cached on disk per change marker."""
+    """The same sheet as a printable PDF (?size=letter|a4): the version's stored bytes."""
     return _through_microcache("pdf", token, lambda: _room_sheet_pdf(token))
 
 
 def _room_sheet_pdf(token: str) -> Response:
     size = _size_or_400()
-    room, marker = _room_or_404(token)
-    if _is_fresh(marker):
-        return _not_modified(marker)
-    content = _cached_pdf(
-        "rooms", str(room.id), marker, size,
-        lambda: sheet_doc.room_sheet_pdf(
-            data.room_sheet(room, _now(), as_of=marker.last_modified), size),
-    )
-    return _pdf_response(content, f"disclosures-{_slug(room.name)}.pdf", marker)
+    room = _room_or_404(token)
+    version = _sheet_version(room)
+    validator = _validator(version, size)
+    if _is_fresh(validator):
+        return _not_modified(validator)
+    stored = publication.sheet_pdf(version, size)
+    microcache.commit_derived(db.session)  # a PDF built now is kept for every server (and verify-sheet)
+    return _pdf_response(stored.content,
+                         f"disclosures-{_slug(room.name)}-v{version.number}.pdf", validator)
 
 
 # --- All faculty ---------------------------------------------------------------------------
@@ -298,7 +328,7 @@ def _faculty_url(slug: str | None, letter: str | None = None, number: int = 1, *
 
 
 def _current_meeting_or_404() -> Meeting:
-    meeting = data.current_meeting(_now().date())
+    meeting = data.current_meeting(clock.now().date())
     if meeting is None:
         abort(404, description="No meeting has been published yet.")
     return meeting
@@ -311,29 +341,21 @@ def _meeting_by_slug(slug: str) -> Meeting:
     return meeting
 
 
-def _meeting_marker(meeting: Meeting) -> data.ChangeMarker:
-    """The meeting's change marker (one aggregate query, tens of milliseconds at 2,000 faculty),
-    kept in this worker's micro-cache like the pages: a run of searches, each a different
-    page, asks for it once per ``PUBLIC_CACHE_SECONDS``, and sees a change as soon as the
-    letter pages do. Logged-in users always ask the database."""
-    key, max_age = _sheet_key("faculty-marker", str(meeting.id))
-    entry = microcache.sheets.get(key, max_age) if max_age else None
-    if entry is not None:
-        return entry.marker
-    generation = microcache.sheets.generation
-    marker = data.meeting_marker(meeting, _now(), _period())
-    if max_age:
-        _keep(key, microcache.Entry(marker, b"", (), microcache.clock()), generation, max_age)
-    return marker
+def _meeting_marker(meeting: Meeting) -> Validator:
+    """The all-faculty pages' validator: the meeting's publication step (no query: the
+    meeting row holds it) and when it was taken."""
+    return Validator(f"m{meeting.id}.{meeting.publication_seq}", _step_time(meeting))
 
 
-def _booklet(meeting: Meeting, marker: data.ChangeMarker) -> data.Booklet:
-    key = (meeting.id, marker.etag)
-    built = booklets.get(key)
-    if built is None:
-        built = data.booklet(meeting, _now(), as_of=marker.last_modified)
-        booklets.put(key, built)
-    return built
+def _step_time(meeting: Meeting) -> datetime:
+    """When the meeting's current publication step was taken (kept with its booklet: a
+    step never changes, so a flood of searches asks for it once)."""
+    return booklets.step_time(meeting, lambda: db.session.scalar(db.select(PublicationStep.at).where(
+        PublicationStep.meeting_id == meeting.id, PublicationStep.seq == meeting.publication_seq)))
+
+
+def _booklet(meeting: Meeting, marker) -> data.Booklet:
+    return booklets.get(meeting)
 
 
 def _render_faculty(meeting: Meeting, slug: str | None, booklet: data.Booklet, form: SearchForm, *,
@@ -350,7 +372,7 @@ def _render_faculty(meeting: Meeting, slug: str | None, booklet: data.Booklet, f
         return _faculty_url(slug, letter, number)
 
     return render_template(
-        "public/all_faculty.html", intro=data.INTRO, meeting=meeting, booklet=booklet, form=form,
+        "public/all_faculty.html", meeting=meeting, booklet=booklet, form=form,
         letters=letters, letter=letter, letter_label=_letter_label(letter) if letter else None,
         page=page, query=query, page_url=page_url, index_url=_faculty_url(slug),
         pdf_url=url_for("public.all_faculty_pdf") if slug is None
@@ -369,23 +391,20 @@ def _all_faculty(meeting: Meeting, slug: str | None) -> Response:
     if _is_fresh(marker):
         return _not_modified(marker)
 
-    def render() -> str:
-        booklet = _booklet(meeting, marker)
-        everyone = data.people_page(booklet.people, 1, LETTER_PAGE_SIZE)
-        return _render_faculty(meeting, slug, booklet, form,
-                               page=everyone if everyone.count == 1 else None)
-
-    html = _page(("faculty", meeting.id, marker.etag, slug is None), render)
+    booklet = _booklet(meeting, marker)
+    everyone = data.people_page(booklet.people, 1, LETTER_PAGE_SIZE)
+    html = _render_faculty(meeting, slug, booklet, form,
+                           page=everyone if everyone.count == 1 else None)
     return _finish(Response(html, mimetype="text/html"), marker)
 
 
 def _search(meeting: Meeting, slug: str | None, form: SearchForm, query: str,
-            marker: data.ChangeMarker) -> Response:
+            marker: Validator) -> Response:
     """One page of the people whose name or statement's company contains ``query``; each
     search page has its own validator. Not kept: searches are many and rarely repeated."""
     number = form.page_number()
-    digest = hashlib.sha256(f"{data.fold(query)}\x00{number}".encode()).hexdigest()[:12]
-    search_marker = data.ChangeMarker(f"{marker.etag}-{digest}", marker.last_modified)
+    digest = hashlib.sha256(f"{fold(query)}\x00{number}".encode()).hexdigest()[:12]
+    search_marker = Validator(f"{marker.etag}-{digest}", marker.last_modified)
     if _is_fresh(search_marker):
         return _not_modified(search_marker)
     booklet = _booklet(meeting, marker)
@@ -405,16 +424,13 @@ def _letter_page(meeting: Meeting, slug: str | None, letter: str, number: int) -
     if _is_fresh(marker):
         return _not_modified(marker)
 
-    def render() -> str:
-        booklet = _booklet(meeting, marker)
-        page = data.people_page(booklet.by_letter.get(letter, ()), number, LETTER_PAGE_SIZE)
-        if page is None:
-            abort(404, description=f"There is no page {number} under {_letter_label(letter)}: "
-                  "choose a letter or a page on the all-faculty page.")
-        return _render_faculty(meeting, slug, booklet, SearchForm(formdata=None), letter=letter,
-                               page=page)
-
-    html = _page(("faculty-letter", meeting.id, marker.etag, slug is None, letter, number), render)
+    booklet = _booklet(meeting, marker)
+    page = data.people_page(booklet.by_letter.get(letter, ()), number, LETTER_PAGE_SIZE)
+    if page is None:
+        abort(404, description=f"There is no page {number} under {_letter_label(letter)}: "
+              "choose a letter or a page on the all-faculty page.")
+    html = _render_faculty(meeting, slug, booklet, SearchForm(formdata=None), letter=letter,
+                           page=page)
     return _finish(Response(html, mimetype="text/html"), marker)
 
 
@@ -423,9 +439,10 @@ def _all_faculty_pdf(meeting: Meeting, slug: str | None) -> Response:
     marker = _meeting_marker(meeting)
     if _is_fresh(marker):
         return _not_modified(marker)
-    content = _cached_pdf("booklets", str(meeting.id), marker, size,
-                          lambda: booklet_doc.booklet_pdf(_booklet(meeting, marker), size))
-    return _pdf_response(content, f"faculty-disclosures-{_slug(meeting.slug)}.pdf", marker)
+    stored = publication.booklet_pdf(meeting, size, lambda: _booklet(meeting, marker))
+    microcache.commit_derived(db.session)  # a PDF built now is kept for every server (and verify-sheet)
+    return _pdf_response(stored.content, f"faculty-disclosures-{_slug(meeting.slug)}"
+                         f"-v{meeting.publication_seq}.pdf", marker)
 
 
 def _faculty_response(kind: str, slug: str | None, respond, *parts) -> Response:
@@ -489,11 +506,12 @@ def assignment_slide(assignment_id: int):
             joinedload(Assignment.user),
             joinedload(Assignment.activity).joinedload(Activity.meeting),
             joinedload(Assignment.activity).joinedload(Activity.room),
+            joinedload(Assignment.statement),
         )
     ).first()
     if assignment is None or assignment.is_removed:
         abort(404, description="This role does not exist or was removed from the programme.")
     refusal = disclosure_refusal(current_user, assignment.user)
     require(refusal is None, refusal)
-    content = slide_doc.slide_pdf(data.slide(assignment, _now()))
+    content = slide_doc.slide_pdf(data.slide(assignment))
     return _pdf_response(content, f"disclosure-slide-{_slug(assignment.activity.code)}.pdf")

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..documents import spreadsheet
@@ -31,26 +30,32 @@ from ..models import (
     Disclosure,
     Meeting,
     Mitigation,
+    OwnerDecision,
+    PublicationStep,
     Relationship,
     Room,
+    SheetPdf,
+    SheetVersion,
+    Statement,
     User,
     utcnow,
 )
 from ..permissions import MANAGE_MEETING, is_admin, is_auditor, meetings_where
-from ..state import states_for
+from ..state import judgements
 
 CSV_COLUMNS = [
     "meeting", "activity_code", "activity_title", "activity_starts_local", "room",
     "person_name", "person_degrees", "person_email", "role", "assigned_at", "removed_at",
-    "state", "state_reasons",
-    "owner_exception", "owner_decision_note", "owner_decided_by", "owner_decided_at",
+    "state_at_start", "state_reasons", "late", "latest_state",
+    "statement_at_start", "statement_version", "statement_valid_from", "statement_sha256",
+    "owner_decisions",
     "disclosure_version", "disclosure_submitted_at", "disclosure_valid_until",
     "has_relationships", "attested_complete", "attestation_name", "attested_at",
     "discusses_off_label", "off_label_detail",
     "company", "company_is_ineligible", "nature", "relationship_started_on",
     "relationship_ended_on", "relationship_detail",
-    "determination", "determination_rationale", "reviewer", "decided_at",
-    "determination_carried_from_id", "mitigations",
+    "decision_in_force_at_start", "decision_rationale", "reviewer", "decided_at",
+    "decision_late", "later_decisions", "determination_carried_from_id", "mitigations",
 ]
 
 
@@ -66,15 +71,15 @@ def _person(user: User | None) -> str | None:
     return f"{user.full_name} <{user.email}>" if user else None
 
 
-def _determination(d: Determination | None) -> dict | None:
-    if d is None:
-        return None
+def _determination(d: Determination, start: datetime) -> dict:
     return {
         "id": d.id,
         "is_relevant": d.is_relevant,
         "rationale": d.rationale,
         "reviewer": _person(d.reviewer),
         "decided_at": _iso(d.decided_at),
+        "late": d.decided_at > start,
+        "supersedes_id": d.supersedes_id,
         "carried_from_id": d.carried_from_id,
         "mitigations": [
             {
@@ -84,13 +89,19 @@ def _determination(d: Determination | None) -> dict | None:
                 "notes": m.notes,
                 "recorded_by": _person(m.recorded_by),
                 "recorded_at": _iso(m.recorded_at),
+                "late": m.recorded_at > start,
             }
             for m in d.mitigations
         ],
     }
 
 
-def _relationship(r: Relationship, d: Determination | None, version: int) -> dict:
+def _relationship(r: Relationship, decisions: list[Determination], version: int,
+                  start: datetime) -> dict:
+    """One relationship of a role: every decision about it (oldest first), and which one
+    was in force when the role started."""
+    decisions = sorted(decisions, key=lambda d: (d.decided_at, d.id))
+    at_start = [d for d in decisions if d.decided_at <= start]
     return {
         "id": r.id,
         "disclosure_version": version,
@@ -101,16 +112,22 @@ def _relationship(r: Relationship, d: Determination | None, version: int) -> dic
         "started_on": _iso(r.started_on),
         "ended_on": _iso(r.ended_on),
         "detail": r.detail,
-        "determination": _determination(d),
+        "determination": _determination(at_start[-1], start) if at_start else None,
+        "decisions": [_determination(d, start) for d in decisions],
     }
 
 
-def meeting_records(meeting: Meeting, today: date | None = None) -> dict:
+def meeting_records(meeting: Meeting) -> dict:
     """Everything the accreditor asks about this meeting, as plain JSON-able data.
 
-    A fixed number of queries whatever the meeting's size.
+    Per role: its state as judged at its start (stored), the statement learners read at
+    its start (words and SHA-256), whether anything was recorded after the start (late),
+    and its latest state (with those late records counted); the disclosure in force at
+    the start, each relationship with every decision and mitigation about it, and
+    decisions about other disclosure versions. It reads the record only: run on any
+    later day, it reports the same (but for ``generated_at``). A fixed number of queries
+    whatever the meeting's size.
     """
-    today = today or date.today()
     assignments = list(db.session.scalars(
         sa.select(Assignment)
         .join(Activity, Assignment.activity_id == Activity.id)
@@ -118,16 +135,20 @@ def meeting_records(meeting: Meeting, today: date | None = None) -> dict:
         .options(
             joinedload(Assignment.activity).joinedload(Activity.room),
             joinedload(Assignment.user),
-            joinedload(Assignment.owner_decided_by),
+            joinedload(Assignment.state_disclosure).selectinload(Disclosure.relationships)
+            .joinedload(Relationship.company),
         )
         .order_by(Activity.starts_at, Activity.code, Assignment.id)
     ).unique())
-    statuses = states_for(assignments, today)
+    ids = [a.id for a in assignments]
+    latest = judgements(ids, utcnow()) if ids else {}
     determinations: dict[int, list[Determination]] = {}
+    statements: dict[int, list[Statement]] = {}
+    owner_rows: dict[int, list[OwnerDecision]] = {}
     if assignments:
         for d in db.session.scalars(
             sa.select(Determination)
-            .where(Determination.assignment_id.in_([a.id for a in assignments]))
+            .where(Determination.assignment_id.in_(ids))
             .options(
                 joinedload(Determination.reviewer),
                 joinedload(Determination.relationship).joinedload(Relationship.company),
@@ -137,26 +158,40 @@ def meeting_records(meeting: Meeting, today: date | None = None) -> dict:
             .order_by(Determination.id)
         ).unique():
             determinations.setdefault(d.assignment_id, []).append(d)
+        for statement in db.session.scalars(
+            sa.select(Statement).where(Statement.assignment_id.in_(ids)).order_by(Statement.version)
+        ):
+            statements.setdefault(statement.assignment_id, []).append(statement)
+        for decision in db.session.scalars(
+            sa.select(OwnerDecision)
+            .where(OwnerDecision.user_id.in_({a.user_id for a in assignments}))
+            .options(joinedload(OwnerDecision.company), joinedload(OwnerDecision.decided_by))
+            .order_by(OwnerDecision.decided_at, OwnerDecision.id)
+        ):
+            owner_rows.setdefault(decision.user_id, []).append(decision)
 
     items = []
     for a in assignments:
-        status = statuses[a.id]
-        disclosure: Disclosure | None = status.disclosure
+        activity = a.activity
+        start = activity.starts_at
+        disclosure: Disclosure | None = a.state_disclosure
         mine = determinations.get(a.id, [])
-        by_relationship = {d.relationship_id: d for d in mine}
+        by_relationship: dict[int, list[Determination]] = {}
+        for d in mine:
+            by_relationship.setdefault(d.relationship_id, []).append(d)
         relationships = []
-        used: set[int] = set()
         if disclosure is not None:
             for r in disclosure.relationships:
-                d = by_relationship.get(r.id)
-                if d is not None:
-                    used.add(d.id)
-                relationships.append(_relationship(r, d, disclosure.version))
-        earlier = [
-            _relationship(d.relationship, d, d.relationship.disclosure.version)
-            for d in mine if d.id not in used
+                relationships.append(_relationship(r, by_relationship.pop(r.id, []),
+                                                   disclosure.version, start))
+        other_versions = [
+            _relationship(rows[0].relationship, rows, rows[0].relationship.disclosure.version, start)
+            for rows in by_relationship.values()
         ]
-        activity = a.activity
+        shown = [st for st in statements.get(a.id, []) if st.valid_from <= start]
+        at_start = shown[-1] if shown else None
+        current = statements.get(a.id, [])[-1] if statements.get(a.id) else None
+        companies = {r.company_id for r in (disclosure.relationships if disclosure else [])}
         items.append({
             "assignment_id": a.id,
             "activity": {
@@ -179,16 +214,28 @@ def meeting_records(meeting: Meeting, today: date | None = None) -> dict:
             "role": a.role.value,
             "assigned_at": _iso(a.created_at),
             "removed_at": _iso(a.removed_at),
-            "state": status.state.value,
-            "state_label": status.state.label,
-            "state_reasons": status.reasons,
-            "owner_decision": None if a.owner_exception is None else {
-                "exception": a.owner_exception.value,
-                "exception_label": a.owner_exception.label,
-                "note": a.owner_decision_note,
-                "decided_by": _person(a.owner_decided_by),
-                "decided_at": _iso(a.owner_decided_at),
+            "state_at_start": a.state.value,
+            "state_at_start_label": a.state.label,
+            "state_reasons": list(a.state_reasons or []),
+            "late": bool(a.is_late),
+            "latest_state": latest[a.id].state.value,
+            "latest_state_label": latest[a.id].state.label,
+            "statement_at_start": None if at_start is None else {
+                "version": at_start.version, "kind": at_start.kind.value,
+                "words": at_start.words, "sha256": at_start.sha256,
+                "valid_from": _iso(at_start.valid_from),
             },
+            "statement_now": None if current is None else {
+                "version": current.version, "sha256": current.sha256,
+                "valid_from": _iso(current.valid_from),
+            },
+            "owner_decisions": [
+                {"company": d.company.name, "exception": d.exception.value,
+                 "exception_label": d.exception.label, "note": d.note,
+                 "decided_by": _person(d.decided_by), "decided_at": _iso(d.decided_at),
+                 "late": d.decided_at > start}
+                for d in owner_rows.get(a.user_id, []) if d.company_id in companies
+            ],
             "disclosure": None if disclosure is None else {
                 "id": disclosure.id,
                 "version": disclosure.version,
@@ -202,7 +249,7 @@ def meeting_records(meeting: Meeting, today: date | None = None) -> dict:
                 "off_label_detail": disclosure.off_label_detail,
             },
             "relationships": relationships,
-            "determinations_on_earlier_versions": earlier,
+            "determinations_on_other_versions": other_versions,
         })
     return {
         "meeting": {
@@ -225,7 +272,7 @@ def _mitigation_text(d: dict | None) -> str:
         return ""
     return " | ".join(
         f"{m['method_label']} — by {m['recorded_by']} at {m['recorded_at']}"
-        + (f": {m['notes']}" if m["notes"] else "")
+        + (" (late)" if m["late"] else "") + (f": {m['notes']}" if m["notes"] else "")
         for m in d["mitigations"]
     )
 
@@ -238,7 +285,7 @@ def records_csv(records: dict) -> str:
 def _csv_rows(records: dict) -> Iterator[list]:
     for item in records["assignments"]:
         d = item["disclosure"] or {}
-        owner = item["owner_decision"] or {}
+        statement = item["statement_at_start"] or {}
         base = {
             "meeting": records["meeting"]["name"],
             "activity_code": item["activity"]["code"],
@@ -251,12 +298,18 @@ def _csv_rows(records: dict) -> Iterator[list]:
             "role": item["role"],
             "assigned_at": item["assigned_at"],
             "removed_at": item["removed_at"],
-            "state": item["state_label"],
+            "state_at_start": item["state_at_start_label"],
             "state_reasons": "; ".join(item["state_reasons"]),
-            "owner_exception": owner.get("exception_label"),
-            "owner_decision_note": owner.get("note"),
-            "owner_decided_by": owner.get("decided_by"),
-            "owner_decided_at": owner.get("decided_at"),
+            "late": item["late"],
+            "latest_state": item["latest_state_label"],
+            "statement_at_start": statement.get("words"),
+            "statement_version": statement.get("version"),
+            "statement_valid_from": statement.get("valid_from"),
+            "statement_sha256": statement.get("sha256"),
+            "owner_decisions": " | ".join(
+                f"{o['company']}: {o['exception_label']} — by {o['decided_by']} at "
+                f"{o['decided_at']}{' (late)' if o['late'] else ''}: {o['note']}"
+                for o in item["owner_decisions"]),
             "disclosure_version": d.get("version"),
             "disclosure_submitted_at": d.get("submitted_at"),
             "disclosure_valid_until": d.get("valid_until"),
@@ -267,7 +320,7 @@ def _csv_rows(records: dict) -> Iterator[list]:
             "discusses_off_label": d.get("discusses_off_label"),
             "off_label_detail": d.get("off_label_detail"),
         }
-        rels = item["relationships"] + item["determinations_on_earlier_versions"]
+        rels = item["relationships"] + item["determinations_on_other_versions"]
         if not rels:
             yield [base.get(c) for c in CSV_COLUMNS]
             continue
@@ -282,12 +335,18 @@ def _csv_rows(records: dict) -> Iterator[list]:
                 "relationship_started_on": r["started_on"],
                 "relationship_ended_on": r["ended_on"],
                 "relationship_detail": r["detail"],
-                "determination": (
+                "decision_in_force_at_start": (
                     "" if det is None else ("relevant" if det["is_relevant"] else "not relevant")
                 ),
-                "determination_rationale": det and det["rationale"],
+                "decision_rationale": det and det["rationale"],
                 "reviewer": det and det["reviewer"],
                 "decided_at": det and det["decided_at"],
+                "decision_late": det and det["late"],
+                "later_decisions": " | ".join(
+                    f"{'relevant' if x['is_relevant'] else 'not relevant'} — by {x['reviewer']} "
+                    f"at {x['decided_at']}{' (late)' if x['late'] else ''}: {x['rationale']}"
+                    for x in r["decisions"] if det is None or x["id"] != det["id"]
+                    and x["decided_at"] > det["decided_at"]),
                 "determination_carried_from_id": det and det["carried_from_id"],
                 "mitigations": _mitigation_text(det),
             }
@@ -303,39 +362,87 @@ def _zip_name(text: str) -> str:
     return cleaned[:80] or "room"
 
 
-def records_zip(meeting: Meeting, records: dict) -> bytes:
-    """CSV, JSON, every room sheet PDF and the booklet PDF, in one ZIP."""
-    from ..documents.booklet import booklet_pdf
-    from ..documents.cache import cached_pdf  # the same files learners download
-    from ..documents.data import booklet, load_room, meeting_marker, room_sheet
-    from ..documents.sheet import room_sheet_pdf
+def public_periods(meeting: Meeting) -> list[tuple[SheetVersion, datetime, datetime | None]]:
+    """Every room sheet version of the meeting with when it was public: (version, from,
+    until or None for the current one), room by room, oldest first."""
+    versions = db.session.scalars(
+        sa.select(SheetVersion).where(SheetVersion.meeting_id == meeting.id)
+        .order_by(SheetVersion.room_id, SheetVersion.number)
+    ).all()
+    periods = []
+    for index, version in enumerate(versions):
+        following = versions[index + 1] if index + 1 < len(versions) else None
+        until = following.valid_from if following and following.room_id == version.room_id else None
+        periods.append((version, version.valid_from, until))
+    return periods
 
-    cache_dir = current_app.config["DOCUMENT_CACHE_DIR"]
+
+def meeting_window(meeting: Meeting) -> tuple[datetime, datetime]:
+    """The meeting's days, from the first midnight to the last, in its time zone (UTC)."""
+    start = datetime.combine(meeting.starts_on, time.min, tzinfo=meeting.tz)
+    end = datetime.combine(meeting.ends_on + timedelta(days=1), time.min, tzinfo=meeting.tz)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def records_zip(meeting: Meeting, records: dict) -> bytes:
+    """CSV, JSON, every room sheet PDF version that was public during the meeting, the
+    booklet PDFs kept from then and the current one, and a manifest of SHA-256s.
+
+    Builds (and keeps, for every server and ``verify-sheet``) a version's PDF the first
+    time it is needed; the caller commits.
+    """
+    from ..publication.operations import booklet_pdf, sheet_pdf
 
     now = utcnow()
-    period = int(current_app.config.get("DOCUMENT_CACHE_SECONDS", 600))
+    first, last = meeting_window(meeting)
+    rooms = {r.id: r for r in db.session.scalars(sa.select(Room).where(Room.meeting_id == meeting.id))}
     buffer = io.BytesIO()
     prefix = f"{meeting.slug}-records"
+    manifest = [["file", "kind", "room", "version", "public_from", "public_until", "sha256"]]
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(f"{prefix}/assignments.csv", records_csv(records))
         archive.writestr(f"{prefix}/assignments.json", records_json(records))
-        marker = meeting_marker(meeting, now, period)
-        archive.writestr(f"{prefix}/booklet.pdf", cached_pdf(
-            cache_dir, "booklets", str(meeting.id), marker.etag, "letter",
-            lambda: booklet_pdf(booklet(meeting, now, as_of=marker.last_modified))))
-        rooms = db.session.scalars(sa.select(Room).where(Room.meeting_id == meeting.id)
-                                   .order_by(Room.name)).all()
-        for room in rooms:
-            _, room_marker = load_room(room.public_token, now, period)
-            content = cached_pdf(
-                cache_dir, "rooms", str(room.id), room_marker.etag, "letter",
-                lambda room=room, m=room_marker: room_sheet_pdf(room_sheet(room, now, as_of=m.last_modified)))
-            archive.writestr(f"{prefix}/rooms/{room.id}-{_zip_name(room.name)}.pdf", content)
+        for version, public_from, public_until in public_periods(meeting):
+            if public_from >= last or (public_until is not None and public_until <= first):
+                continue  # not public during the meeting
+            room = rooms[version.room_id]
+            stored = sheet_pdf(version, "letter")
+            name = f"rooms/{room.id}-{_zip_name(room.name)}-v{version.number}.pdf"
+            archive.writestr(f"{prefix}/{name}", stored.content)
+            manifest.append([name, "room sheet", room.name, version.number, _iso(public_from),
+                             _iso(public_until), stored.sha256])
+        from ..documents import data
+
+        kept = db.session.scalars(
+            sa.select(SheetPdf).where(SheetPdf.meeting_id == meeting.id,
+                                      SheetPdf.sheet_version_id.is_(None),
+                                      SheetPdf.size == "letter").order_by(SheetPdf.seq)).all()
+        current = booklet_pdf(meeting, "letter", lambda: data.booklet(meeting))
+        steps = dict(db.session.execute(
+            sa.select(PublicationStep.seq, PublicationStep.at)
+            .where(PublicationStep.meeting_id == meeting.id)).all())
+        ordered_steps = sorted(steps)
+        for stored in sorted({p.id: p for p in [*kept, current]}.values(), key=lambda p: p.seq):
+            public_from = steps.get(stored.seq)
+            later = [n for n in ordered_steps if n > stored.seq]
+            public_until = steps[later[0]] if later else None
+            if stored.id != current.id and public_from is not None and (
+                    public_from >= last or (public_until is not None and public_until <= first)):
+                continue
+            name = f"booklet-v{stored.seq}.pdf"
+            archive.writestr(f"{prefix}/{name}", stored.content)
+            manifest.append([name, "booklet", "", stored.seq, _iso(public_from),
+                             _iso(public_until), stored.sha256])
+        archive.writestr(f"{prefix}/manifest.csv", spreadsheet.csv_text(manifest[0], manifest[1:]))
         archive.writestr(f"{prefix}/README.txt", (
             f"Records of {meeting.name} ({meeting.slug}), generated {now.isoformat()} UTC.\n"
-            "assignments.csv / assignments.json: every assignment with the disclosure used, each\n"
-            "relationship, its determination (reviewer, when, rationale) and mitigations (who, when).\n"
-            "booklet.pdf and rooms/*.pdf: what learners are shown, as of the time above.\n"
+            "assignments.csv / assignments.json: every role with its state as judged at its start,\n"
+            "the statement learners read at its start (words and SHA-256), decisions recorded\n"
+            "after the start (late), its latest state; the disclosure in force at the start, each\n"
+            "relationship with every decision (reviewer, when, rationale) and mitigation.\n"
+            "rooms/*.pdf: every version of each room's sheet that was public during the meeting;\n"
+            "booklet-v*.pdf: the all-faculty booklets kept. manifest.csv: each file's SHA-256 and\n"
+            "when it was public. `flask --app wsgi verify-sheet FILE.pdf` checks a printed sheet.\n"
         ))
     return buffer.getvalue()
 
@@ -389,3 +496,63 @@ def audit_query(filters: AuditFilters, reader: User | None = None) -> sa.Select:
         end = datetime.combine(filters.date_to + timedelta(days=1), time(), tzinfo=UTC)
         stmt = stmt.where(AuditEvent.at < end)
     return stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+
+
+# --------------------------------------------------------------------------- sheet history
+
+
+@dataclass(frozen=True)
+class SheetChange:
+    """One published version of a room's sheet, and what changed from the one before it."""
+
+    version: SheetVersion
+    public_from: datetime
+    public_until: datetime | None
+    added: tuple[str, ...]  # people (name · activity code) now listed
+    removed: tuple[str, ...]  # people no longer listed
+    changed: tuple[str, ...]  # people whose statement reads differently
+    companies_in: tuple[str, ...]  # companies printed now, not before
+    companies_out: tuple[str, ...]  # companies printed before, not now
+    other: bool  # times, titles, rooms or support changed (nothing about a person)
+
+
+def _listed(content: dict) -> dict[tuple[str, str], dict]:
+    return {(p["name"], a["code"]): p for a in content.get("activities", ()) for p in a["people"]}
+
+
+def _label(key: tuple[str, str]) -> str:
+    return f"{key[0]} · {key[1]}"
+
+
+def _companies(content: dict) -> set[str]:
+    return {company for a in content.get("activities", ()) for p in a["people"]
+            for company, _nature in p["relationships"]}
+
+
+def sheet_history(room: Room) -> list[SheetChange]:
+    """Every version of ``room``'s sheet, newest first, with when it was public and what
+    changed from the one before (people added or removed, statements changed, companies
+    that appeared or left)."""
+    versions = db.session.scalars(
+        sa.select(SheetVersion).where(SheetVersion.room_id == room.id).order_by(SheetVersion.number)
+    ).all()
+    changes = []
+    before: dict = {}
+    for index, version in enumerate(versions):
+        following = versions[index + 1] if index + 1 < len(versions) else None
+        now_listed, then_listed = _listed(version.content), _listed(before)
+        changed = tuple(_label(k) for k in sorted(now_listed.keys() & then_listed.keys())
+                        if now_listed[k]["sha256"] != then_listed[k]["sha256"])
+        added = tuple(_label(k) for k in sorted(now_listed.keys() - then_listed.keys()))
+        removed = tuple(_label(k) for k in sorted(then_listed.keys() - now_listed.keys()))
+        companies_now, companies_then = _companies(version.content), _companies(before)
+        changes.append(SheetChange(
+            version=version, public_from=version.valid_from,
+            public_until=following.valid_from if following else None,
+            added=added, removed=removed, changed=changed,
+            companies_in=tuple(sorted(companies_now - companies_then)),
+            companies_out=tuple(sorted(companies_then - companies_now)),
+            other=not (added or removed or changed) and index > 0,
+        ))
+        before = version.content
+    return list(reversed(changes))

@@ -16,7 +16,7 @@ from sqlalchemy.orm import joinedload
 from ..audit import record
 from ..extensions import db
 from ..handlers import guarded
-from ..models import Activity, Assignment, AuditEvent, Meeting
+from ..models import Activity, Assignment, AuditEvent, Meeting, Room
 from ..permissions import READ_AUDIT_LOG, READ_RECORDS
 from . import forms
 from .operations import (
@@ -27,6 +27,7 @@ from .operations import (
     records_csv,
     records_json,
     records_zip,
+    sheet_history,
 )
 
 bp = Blueprint("records", __name__, url_prefix="/staff")
@@ -53,6 +54,15 @@ def index(meeting: Meeting):
     ).one()
     return render_template("staff/records.html", meeting=meeting, assignment_count=counts[0],
                            people_count=counts[1])
+
+
+@bp.route("/rooms/<int:room_id>/versions")
+@guarded(READ_RECORDS, Room)
+def sheet_versions(room: Room):
+    """Every version of a room's public sheet: when it was public, its fingerprint, what
+    changed, and each one to open or download as it was served."""
+    return render_template("staff/sheet_versions.html", room=room, meeting=room.meeting,
+                           history=sheet_history(room))
 
 
 @bp.route("/meetings/<int:meeting_id>/records.csv")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     Form,
+    HiddenField,
     IntegerField,
     RadioField,
     SelectField,
@@ -85,6 +86,10 @@ class MergeForm(FlaskForm):
 
 
 class OwnerDecisionForm(FlaskForm):
+    """One decision about one person and one company they own or work for."""
+
+    company = HiddenField(validators=[InputRequired("Reload the page and decide again.")])
+    seen = HiddenField(default="0")  # the decision in force when the page was opened
     exception = RadioField(
         "Which Standard 3 exception applies?",
         choices=[SelectChoice(v, label) for v, label in OwnerException.choices()],
@@ -99,3 +104,17 @@ class OwnerDecisionForm(FlaskForm):
         description="For example: the talk covers coding and billing, unrelated to the company's products.",
     )
     save = SubmitField("Record decision")
+
+    @property
+    def company_id(self) -> int | None:
+        try:
+            return int(self.company.data)
+        except (TypeError, ValueError):
+            return None
+
+    @property
+    def seen_decision_id(self) -> int:
+        try:
+            return max(0, int(self.seen.data or 0))
+        except (TypeError, ValueError):
+            return -1

@@ -1,5 +1,9 @@
 """The company registry and owner/employee decisions. Operations never commit.
 
+Every change that can change a role's state or what the public reads (a company
+confirmed, reclassified or merged; an owner decision) refreshes the roles it touches
+(``publication.refresh``) in the same transaction as its audit event.
+
 Companies typed in by faculty arrive ``needs_review``; staff confirm them (ineligible
 or eligible), add aliases (other spellings, "J&J"), or merge duplicates, keeping every
 relationship. ``find_company`` and ``suggest_companies`` are how the disclosure form
@@ -15,17 +19,21 @@ import sqlalchemy as sa
 
 from ..audit import record
 from ..enums import OwnerException
-from ..errors import Refusal
+from ..errors import Conflict, Refusal
 from ..extensions import db
 from ..models import (
     Assignment,
     Company,
     CompanyAlias,
+    Disclosure,
+    OwnerDecision,
     Relationship,
     User,
     normalise_company_name,
     utcnow,
 )
+from ..permissions import shares_activity
+from ..publication.operations import refresh
 
 
 class RegistryError(Refusal):
@@ -79,11 +87,20 @@ def suggest_companies(query: str, limit: int = 10) -> list[dict[str, str | None]
 # --------------------------------------------------------------------------- company registry
 
 
+def roles_with(company_ids) -> sa.Select:
+    """The roles of everyone who disclosed a relationship with one of these companies
+    (in any version: a role is judged on the version in force at its start)."""
+    people = (sa.select(Disclosure.user_id).join(Relationship, Relationship.disclosure_id == Disclosure.id)
+              .where(Relationship.company_id.in_(list(company_ids))))
+    return sa.select(Assignment.id).where(Assignment.user_id.in_(people))
+
+
 def confirm_company(actor: User, company: Company, *, is_ineligible: bool, note: str | None) -> None:
     """Staff confirm a company and say whether it is ineligible.
 
     Side effects: sets ``is_ineligible``, ``note``, clears ``needs_review``;
-    writes ``company.confirmed`` with the before/after values.
+    writes ``company.confirmed`` with the before/after values; refreshes the roles of
+    everyone with a relationship with it.
     """
     before = {"is_ineligible": company.is_ineligible, "needs_review": company.needs_review}
     company.is_ineligible = is_ineligible
@@ -91,6 +108,7 @@ def confirm_company(actor: User, company: Company, *, is_ineligible: bool, note:
     company.note = (note or "").strip() or None
     after = {"is_ineligible": company.is_ineligible, "needs_review": False}
     record(actor, "company.confirmed", company, {k: {"before": before[k], "after": after[k]} for k in after})
+    refresh(db.session.scalars(roles_with([company.id])))
 
 
 def add_alias(actor: User, company: Company, alias: str) -> CompanyAlias:
@@ -144,6 +162,7 @@ def merge_companies(actor: User, source: Company, target: Company) -> int:
     if source.id == target.id:
         raise RegistryError("Choose a different company to merge into.")
     db.session.flush()
+    touched = list(db.session.scalars(roles_with([source.id, target.id])))
     moved = db.session.execute(
         sa.update(Relationship)
         .where(Relationship.company_id == source.id)
@@ -166,36 +185,61 @@ def merge_companies(actor: User, source: Company, target: Company) -> int:
         target,
         {"merged_company_id": source_id, "relationships_moved": moved},
     )
+    refresh(touched)
     return moved
 
 
 # --------------------------------------------------------------------------- owners and employees
 
 
-def record_owner_decision(
-    actor: User, assignment: Assignment, exception: OwnerException, note: str
-) -> None:
-    """Staff record which Standard 3 exception (or none) applies to an owner/employee's role.
+def owner_decision(person: User, company: Company) -> OwnerDecision | None:
+    """The decision in force now about ``person`` and ``company``, if any."""
+    later = sa.orm.aliased(OwnerDecision)
+    return db.session.scalar(
+        sa.select(OwnerDecision).where(
+            OwnerDecision.user_id == person.id, OwnerDecision.company_id == company.id,
+            ~sa.exists().where(later.supersedes_id == OwnerDecision.id)))
 
-    Side effects: sets ``owner_exception``, ``owner_decision_note``,
-    ``owner_decided_by``, ``owner_decided_at``; writes
-    ``assignment.owner_exception_recorded`` (before/after exception) with the
-    person as subject. Raises ``RegistryError`` for a removed assignment or an
-    empty note.
+
+def record_owner_decision(
+    actor: User, person: User, company: Company, exception: OwnerException, note: str,
+    *, seen_decision_id: int = 0,
+) -> OwnerDecision:
+    """Staff record which Standard 3 exception (or none) lets ``person``, an owner or
+    employee of ``company``, control content. One decision per person and company, for
+    every role; a changed decision is a new row superseding the one staff saw.
+
+    Side effects: adds an ``OwnerDecision`` by ``actor``, now; audit
+    ``owner_decision.recorded`` (before/after exception) with the person as subject;
+    refreshes the person's roles. Raises ``RegistryError`` for an empty note, for a
+    decision about oneself or someone one shares an activity with (another staff member
+    decides), and ``Conflict`` when someone decided after the page was opened.
     """
-    if assignment.removed_at is not None:
-        raise RegistryError("This role was removed from the programme; there is nothing to decide.")
     if not (note or "").strip():
         raise RegistryError("Explain the decision in a sentence or two for the record.")
-    before = assignment.owner_exception
-    assignment.owner_exception = exception
-    assignment.owner_decision_note = note.strip()
-    assignment.owner_decided_by = actor
-    assignment.owner_decided_at = utcnow()
+    if actor is not None and actor.id == person.id:
+        raise RegistryError("You cannot decide an exception for yourself: another staff member must.")
+    if actor is not None and shares_activity(actor, person):
+        raise RegistryError(f"You share an activity with {person.full_name}: another staff "
+                            "member must decide this exception.")
+    current = owner_decision(person, company)
+    if (current.id if current else 0) != (seen_decision_id or 0):
+        who = current.decided_by.full_name if current and current.decided_by else "someone else"
+        raise Conflict(f"{who} recorded a decision about {person.full_name} and {company.name} "
+                       "after you opened this page. Nothing was saved: reload the page, read it, "
+                       "then decide again.")
+    decision = OwnerDecision(user=person, company=company, exception=exception, note=note.strip(),
+                             decided_by=actor, decided_at=utcnow(),
+                             supersedes_id=current.id if current else None)
+    db.session.add(decision)
+    db.session.flush()
     record(
         actor,
-        "assignment.owner_exception_recorded",
-        assignment,
-        {"owner_exception": {"before": before, "after": exception}},
-        subject=assignment.user,
+        "owner_decision.recorded",
+        decision,
+        {"company_id": company.id,
+         "exception": {"before": current.exception if current else None, "after": exception}},
+        subject=person,
     )
+    refresh(db.session.scalars(sa.select(Assignment.id).where(Assignment.user_id == person.id)))
+    return decision

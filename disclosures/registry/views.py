@@ -8,10 +8,10 @@ of their roles. The rules are in ``registry.operations``.
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -25,10 +25,12 @@ from ..models import (
     CompanyAlias,
     Disclosure,
     Meeting,
+    OwnerDecision,
     Relationship,
+    User,
 )
 from ..permissions import MANAGE_MEETING, MANAGE_REGISTRY
-from ..state import states_for
+from ..state import StateView, judgements
 from . import operations
 from .forms import AliasForm, CompanyFilterForm, ConfirmCompanyForm, MergeForm, OwnerDecisionForm
 
@@ -195,66 +197,103 @@ def _reloaded(company: Company) -> Company:
 # --------------------------------------------------------------------------- owners and employees
 
 
-def _owner_rows(meeting: Meeting, today: date):
-    assignments = db.session.scalars(
-        sa.select(Assignment)
-        .join(Assignment.activity)
-        .where(Activity.meeting_id == meeting.id, Assignment.removed_at.is_(None))
-        .options(
-            joinedload(Assignment.user),
-            joinedload(Assignment.activity).joinedload(Activity.room),
-            joinedload(Assignment.owner_decided_by),
-        )
-        .order_by(Activity.starts_at, Assignment.id)
-    ).all()
-    statuses = states_for(assignments, today)
-    return [(a, statuses[a.id]) for a in assignments if statuses[a.id].owner_or_employee]
+@dataclass
+class OwnerRow:
+    """One person in the meeting who owns or works for one ineligible company, and the
+    decision in force about them."""
+
+    person: User
+    company: Company
+    natures: list[str]
+    roles: list[Assignment]
+    decision: OwnerDecision | None
+
+
+def _owner_rows(meeting: Meeting, person_id: int | None = None) -> list[OwnerRow]:
+    """Every (person, company) pair of the meeting where the person is an owner or
+    employee of an ineligible company, as judged for their roles (a fixed number of
+    queries): who must decide what."""
+    stmt = (sa.select(Assignment).join(Activity, Activity.id == Assignment.activity_id)
+            .where(Activity.meeting_id == meeting.id, Assignment.removed_at.is_(None))
+            .options(joinedload(Assignment.user), joinedload(Assignment.activity))
+            .order_by(Activity.starts_at, Assignment.id))
+    if person_id is not None:
+        stmt = stmt.where(Assignment.user_id == person_id)
+    assignments = db.session.scalars(stmt).all()
+    judged = judgements([a.id for a in assignments])
+    pairs: dict[tuple[int, int], OwnerRow] = {}
+    for assignment in assignments:
+        for relationship in judged[assignment.id].owners:
+            key = (assignment.user_id, relationship.company_id)
+            row = pairs.get(key)
+            if row is None:
+                row = pairs[key] = OwnerRow(assignment.user, db.session.get(Company, relationship.company_id),
+                                            [], [], None)
+            if relationship.nature.label not in row.natures:
+                row.natures.append(relationship.nature.label)
+            if assignment not in row.roles:
+                row.roles.append(assignment)
+    for row in pairs.values():
+        row.decision = operations.owner_decision(row.person, row.company)
+    return sorted(pairs.values(), key=lambda r: (r.person.full_name.casefold(), r.company.name))
 
 
 @bp.route("/meetings/<int:meeting_id>/owners")
 @guarded(MANAGE_MEETING, Meeting)
 def owner_decisions(meeting: Meeting):
-    rows = _owner_rows(meeting, date.today())
+    rows = _owner_rows(meeting)
     return render_template(
         "staff/owner_decisions.html",
         meeting=meeting,
         rows=rows,
-        undecided=sum(1 for a, _ in rows if a.owner_exception is None),
+        undecided=sum(1 for row in rows if row.decision is None),
     )
 
 
 @bp.route("/assignments/<int:assignment_id>/owner", methods=["GET", "POST"])
 @guarded(MANAGE_MEETING, Assignment)
 def owner_decision(assignment: Assignment):
-    status = states_for([assignment], date.today())[assignment.id]
-    form = OwnerDecisionForm(
-        data={
-            "exception": assignment.owner_exception.value if assignment.owner_exception else None,
-            "note": assignment.owner_decision_note or "",
-        }
-        if request.method == "GET"
-        else None
-    )
+    """The decisions about the person of this role, one per company they own or work for
+    (decided once per company, for all their roles)."""
+    meeting = assignment.activity.meeting
+    rows = _owner_rows(meeting, assignment.user_id)
+    sent = OwnerDecisionForm() if request.method == "POST" else None
 
-    def page(http_status=200):
+    def page(http_status=200, problem_company=None):
+        forms = {}
+        for row in rows:
+            if sent is not None and sent.company_id == row.company.id:
+                forms[row.company.id] = sent
+            else:
+                form = OwnerDecisionForm(formdata=None, data={
+                    "company": str(row.company.id),
+                    "seen": str(row.decision.id) if row.decision else "0",
+                    "exception": row.decision.exception.value if row.decision else None,
+                    "note": row.decision.note if row.decision else "",
+                })
+                forms[row.company.id] = form
         return render_template(
-            "staff/owner_decision.html",
-            assignment=assignment,
-            meeting=assignment.activity.meeting,
-            status=status,
-            form=form,
+            "staff/owner_decision.html", assignment=assignment, meeting=meeting,
+            status=StateView.of(assignment), rows=rows, forms=forms,
         ), http_status
 
-    if not form.validate_on_submit():
-        return page(400 if form.errors else 200)
+    if sent is None:
+        return page()
+    row = next((r for r in rows if r.company.id == sent.company_id), None)
+    if row is None:
+        abort(400, description="That company is not one this person owns or works for: "
+                               "reload the page and decide again.")
+    if not sent.validate_on_submit():
+        return page(400)
 
     def refused(error):
-        form.exception.errors = [str(error)]
+        sent.exception.errors = [str(error)]
         return page(error.status)
 
     save(lambda: operations.record_owner_decision(
-             current_user, assignment, OwnerException(form.exception.data), form.note.data),
+             current_user, row.person, row.company, OwnerException(sent.exception.data),
+             sent.note.data, seen_decision_id=sent.seen_decision_id),
          refused=refused)
-    flash(f"Decision recorded for {assignment.user.full_name}: "
-          f"{assignment.owner_exception.label}.", "success")
-    return redirect(url_for("registry.owner_decisions", meeting_id=assignment.activity.meeting_id))
+    flash(f"Decision recorded for {row.person.full_name} and {row.company.name}: "
+          f"{OwnerException(sent.exception.data).label}.", "success")
+    return redirect(url_for("registry.owner_decisions", meeting_id=meeting.id))

@@ -36,7 +36,6 @@ from ..enums import AssignmentState, MeetingRole, ReminderKind
 from ..extensions import db
 from ..links import external_url
 from ..models import Activity, Assignment, Meeting, Membership, Reminder, User, utcnow
-from ..state import summaries_for
 
 BATCH_SIZE = 50
 
@@ -115,10 +114,9 @@ def plan_disclosure_reminders(meeting: Meeting | None, now: datetime | None = No
     today = now.date()
     meetings = _meetings(meeting, today)
     assignments = _current_assignments(meetings)
-    statuses = summaries_for(assignments, today)
     people: dict[int, DisclosureReminder] = {}
     for a in assignments:
-        if statuses[a.id].state is not AssignmentState.AWAITING_DISCLOSURE or not a.user.is_active:
+        if a.state is not AssignmentState.AWAITING_DISCLOSURE or not a.user.is_active:
             continue
         entry = people.setdefault(a.user_id, DisclosureReminder(a.user))
         entry.items.append(PendingActivity(a.activity.meeting, a.activity, a.role.label))
@@ -137,13 +135,10 @@ def plan_review_summaries(meeting: Meeting | None, now: datetime | None = None) 
     today = now.date()
     meetings = _meetings(meeting, today)
     assignments = _current_assignments(meetings)
-    statuses = summaries_for(assignments, today)
     counts: dict[int, list[int]] = {m.id: [0, 0, 0] for m in meetings}
     for a in assignments:
-        state = statuses[a.id].state
-        index = {AssignmentState.AWAITING_REVIEW: 0, AssignmentState.NEEDS_MITIGATION: 1}.get(state)
-        if state is AssignmentState.EXCLUDED and a.owner_exception is None:
-            index = 2
+        index = {AssignmentState.AWAITING_REVIEW: 0, AssignmentState.NEEDS_MITIGATION: 1,
+                 AssignmentState.AWAITING_OWNER_DECISION: 2}.get(a.state)
         if index is not None:
             counts[a.activity.meeting_id][index] += 1
     waiting = {m.id: (m, *counts[m.id]) for m in meetings if any(counts[m.id])}

@@ -3,9 +3,16 @@
 Every function first checks that the reviewer decided on the person's latest
 disclosure (``seen_disclosure_id``: the version the form was rendered from), then
 checks what it is given against it, refuses with a ``ReviewError`` (the user reads
-the message), a ``ReviewConflict`` (someone else saved first: optimistic locking) or
-a ``DisclosureChanged`` (the person submitted a newer version since), writes one
-audit event per row it creates or changes, and flushes.
+the message), a ``ReviewConflict`` (someone else decided first) or a
+``DisclosureChanged`` (the person submitted a newer version since), writes one audit
+event per row it creates, refreshes the roles' stored states and published statements
+(``publication.refresh``), and flushes.
+
+Decisions are records: a changed decision is a new ``Determination`` superseding the
+one the reviewer saw (``seen_determination_id``), never an update, so the decision in
+force at any moment (a session's start) can be read back. A mitigation belongs to the
+decision it was recorded on; a decision changed but still relevant keeps the
+mitigations recorded so far (copied, with who and when).
 
 Rationale text is stored and audited (the accreditor asks for it) but never
 written to the application log.
@@ -16,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from ..audit import diff, record
 from ..enums import AssignmentRole, MitigationMethod
@@ -34,7 +41,7 @@ from ..models import (
 )
 from ..models.base import utcnow
 from ..models.review import mitigation_notes_key
-from ..state import latest_disclosures, needs_determination
+from ..publication.operations import refresh
 
 
 class ReviewError(Refusal):
@@ -83,7 +90,7 @@ class ReviewSubject:
         """Relationships that need a relevance decision (ineligible companies only)."""
         if self.disclosure is None:
             return []
-        return [r for r in self.disclosure.relationships if needs_determination(r)]
+        return [r for r in self.disclosure.relationships if r.company.is_ineligible]
 
     def relationship(self, relationship_id: int) -> Relationship | None:
         return next((r for r in self.reviewable if r.id == relationship_id), None)
@@ -107,7 +114,11 @@ def review_subject(person: User, meeting: Meeting) -> ReviewSubject:
             .order_by(Activity.starts_at, Assignment.id)
         )
     )
-    disclosure = latest_disclosures([person.id]).get(person.id)
+    disclosure = db.session.scalar(
+        sa.select(Disclosure).where(Disclosure.user_id == person.id)
+        .order_by(Disclosure.version.desc()).limit(1)
+        .options(selectinload(Disclosure.relationships).joinedload(Relationship.company))
+    )
     return ReviewSubject(person, meeting, assignments, disclosure)
 
 
@@ -172,13 +183,22 @@ def check_seen_disclosure(subject: ReviewSubject, seen_disclosure_id: int | None
     )
 
 
-def existing_determination(relationship: Relationship, assignment: Assignment) -> Determination | None:
-    return db.session.scalar(
+def current_decisions(relationship_ids, assignment_ids) -> dict[tuple[int, int], Determination]:
+    """(relationship id, assignment id) → the decision in force now (none supersedes it)."""
+    later = aliased(Determination)
+    rows = db.session.scalars(
         sa.select(Determination).where(
-            Determination.relationship_id == relationship.id,
-            Determination.assignment_id == assignment.id,
+            Determination.relationship_id.in_(list(relationship_ids)),
+            Determination.assignment_id.in_(list(assignment_ids)),
+            ~sa.exists().where(later.supersedes_id == Determination.id),
         )
     )
+    return {(d.relationship_id, d.assignment_id): d for d in rows}
+
+
+def existing_determination(relationship: Relationship, assignment: Assignment) -> Determination | None:
+    """The decision in force now for this pair, if any."""
+    return current_decisions([relationship.id], [assignment.id]).get((relationship.id, assignment.id))
 
 
 def _snapshot(determination: Determination) -> dict:
@@ -207,31 +227,31 @@ def record_determination(
     *,
     is_relevant: bool,
     rationale: str,
-    seen_version: int,
+    seen_determination_id: int,
     seen_disclosure_id: int | None,
 ) -> Determination | None:
     """Record (or change) whether ``relationship`` is relevant to ``assignment``.
 
-    ``seen_version`` is the determination version the reviewer saw (0: none yet);
+    ``seen_determination_id`` is the decision the reviewer saw (0: none yet);
     ``seen_disclosure_id`` the disclosure version the form was rendered from.
 
-    Side effects: adds a ``Determination`` (audit ``determination.recorded``) or
-    updates the existing one, setting ``reviewer`` to ``actor`` and ``decided_at``
-    to now (audit ``determination.changed`` with before/after). A carried-over
-    determination that is changed stops being "carried over". Returns None and
-    writes nothing when the decision is unchanged. Flushes.
+    Side effects: adds a ``Determination`` by ``actor``, now: a first decision (audit
+    ``determination.recorded``) or one superseding the decision in force (audit
+    ``determination.changed`` with before/after), which keeps copies of its
+    mitigations if it is still relevant; refreshes the role's state and statement.
+    Returns None and writes nothing when the decision is unchanged. Flushes.
 
     Raises ``DisclosureChanged`` when a newer disclosure was submitted since
-    ``seen_disclosure_id``, ``ReviewConflict`` when the determination is not at
-    ``seen_version`` (someone else saved first), ``ReviewError`` for a pair that is not
-    reviewable.
+    ``seen_disclosure_id``, ``ReviewConflict`` when the decision in force is not the one
+    the reviewer saw (someone else decided first), ``ReviewError`` for a pair that is
+    not reviewable.
     """
     check_seen_disclosure(subject, seen_disclosure_id)
     _check_pair(subject, relationship, assignment)
     rationale = (rationale or "").strip() or None
     existing = existing_determination(relationship, assignment)
     if existing is None:
-        if seen_version:
+        if seen_determination_id:
             raise ReviewConflict(conflict_message(None, None))
         determination = Determination(
             relationship=relationship,
@@ -254,28 +274,42 @@ def record_determination(
             },
             subject=subject.person,
         )
+        refresh([assignment.id])
         return determination
 
-    if existing.version_id != seen_version:
+    if existing.id != seen_determination_id:
         raise ReviewConflict(conflict_message(existing.reviewer, existing.decided_at, subject.meeting))
     before = _snapshot(existing)
     if before["is_relevant"] == is_relevant and before["rationale"] == rationale:
         return None
-    existing.is_relevant = is_relevant
-    existing.rationale = rationale
-    existing.reviewer = actor
-    existing.decided_at = utcnow()
-    existing.carried_from_id = None
-    db.session.flush()  # the UPDATE checks version_id: a concurrent save raises StaleDataError
-    changes = diff(before, _snapshot(existing))
+    # Still relevant: the mitigations in place stay in place (copied onto the new decision).
+    kept = [
+        Mitigation(method=m.method, notes=m.notes, notes_key=m.notes_key,
+                   recorded_by_id=m.recorded_by_id, recorded_at=m.recorded_at)
+        for m in (existing.mitigations if is_relevant and existing.is_relevant else [])
+    ]
+    changed = Determination(
+        relationship=relationship,
+        assignment=assignment,
+        is_relevant=is_relevant,
+        rationale=rationale,
+        reviewer=actor,
+        decided_at=utcnow(),
+        supersedes_id=existing.id,
+        mitigations=kept,
+    )
+    db.session.add(changed)
+    db.session.flush()  # a concurrent change of the same decision fails here (unique supersedes_id)
     record(
         actor,
         "determination.changed",
-        existing,
-        {"relationship_id": relationship.id, "assignment_id": assignment.id, **changes},
+        changed,
+        {"relationship_id": relationship.id, "assignment_id": assignment.id,
+         "supersedes_id": existing.id, **diff(before, _snapshot(changed))},
         subject=subject.person,
     )
-    return existing
+    refresh([assignment.id])
+    return changed
 
 
 def record_none_relevant(
@@ -289,7 +323,7 @@ def record_none_relevant(
 
     Pairs already decided (by anyone, including carried-over decisions) are left
     as they are. Side effects: adds one ``Determination`` per undecided pair, each
-    with its own ``determination.recorded`` audit event. Flushes. A concurrent
+    with its own ``determination.recorded`` audit event; refreshes the roles. Flushes. A concurrent
     insert of the same pair fails the unique constraint at flush (the caller
     turns that into a conflict).
     """
@@ -300,14 +334,8 @@ def record_none_relevant(
     pairs = [(r, a) for r in subject.reviewable for a in subject.assignments]
     if not pairs:
         return []
-    decided = set(
-        db.session.execute(
-            sa.select(Determination.relationship_id, Determination.assignment_id).where(
-                Determination.relationship_id.in_([r.id for r in subject.reviewable]),
-                Determination.assignment_id.in_([a.id for a in subject.assignments]),
-            )
-        ).all()
-    )
+    decided = set(current_decisions([r.id for r in subject.reviewable],
+                                    [a.id for a in subject.assignments]))
     created = []
     for relationship, assignment in pairs:
         if (relationship.id, assignment.id) in decided:
@@ -337,6 +365,8 @@ def record_none_relevant(
             },
             subject=subject.person,
         )
+    if created:
+        refresh({d.assignment_id for d in created})
     return created
 
 
@@ -365,7 +395,7 @@ def record_mitigation(
     *,
     method: MitigationMethod,
     notes: str,
-    seen_version: int,
+    seen_determination_id: int,
     seen_disclosure_id: int | None,
 ) -> tuple[Mitigation, bool]:
     """Record how a relevant relationship is mitigated for one assignment.
@@ -376,22 +406,22 @@ def record_mitigation(
 
     Side effects when created: adds a ``Mitigation`` with ``recorded_by`` = ``actor``
     and ``recorded_at`` = now; audit ``mitigation.recorded`` with the method and
-    notes as "after". Flushes. Two identical mitigations inserted at the same moment
+    notes as "after"; refreshes the role's state and statement. Flushes. Two identical mitigations inserted at the same moment
     fail the unique constraint at flush for the second: run again after the rollback,
     this function then finds the first and returns it.
 
     Raises ``DisclosureChanged`` when a newer disclosure was submitted since
-    ``seen_disclosure_id``, ``ReviewConflict`` when the determination changed since the
-    reviewer saw it (version ``seen_version``), ``ReviewError`` when it is not relevant,
+    ``seen_disclosure_id``, ``ReviewConflict`` when the decision was changed since the
+    reviewer saw it (``seen_determination_id``), ``ReviewError`` when it is not relevant,
     not part of this review, or ``method`` is not one the role allows
     (``mitigation_methods``).
     """
     check_seen_disclosure(subject, seen_disclosure_id)
     _check_pair(subject, determination.relationship, determination.assignment)
-    if determination.version_id != seen_version:
-        raise ReviewConflict(
-            conflict_message(determination.reviewer, determination.decided_at, subject.meeting)
-        )
+    current = existing_determination(determination.relationship, determination.assignment)
+    if current is None or current.id != determination.id or seen_determination_id != determination.id:
+        latest = current or determination
+        raise ReviewConflict(conflict_message(latest.reviewer, latest.decided_at, subject.meeting))
     if not determination.is_relevant:
         raise ReviewError("This relationship was judged not relevant, so it needs no mitigation.")
     allowed = mitigation_methods(determination.assignment.role)
@@ -434,4 +464,20 @@ def record_mitigation(
         },
         subject=subject.person,
     )
+    refresh([determination.assignment_id])
     return mitigation, True
+
+
+def decisions_with_people(relationship_ids, assignment_ids) -> dict[tuple[int, int], Determination]:
+    """``current_decisions`` with who decided and who recorded each mitigation loaded (one
+    statement: the review page names them)."""
+    later = aliased(Determination)
+    rows = db.session.scalars(
+        sa.select(Determination).where(
+            Determination.relationship_id.in_(list(relationship_ids)),
+            Determination.assignment_id.in_(list(assignment_ids)),
+            ~sa.exists().where(later.supersedes_id == Determination.id),
+        ).options(joinedload(Determination.reviewer),
+                  joinedload(Determination.mitigations).joinedload(Mitigation.recorded_by))
+    ).unique()
+    return {(d.relationship_id, d.assignment_id): d for d in rows}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask import (
@@ -25,7 +25,7 @@ from ..extensions import db
 from ..handlers import guarded, save, signed_in
 from ..models import Activity, Assignment, Determination, Disclosure, Meeting, User
 from ..permissions import REVIEW_ANYWHERE, REVIEW_MEETING, meetings_where, require, review_refusal
-from ..state import STATE_CSS, determinations_for, state_counts, states_for, summaries_for
+from ..state import STATE_CSS, StateView, state_counts
 from . import operations as ops
 from .forms import (
     STATE_ALL,
@@ -59,37 +59,28 @@ def _co_faculty_ids(user_id: int) -> set[int]:
     return set(db.session.scalars(stmt))
 
 
-def _matches_state(assignment, status, wanted: str) -> bool:
-    if wanted == STATE_ALL:
-        return True
-    if wanted == STATE_NEEDS_ACTION:
-        return status.state in NEEDS_ACTION
-    if wanted == STATE_EXCLUDED_PENDING:
-        return status.state is AssignmentState.EXCLUDED and assignment.owner_exception is None
-    return status.state.value == wanted
-
-
 def _page_args(page: int) -> dict:
     return {**request.args.to_dict(), "page": page}
 
 
-def _newest_disclosure_first(row) -> tuple:
-    """Sort key of the queue: newest disclosure first, then activity start, then id."""
-    candidate, status = row
-    submitted = status.disclosure_submitted_at
-    return (-(submitted.timestamp() if submitted else 0), candidate.starts_at, candidate.id)
+def _state_filter(wanted: str):
+    """The SQL condition of the queue's state filter."""
+    if wanted == STATE_ALL:
+        return sa.true()
+    if wanted == STATE_NEEDS_ACTION:
+        return Assignment.state.in_(NEEDS_ACTION)
+    if wanted == STATE_EXCLUDED_PENDING:
+        return Assignment.state == AssignmentState.AWAITING_OWNER_DECISION
+    return Assignment.state == AssignmentState(wanted)
 
 
 @bp.route("/")
 @guarded(REVIEW_ANYWHERE)
 def queue():
-    """Assignments awaiting a decision, newest disclosure first.
+    """Roles awaiting a decision, newest disclosure first, 25 a page.
 
-    The state is derived, so the page reads every assignment matching the SQL
-    filters as plain rows (id, person, exception, start), computes their states
-    with ``summaries_for`` (two queries, plain tuples), filters, counts, sorts and
-    paginates in memory, then loads the objects of the one page shown (one query).
-    The number of statements does not depend on the number of rows.
+    States are stored (``Assignment.state``): the database filters, counts, sorts and
+    pages them; only the rows shown become objects. Three queries whatever the meeting.
     """
     reviewable = meetings_where(current_user, REVIEW_MEETING)
     meetings = db.session.scalars(
@@ -104,54 +95,48 @@ def queue():
             states=AssignmentState, co_faculty=set(), page_args=_page_args, state_css=STATE_CSS,
         ), 400
 
-    stmt = (
-        sa.select(
-            Assignment.id, Assignment.user_id, Assignment.owner_exception, Activity.starts_at
-        )
-        .join(Assignment.activity)
-        .where(
-            Assignment.removed_at.is_(None),
-            Activity.meeting_id.in_(reviewable),
-            # EXISTS, not IN (SELECT …): SQLite plans the IN list as one probe per
-            # (activity, person) pair, 170 ms at 2,000 people; EXISTS is one index probe per row.
-            sa.exists().where(Disclosure.user_id == Assignment.user_id),
-        )
-    )
+    conditions = [
+        Assignment.removed_at.is_(None),
+        Activity.meeting_id.in_(reviewable),
+        Assignment.state_disclosure_id.is_not(None),  # disclosed before the session
+    ]
     if selected is not None:
-        stmt = stmt.where(Activity.meeting_id == selected.id)
+        conditions.append(Activity.meeting_id == selected.id)
         if form.day_date is not None:
             start = datetime.combine(form.day_date, time.min, tzinfo=selected.tz).astimezone(UTC)
             end = datetime.combine(form.day_date + timedelta(days=1), time.min, tzinfo=selected.tz)
-            stmt = stmt.where(Activity.starts_at >= start, Activity.starts_at < end.astimezone(UTC))
+            conditions += [Activity.starts_at >= start, Activity.starts_at < end.astimezone(UTC)]
         if form.room_id is not None:
-            stmt = stmt.where(Activity.room_id == form.room_id)
+            conditions.append(Activity.room_id == form.room_id)
     if form.role.data:
-        stmt = stmt.where(Assignment.role == AssignmentRole(form.role.data))
-    candidates = db.session.execute(stmt).all()
-    statuses = summaries_for(candidates, date.today())
-
-    counts = state_counts(statuses.values())
-    wanted = form.state.data
-    matching = [(c, statuses[c.id]) for c in candidates if _matches_state(c, statuses[c.id], wanted)]
-    total = len(matching)
+        conditions.append(Assignment.role == AssignmentRole(form.role.data))
+    counts = state_counts([])
+    for state, n in db.session.execute(
+        sa.select(Assignment.state, sa.func.count(Assignment.id))
+        .join(Activity, Activity.id == Assignment.activity_id)
+        .where(*conditions).group_by(Assignment.state)
+    ):
+        counts[state] = n
+    matching = [*conditions, _state_filter(form.state.data)]
+    total = db.session.scalar(
+        sa.select(sa.func.count(Assignment.id))
+        .join(Activity, Activity.id == Assignment.activity_id).where(*matching))
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(form.page.data or 1, pages)
-    matching.sort(key=_newest_disclosure_first)
-    shown = matching[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    # Only the page's rows become objects (always one query, even for an empty page).
-    loaded = {
-        a.id: a
-        for a in db.session.scalars(
-            sa.select(Assignment)
-            .where(Assignment.id.in_([c.id for c, _ in shown]))
-            .options(
-                joinedload(Assignment.user),
-                joinedload(Assignment.activity).joinedload(Activity.room),
-                joinedload(Assignment.activity).joinedload(Activity.meeting),
-            )
-        ).unique()
-    }
-    rows = [(loaded[c.id], status) for c, status in shown]
+    shown = db.session.execute(
+        sa.select(Assignment, Disclosure.submitted_at)
+        .join(Activity, Activity.id == Assignment.activity_id)
+        .join(Disclosure, Disclosure.id == Assignment.state_disclosure_id)
+        .where(*matching)
+        .options(
+            joinedload(Assignment.user),
+            joinedload(Assignment.activity).joinedload(Activity.room),
+            joinedload(Assignment.activity).joinedload(Activity.meeting),
+        )
+        .order_by(Disclosure.submitted_at.desc(), Activity.starts_at, Assignment.id)
+        .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+    ).unique().all()
+    rows = [(a, StateView.of(a, submitted)) for a, submitted in shown]
     return render_template(
         "review/queue.html",
         form=form,
@@ -195,18 +180,11 @@ def _render_person(subject: ops.ReviewSubject, *, submitted=None, problem: str |
     """
     submitted = submitted or {}
     shown_id = str(subject.disclosure.id) if subject.disclosure is not None else ""
-    # Deciders and mitigation recorders loaded with the determinations: the page names
-    # them, and lazy loading cost one query per distinct person (11 statements at the
-    # demo, 18 for the busiest person of the large meeting). The states reuse both loads.
-    found = determinations_for(
-        [a.id for a in subject.assignments], [r.id for r in subject.reviewable], with_people=True
-    )
-    statuses = states_for(
-        subject.assignments,
-        date.today(),
-        disclosures={} if subject.disclosure is None else {subject.person.id: subject.disclosure},
-        determinations=found,
-    )
+    # The decisions in force, with who decided and who recorded each mitigation (the page
+    # names them: loaded together, not one query per person). States are stored.
+    found = ops.decisions_with_people(
+        [r.id for r in subject.reviewable], [a.id for a in subject.assignments])
+    statuses = {a.id: StateView.of(a) for a in subject.assignments}
     pairs = {}
     for relationship in subject.reviewable:
         for assignment in subject.assignments:
@@ -219,14 +197,14 @@ def _render_person(subject: ops.ReviewSubject, *, submitted=None, problem: str |
                 if determination is not None:
                     form.relevance.data = "relevant" if determination.is_relevant else "not_relevant"
                     form.rationale.data = determination.rationale
-                    form.version.data = str(determination.version_id)
+                    form.version.data = str(determination.id)
             mitigation_form = None
             if determination is not None and determination.is_relevant:
                 mprefix = f"m{determination.id}"
                 mitigation_form = submitted.get(mprefix)
                 if mitigation_form is None:
                     mitigation_form = MitigationForm(formdata=None, prefix=mprefix, role=assignment.role)
-                    mitigation_form.version.data = str(determination.version_id)
+                    mitigation_form.version.data = str(determination.id)
                     mitigation_form.disclosure.data = shown_id
             pairs[(relationship.id, assignment.id)] = {
                 "determination": determination,
@@ -263,12 +241,8 @@ def _back(subject: ops.ReviewSubject, anchor: str | None = None):
 def _conflict_message(meeting: Meeting, relationship_id=None, assignment_id=None) -> str:
     message = ops.conflict_message(None, None)
     if relationship_id is not None:
-        latest = db.session.scalar(
-            sa.select(Determination).where(
-                Determination.relationship_id == relationship_id,
-                Determination.assignment_id == assignment_id,
-            )
-        )
+        latest = ops.current_decisions([relationship_id], [assignment_id]).get(
+            (relationship_id, assignment_id))
         if latest is not None:
             message = ops.conflict_message(latest.reviewer, latest.decided_at, meeting)
     return message
@@ -287,7 +261,10 @@ def _save(meeting_id: int, user_id: int, operation, *, pair=(None, None), again_
         return _render_person(subject, problem=problem, status=error.status,
                               changes=getattr(error, "changes", None))
 
-    return save(operation, refused=refused, retry_on_duplicate=again_on_duplicate)
+    # Run once more after a concurrent write (a decision saved, a role's state or a sheet
+    # version written by someone else at the same moment): the operation then sees it,
+    # and succeeds or says who decided first.
+    return save(operation, refused=refused, retry_on_duplicate=True)
 
 
 def _invalid(subject: ops.ReviewSubject, prefix: str, form, what: str):
@@ -337,7 +314,8 @@ def decide(meeting_id: int, user_id: int, relationship_id: int, assignment_id: i
         meeting_id, user_id,
         lambda: ops.record_determination(
             current_user, subject, relationship, assignment,
-            is_relevant=form.is_relevant, rationale=form.rationale.data, seen_version=form.seen_version,
+            is_relevant=form.is_relevant, rationale=form.rationale.data,
+            seen_determination_id=form.seen_version,
             seen_disclosure_id=form.seen_disclosure_id,
         ),
         pair=(relationship_id, assignment_id),
@@ -396,7 +374,7 @@ def mitigate(meeting_id: int, user_id: int, determination_id: int):
         meeting_id, user_id,
         lambda: ops.record_mitigation(
             current_user, subject, determination,
-            method=form.method_enum, notes=form.notes.data, seen_version=form.seen_version,
+            method=form.method_enum, notes=form.notes.data, seen_determination_id=form.seen_version,
             seen_disclosure_id=form.seen_disclosure_id,
         ),
         pair=pair,

@@ -5,9 +5,8 @@ activities that are not fully cleared with who is missing what. The page shows
 one day's blocked activities at a time (links to the other days); the CSV export
 has every row.
 
-Everything is read as plain column rows (one query) plus ``summaries_for`` (two
-queries): no ORM object per assignment, and nothing per row in the template but
-the row's own values.
+Everything is read as plain column rows, stored states included (one query): no ORM
+object per assignment, and nothing per row in the template but the row's own values.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from ..enums import AssignmentRole, AssignmentState
 from ..extensions import db
 from ..models import Activity, Assignment, Meeting, Room, User
 from ..models.user import format_display_name
-from ..state import AssignmentSummary, state_counts, summaries_for
+from ..state import StateView, state_counts
 
 NEEDS_REVIEWER = (AssignmentState.AWAITING_REVIEW, AssignmentState.NEEDS_MITIGATION)
 
@@ -36,7 +35,7 @@ class Blocker:
     display_name: str
     email: str
     role: AssignmentRole
-    status: AssignmentSummary
+    status: StateView
 
     @property
     def needs_reviewer(self) -> bool:
@@ -114,12 +113,14 @@ class Dashboard:
 
 
 def build_dashboard(meeting: Meeting, today: date) -> Dashboard:
-    """Counts by state and the blocked activities of ``meeting`` (three queries)."""
+    """Counts by state and the blocked activities of ``meeting`` (one query)."""
     rows = db.session.execute(
         sa.select(
             Assignment.id,
             Assignment.user_id,
-            Assignment.owner_exception,
+            Assignment.state,
+            Assignment.state_reasons,
+            Assignment.is_late,
             Assignment.role,
             Assignment.activity_id,
             Activity.code,
@@ -136,8 +137,9 @@ def build_dashboard(meeting: Meeting, today: date) -> Dashboard:
         .where(Activity.meeting_id == meeting.id, Assignment.removed_at.is_(None))
         .order_by(Activity.starts_at, Activity.code, Assignment.id)
     ).all()
-    statuses = summaries_for(rows, today)
-    counts = state_counts(statuses.values())
+    statuses = {row.id: StateView(row.state, tuple(row.state_reasons or ()), bool(row.is_late))
+                for row in rows}
+    counts = state_counts(s.state for s in statuses.values())
 
     by_activity: dict[int, BlockedActivity] = {}
     groups: dict[tuple[date, str], RoomDay] = {}

@@ -1,7 +1,11 @@
 """Changes made by staff: meetings, who holds a role in them, rooms, activities, assignments.
 
 One function per transition. Each checks what it must, changes the objects, writes
-the audit event and flushes. None of them commits: the view or command does, once.
+the audit event, refreshes what the public reads where it may have changed
+(``publication.refresh``: roles' states and statements, room sheets, the meeting's
+publication step) and flushes. None of them commits: the view or command does, once.
+The programme import writes many at once (``audit=False``) and refreshes the meeting
+once at the end.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from ..enums import AssignmentRole, MeetingRole
 from ..errors import Conflict, Refusal
 from ..extensions import db
 from ..models import Activity, Assignment, Meeting, Membership, Room, User, utcnow
+from ..publication.operations import refresh
 
 
 class ProgrammeError(Refusal):
@@ -151,6 +156,7 @@ def update_meeting(actor: User | None, meeting: Meeting, **values) -> dict:
     changes = diff(before, _meeting_values(meeting))
     if changes:
         record(actor, "meeting.updated", meeting, changes)
+        refresh(meetings=[meeting.id])  # names on every sheet; the time zone moves start days
     return changes
 
 
@@ -173,6 +179,7 @@ def add_room(actor: User | None, meeting: Meeting, name: str) -> Room:
     db.session.add(room)
     db.session.flush()
     record(actor, "room.created", room, {"name": name, "meeting_id": meeting.id})
+    refresh(rooms=[room.id])  # its (empty) sheet is published at once
     return room
 
 
@@ -187,6 +194,7 @@ def rename_room(actor: User | None, room: Room, name: str) -> bool:
     _check_room_name(room.meeting, name, room)
     record(actor, "room.renamed", room, diff({"name": room.name}, {"name": name}))
     room.name = name
+    refresh(rooms=[room.id], bump=[room.meeting_id])
     return True
 
 
@@ -266,6 +274,7 @@ def create_activity(actor: User | None, meeting: Meeting, values: ActivityValues
     db.session.flush()
     if audit:
         record(actor, "activity.created", activity, diff({}, values.as_dict()))
+        refresh(rooms=[activity.room_id] if activity.room_id else [])
     return activity
 
 
@@ -284,6 +293,7 @@ def update_activity(actor: User | None, activity: Activity, values: ActivityValu
             "saved: reload the page to see theirs, then make your change again."
         )
     _check_code(activity.meeting, values.code, activity)
+    old_room_id = activity.room_id
     before = activity_values(activity)
     after = {**before, **values.as_dict()}
     changes = diff(before, after)
@@ -292,6 +302,11 @@ def update_activity(actor: User | None, activity: Activity, values: ActivityValu
     _apply(activity, values)
     if audit:
         record(actor, "activity.updated", activity, changes)
+        # Moved, renamed, retimed: its roles are judged as of the new start, and the
+        # sheets of the room it left and the room it joined change.
+        refresh([a.id for a in activity.assignments],
+                rooms=[r for r in (old_room_id, activity.room_id) if r],
+                bump=[activity.meeting_id])
     db.session.flush()
     return changes
 
@@ -327,6 +342,7 @@ def assign_person(actor: User | None, activity: Activity, user: User, role: Assi
         if audit:
             record(actor, "assignment.restored", existing,
                    {"activity": activity.code, "role": role}, subject=user)
+            refresh([existing.id])
         return existing, True
     assignment = Assignment(user=user, activity=activity, role=role)
     db.session.add(assignment)
@@ -334,6 +350,7 @@ def assign_person(actor: User | None, activity: Activity, user: User, role: Assi
     if audit:
         record(actor, "assignment.created", assignment,
                {"activity": activity.code, "role": role}, subject=user)
+        refresh([assignment.id])
     return assignment, True
 
 
@@ -379,6 +396,7 @@ def remove_assignment(actor: User | None, assignment: Assignment) -> None:
     record(actor, "assignment.removed", assignment,
            {"activity": assignment.activity.code, "role": assignment.role},
            subject=assignment.user)
+    refresh([assignment.id], bump=[assignment.activity.meeting_id])
 
 
 # --------------------------------------------------------------------------- rooms' codes

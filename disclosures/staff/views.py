@@ -4,13 +4,13 @@ activities, assignments, and the dashboard of what blocks the meeting."""
 from __future__ import annotations
 
 import re
-from datetime import date
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 
+from .. import clock
 from ..auth import operations as account_operations
 from ..documents import qr, sign, spreadsheet
 from ..enums import AssignmentRole, AssignmentState, MeetingRole, SiteRole
@@ -29,7 +29,7 @@ from ..permissions import (
     meetings_where,
 )
 from ..reminders.operations import reminder_overview
-from ..state import STATE_CSS, summaries_for
+from ..state import STATE_CSS, StateView
 from . import forms
 from . import operations as ops
 from .dashboard import CSV_HEADER, build_dashboard, chosen_day, dashboard_csv_rows
@@ -144,7 +144,7 @@ def meeting(meeting: Meeting):
         .order_by(Activity.starts_at, Activity.code)
     ).all()
     current = [a for act in activities for a in act.assignments if a.removed_at is None]
-    statuses = summaries_for(current, date.today())
+    statuses = {a.id: StateView.of(a) for a in current}
     room_counts: dict[int, int] = {}
     for act in activities:
         if act.room_id:
@@ -421,7 +421,7 @@ def dashboard(meeting: Meeting):
 
     An unusable day is answered 400 with the default day's page and a message saying why.
     """
-    data = build_dashboard(meeting, date.today())
+    data = build_dashboard(meeting, clock.meeting_today(meeting))
     day, problem = chosen_day(data, request.args.get("day"))
     return render_template(
         "staff/dashboard.html",
@@ -440,7 +440,7 @@ def dashboard(meeting: Meeting):
 @bp.route("/meetings/<int:meeting_id>/dashboard.csv")
 @guarded(MANAGE_MEETING, Meeting)
 def dashboard_csv(meeting: Meeting):
-    data = build_dashboard(meeting, date.today())
+    data = build_dashboard(meeting, clock.meeting_today(meeting))
     text = spreadsheet.csv_text(CSV_HEADER, dashboard_csv_rows(data))
     filename = f"{meeting.slug}-not-cleared-{data.today.isoformat()}.csv"
     return Response(
