@@ -145,7 +145,6 @@ def make_app(url: str, workdir: Path, name: str):
     return create_app(
         "development",
         SQLALCHEMY_DATABASE_URI=url,
-        DOCUMENT_CACHE_DIR=str(workdir / f"cache-{name}"),
         WTF_CSRF_ENABLED=False,  # the bench logs in through the form without a browser
         RATELIMIT_ENABLED=False,
         PUBLIC_BASE_URL=f"http://127.0.0.1:{PORT}",
@@ -311,11 +310,18 @@ def hot_spots(site: Site, client, path: str, limit: int = 6) -> list[str]:
 
 
 def _clear_document_caches(site: Site, workdir: Path, label: str) -> None:
-    site.app.config["DOCUMENT_CACHE_DIR"] = str(workdir / f"cold-{label}-{uuid.uuid4().hex[:6]}")
+    """Nothing kept: a new publication step (so the booklet is built again; a room's PDF
+    is built on the first request for its version, and each room is asked once), and
+    this process's memory emptied."""
+    with site.app.app_context():
+        from disclosures.extensions import db
+        from disclosures.publication.operations import refresh
+
+        refresh(bump=[site.meeting_id])
+        db.session.commit()
     with suppress(ImportError, AttributeError):
         from disclosures.public import views as public_views
 
-        public_views.pages.clear()
         public_views.booklets.clear()
     with suppress(ImportError, AttributeError):
         from disclosures.public import microcache
@@ -429,7 +435,6 @@ def gunicorn(site: Site, workdir: Path, worker_class: str, floor_sizes: dict[str
         "DISCLOSURES_CONFIG": "development",
         "DATABASE_URL": site.url,
         "DISCLOSURES_INSTANCE": str(workdir / "instance-gunicorn"),
-        "DOCUMENT_CACHE_DIR": str(workdir / f"cache-gunicorn-{worker_class}"),
         "SECRET_KEY": secrets.token_urlsafe(48),
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "BENCH_FLOOR_HTML_BYTES": str(floor_sizes.get("html", 8192)),

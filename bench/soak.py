@@ -94,7 +94,6 @@ def _env(db: Database, workdir: Path) -> dict:
         "DISCLOSURES_CONFIG": "development",
         "DATABASE_URL": db.url,
         "DISCLOSURES_INSTANCE": str(workdir / "instance"),
-        "DOCUMENT_CACHE_DIR": str(workdir / "cache"),
         "SECRET_KEY": secrets.token_urlsafe(48),
         "PUBLIC_BASE_URL": f"http://{HOST}:{PORT}",
         "RATELIMIT_STORAGE_URI": "memory://",
@@ -121,7 +120,7 @@ def _load_demo(env: dict) -> list[str]:
 
 def _app(env: dict):
     """The application on the soak database, in this process, to read what was saved."""
-    for key in ("DATABASE_URL", "DISCLOSURES_INSTANCE", "DOCUMENT_CACHE_DIR", "SECRET_KEY",
+    for key in ("DATABASE_URL", "DISCLOSURES_INSTANCE", "SECRET_KEY",
                 "DISCLOSURES_CONFIG", "PUBLIC_BASE_URL"):
         os.environ[key] = env[key]
     sys.path.insert(0, str(ROOT))

@@ -20,6 +20,7 @@ from config import TestConfig, normalise_database_url
 from disclosures import create_app
 from disclosures.extensions import db
 from disclosures.models.audit import APPEND_ONLY_DDL, APPEND_ONLY_DROP
+from disclosures.models.base import append_only_triggers, drop_append_only_triggers, record_tables
 
 from . import factories
 
@@ -57,7 +58,6 @@ def make_app(database, tmp_path_factory):
         settings = {
             "SQLALCHEMY_DATABASE_URI": database["url"],
             "SQLALCHEMY_ENGINE_OPTIONS": database["options"],
-            "DOCUMENT_CACHE_DIR": str(instance / "cache"),
         }
         settings.update(overrides)
         app = create_app(TestConfig, **settings)
@@ -89,19 +89,29 @@ def _session_app(make_app):
 
 def _empty_all_tables() -> None:
     # The append-only triggers refuse DELETE (SQLite) and TRUNCATE (PostgreSQL) on
-    # audit_event: lift them for the wipe only, in the wipe's own transaction.
+    # audit_event and the record tables: lift them for the wipe only, in its own transaction.
     tables = db.metadata.sorted_tables
     dialect = db.engine.dialect.name
+    records = record_tables(db.Model)
     for statement in APPEND_ONLY_DROP[dialect]:
         db.session.execute(sa.text(statement))
+    for table in records:
+        for statement in drop_append_only_triggers(table)[dialect]:
+            db.session.execute(sa.text(statement))
     if dialect == "postgresql":
         names = ", ".join(f'"{t.name}"' for t in tables)
         db.session.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     else:
+        # assignment → statement → assignment is a cycle (statement_id is use_alter):
+        # check the foreign keys once, at commit, when everything is gone.
+        db.session.execute(sa.text("PRAGMA defer_foreign_keys = ON"))
         for table in reversed(tables):
             db.session.execute(table.delete())
     for statement in APPEND_ONLY_DDL[dialect]:
         db.session.execute(sa.text(statement))
+    for table in records:
+        for statement in append_only_triggers(table)[dialect]:
+            db.session.execute(sa.text(statement))
     db.session.commit()
 
 
@@ -114,6 +124,12 @@ def app(_session_app):
         db.session.remove()
         _empty_all_tables()
         db.session.remove()
+        # A wiped database gives its ids again: forget what this worker kept by id.
+        from disclosures.public import microcache
+        from disclosures.public.views import booklets
+
+        microcache.clear()
+        booklets.clear()
 
 
 @pytest.fixture()

@@ -1,4 +1,10 @@
-"""Build objects with explicit defaults and no surprises. Each factory flushes, never commits."""
+"""Build objects with explicit defaults and no surprises. Each factory flushes, never commits.
+
+Like the operations they stand in for, the factories that change what a role's state or
+public statement depends on (a role, a disclosure, a decision, a mitigation, an owner
+decision) publish it (``publication.refresh``), so the stored states, the statements and
+the room sheets are what the app would have written. Nothing else is done for you.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,18 @@ import itertools
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
-from disclosures.enums import AssignmentRole, MeetingRole, MitigationMethod, Nature, SiteRole
+from disclosures import clock
+from disclosures.enums import (
+    AssignmentRole,
+    MeetingRole,
+    MitigationMethod,
+    Nature,
+    OwnerException,
+    SiteRole,
+)
 from disclosures.extensions import db
 from disclosures.models import (
     Activity,
@@ -21,10 +36,12 @@ from disclosures.models import (
     Meeting,
     Membership,
     Mitigation,
+    OwnerDecision,
     Relationship,
     Room,
     User,
 )
+from disclosures.publication.operations import refresh
 
 PASSWORD = "correct horse battery staple"
 _counter = itertools.count(1)
@@ -91,7 +108,7 @@ def reviewer(meeting_: Meeting, **fields) -> User:
 
 def meeting(*, starts_on: date | None = None, days: int = 3, **fields) -> Meeting:
     n = _n()
-    start = starts_on or (date.today() + timedelta(days=30))
+    start = starts_on or (clock.now().date() + timedelta(days=30))
     m = Meeting(
         name=fields.pop("name", f"Annual Meeting {n}"),
         slug=fields.pop("slug", f"annual-{n}"),
@@ -110,6 +127,7 @@ def room(meeting_: Meeting, name: str | None = None) -> Room:
     r = Room(meeting=meeting_, name=name or f"Room {_n()}")
     db.session.add(r)
     db.session.flush()
+    refresh(rooms=[r.id])
     return r
 
 
@@ -131,6 +149,8 @@ def activity(meeting_: Meeting, room_: Room | None = None, *, title: str | None 
     )
     db.session.add(a)
     db.session.flush()
+    if a.room_id:
+        refresh(rooms=[a.room_id])
     return a
 
 
@@ -139,6 +159,7 @@ def assignment(person: User, activity_: Activity, role: AssignmentRole = Assignm
     a = Assignment(user=person, activity=activity_, role=role, **fields)
     db.session.add(a)
     db.session.flush()
+    refresh([a.id])
     return a
 
 
@@ -153,7 +174,7 @@ def company(name: str | None = None, *, ineligible: bool = True, aliases=(), **f
 def disclosure(person: User, relationships=(), *, version: int | None = None,
                submitted_at: datetime | None = None, valid_days: int = 365, **fields) -> Disclosure:
     """``relationships``: iterable of (company, nature) or (company, nature, started_on, ended_on)."""
-    submitted = submitted_at or datetime.now(UTC) - timedelta(days=1)
+    submitted = submitted_at or clock.now() - timedelta(days=1)
     if version is None:
         version = len(person.disclosures) + 1
     d = Disclosure(
@@ -169,29 +190,65 @@ def disclosure(person: User, relationships=(), *, version: int | None = None,
     )
     for item in relationships:
         company_, nature, *dates = item
-        started = dates[0] if dates else date.today() - timedelta(days=200)
+        started = dates[0] if dates else clock.now().date() - timedelta(days=200)
         ended = dates[1] if len(dates) > 1 else None
         d.relationships.append(
             Relationship(company=company_, nature=Nature(nature), started_on=started, ended_on=ended)
         )
     db.session.add(d)
     db.session.flush()
+    _refresh_person(person)
     return d
 
 
+def _refresh_person(person: User) -> None:
+    refresh(db.session.scalars(sa.select(Assignment.id).where(Assignment.user_id == person.id)))
+
+
 def determination(relationship: Relationship, assignment_: Assignment, reviewer: User, *,
-                  relevant: bool, rationale: str = "Judged by the reviewer.") -> Determination:
+                  relevant: bool, rationale: str = "Judged by the reviewer.",
+                  decided_at: datetime | None = None, supersedes: Determination | None = None,
+                  carried_from: Determination | None = None) -> Determination:
     d = Determination(relationship=relationship, assignment=assignment_, is_relevant=relevant,
-                      rationale=rationale, reviewer=reviewer)
+                      rationale=rationale, reviewer=reviewer, supersedes_id=supersedes.id if supersedes else None,
+                      carried_from_id=carried_from.id if carried_from else None,
+                      **({"decided_at": decided_at} if decided_at else {}))
     db.session.add(d)
     db.session.flush()
+    refresh([assignment_.id])
     return d
 
 
 def mitigation(determination_: Determination, by: User,
                method: MitigationMethod = MitigationMethod.PEER_REVIEW,
-               notes: str = "Slides reviewed.") -> Mitigation:
-    m = Mitigation(determination=determination_, method=method, notes=notes, recorded_by=by)
+               notes: str = "Slides reviewed.", recorded_at: datetime | None = None) -> Mitigation:
+    m = Mitigation(determination=determination_, method=method, notes=notes, recorded_by=by,
+                   **({"recorded_at": recorded_at} if recorded_at else {}))
     db.session.add(m)
     db.session.flush()
+    refresh([determination_.assignment_id])
     return m
+
+
+def owner_decision(person: User, company_: Company, exception: OwnerException, by: User | None = None,
+                   *, note: str = "Decided by staff.", decided_at: datetime | None = None) -> OwnerDecision:
+    o = OwnerDecision(user=person, company=company_, exception=exception, note=note, decided_by=by,
+                      **({"decided_at": decided_at} if decided_at else {}))
+    db.session.add(o)
+    db.session.flush()
+    _refresh_person(person)
+    return o
+
+
+def stored_states(assignments) -> dict:
+    """Each role's state as stored on its ``Assignment`` row (what every page reads), freshly
+    loaded from the database: ``{assignment id: StateView}``."""
+    from disclosures.state import StateView
+
+    db.session.flush()
+    ids = [a.id for a in assignments]
+    rows = db.session.scalars(
+        sa.select(Assignment).where(Assignment.id.in_(ids))
+        .execution_options(populate_existing=True)
+    )
+    return {a.id: StateView.of(a) for a in rows}

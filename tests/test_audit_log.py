@@ -29,6 +29,7 @@ from disclosures.models import (
     Determination,
     Disclosure,
     Mitigation,
+    OwnerDecision,
     Room,
 )
 
@@ -173,7 +174,7 @@ def _decide(world, client, relevance="relevant", relationship=None, version=0):
 
 
 def _override(world, client):
-    return _decide(world, client, "not_relevant", world.relationship, world.determination.version_id)
+    return _decide(world, client, "not_relevant", world.relationship, world.determination.id)
 
 
 def _mitigate(world, client):
@@ -181,7 +182,7 @@ def _mitigate(world, client):
     return client.post(
         f"/review/meetings/{world.meeting.id}/people/{world.faculty_a.id}/determinations/{d.id}/mitigations",
         data={f"m{d.id}-method": "attest_evidence", f"m{d.id}-notes": "Signed.",
-              f"m{d.id}-version": str(d.version_id), f"m{d.id}-disclosure": str(world.relationship.disclosure_id)},
+              f"m{d.id}-version": str(d.id), f"m{d.id}-disclosure": str(world.relationship.disclosure_id)},
     )
 
 
@@ -206,7 +207,8 @@ def _owner(world, client):
     factories.disclosure(world.faculty_b, [(world.company, Nature.EMPLOYEE)])
     db.session.commit()
     return client.post(f"/staff/assignments/{world.assignment_b.id}/owner",
-                       data={"exception": "unrelated", "note": "Talk is on practice management."})
+                       data={"company": world.company.id, "seen": 0,
+                             "exception": "unrelated", "note": "Talk is on practice management."})
 
 
 def _merge(world, client):
@@ -230,7 +232,7 @@ CHANGES = {
     "determination.changed": (
         "staff", _override,
         lambda w: db.session.scalar(sa.select(Determination.is_relevant).where(
-            Determination.id == w.determination.id)),
+            Determination.supersedes_id == w.determination.id)),
     ),
     "mitigation.recorded": ("reviewer", _mitigate, _count(Mitigation)),
     "room.token_reissued": (
@@ -238,11 +240,7 @@ CHANGES = {
         lambda w: db.session.scalar(sa.select(Room.public_token).where(Room.id == w.room.id)),
     ),
     "programme.imported": ("staff", _import, _count(Activity)),
-    "assignment.owner_exception_recorded": (
-        "staff", _owner,
-        lambda w: db.session.scalar(sa.text("SELECT owner_exception FROM assignment WHERE id = :i"),
-                                    {"i": w.assignment_b.id}),
-    ),
+    "owner_decision.recorded": ("staff", _owner, _count(OwnerDecision)),
     "company.merged": ("staff", _merge, _count(Company)),
     "user.invited": ("admin", _invite, lambda w: db.session.scalar(
         sa.text("SELECT count(*) FROM user_account"))),
@@ -276,7 +274,7 @@ def test_a_change_that_fails_after_its_event_leaves_neither(app, login_as, reque
     db.session.commit()
     who, send, observe = CHANGES[action]
     client = login_as(world.user(who))
-    if action == "assignment.owner_exception_recorded":
+    if action == "owner_decision.recorded":
         # The set-up (B becomes an employee) is committed before the failing request.
         factories.disclosure(world.faculty_b, [(world.company, Nature.EMPLOYEE)])
         db.session.commit()
@@ -312,7 +310,8 @@ def test_a_change_that_fails_after_its_event_leaves_neither(app, login_as, reque
 
 def _owner_without_setup(world, client):
     return client.post(f"/staff/assignments/{world.assignment_b.id}/owner",
-                       data={"exception": "unrelated", "note": "Talk is on practice management."})
+                       data={"company": world.company.id, "seen": 0,
+                             "exception": "unrelated", "note": "Talk is on practice management."})
 
 
 # ------------------------------------------------------------------ concurrent edits
@@ -339,7 +338,7 @@ def test_two_reviewers_changing_one_determination_at_once_one_wins_one_gets_409(
     world = build_world()
     second = factories.admin(full_name="Second Staff")
     db.session.commit()
-    seen = world.determination.version_id
+    seen = world.determination.id
     determination_id = world.determination.id
     prefix = f"d{world.relationship.id}-{world.assignment_a.id}"
     url = (f"/review/meetings/{world.meeting.id}/people/{world.faculty_a.id}"
@@ -354,8 +353,10 @@ def test_two_reviewers_changing_one_determination_at_once_one_wins_one_gets_409(
     ])
     assert sorted(statuses) == [302, 409], statuses
     db.session.rollback()
-    row = db.session.get(Determination, determination_id)
-    assert row.is_relevant is False and row.version_id == seen + 1
+    [row] = db.session.scalars(sa.select(Determination).where(
+        Determination.supersedes_id == determination_id)).all()
+    assert row.is_relevant is False
+    assert db.session.get(Determination, determination_id).is_relevant is True  # kept
     assert len(_events("determination.changed")) == 1
 
 
@@ -391,11 +392,14 @@ def test_two_staff_deciding_one_owner_exception_at_once_never_500(app, login_as)
     factories.disclosure(world.faculty_b, [(world.company, Nature.EMPLOYEE)])
     db.session.commit()
     url = f"/staff/assignments/{world.assignment_b.id}/owner"
+    company_id = world.company.id
     clients = [login_as(world.staff), login_as(other, app.test_client())]
     statuses = _race([
-        lambda: clients[0].post(url, data={"exception": "unrelated", "note": "Practice management."}),
-        lambda: clients[1].post(url, data={"exception": "none", "note": "Sells the device discussed."}),
+        lambda: clients[0].post(url, data={"company": company_id, "seen": 0, "exception": "unrelated",
+                                           "note": "Practice management."}),
+        lambda: clients[1].post(url, data={"company": company_id, "seen": 0, "exception": "none",
+                                           "note": "Sells the device discussed."}),
     ])
     assert set(statuses) <= {302, 409} and 302 in statuses, statuses
     # Every saved decision has its event, and no refused one does.
-    assert len(_events("assignment.owner_exception_recorded")) == statuses.count(302)
+    assert len(_events("owner_decision.recorded")) == statuses.count(302)

@@ -62,6 +62,7 @@ public.room_sheet_pdf               GET      200   200   200   200   200   200  
 records.audit_log                   GET      302L  403   403   403   403   200   200   200   200
 records.csv_download                GET      302L  403   403   403   403   200!  403   200!  200!
 records.index                       GET      302L  403   403   403   403   200   403   200   200
+records.sheet_versions              GET      302L  403   403   403   403   200   403   200   200
 records.json_download               GET      302L  403   403   403   403   200!  403   200!  200!
 records.zip_download                GET      302L  403   403   403   403   200!  403   200!  200!
 registry.companies                  GET      302L  403   403   403   403   200   200   403   200

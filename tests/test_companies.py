@@ -1,15 +1,13 @@
 """Staff: the company registry (confirm, alias, merge) and owner/employee decisions."""
 
-from datetime import date
 
 import pytest
 import sqlalchemy as sa
 
 from disclosures.enums import AssignmentState, Nature, OwnerException
 from disclosures.extensions import db
-from disclosures.models import Assignment, AuditEvent, Company, CompanyAlias, Relationship
+from disclosures.models import AuditEvent, Company, CompanyAlias, OwnerDecision, Relationship
 from disclosures.registry import operations
-from disclosures.state import states_for
 
 from . import factories
 
@@ -149,39 +147,49 @@ def test_owner_list_shows_only_owners_and_employees(employee, login_as):
     page = login_as(factories.admin()).get(f"/staff/meetings/{meeting.id}/owners").get_data(as_text=True)
     assert "Erin Employee" in page and "Big Implant Corp" in page and "Decision needed" in page
     assert "Olga Other" not in page
-    assert "Excluded" in page
+    assert "<strong>1</strong> decision needed" in page
+
+
+def _big_implant():
+    return db.session.scalar(sa.select(Company).where(Company.name == "Big Implant Corp"))
 
 
 def test_owner_decision_recorded_lifts_exclusion_and_is_audited(employee, login_as):
+    """Standard 3: an owner or employee may take part only under one of the three
+    exceptions, decided once per company for every role the person holds."""
     meeting, person, assignment = employee
     staff = factories.admin()
+    company = _big_implant()
     response = login_as(staff).post(f"/staff/assignments/{assignment.id}/owner", data={
+        "company": company.id, "seen": 0,
         "exception": "unrelated", "note": "The talk covers billing, not implants."})
     assert response.status_code == 302
-    a = db.session.get(Assignment, assignment.id)
-    assert a.owner_exception is OwnerException.UNRELATED
-    assert a.owner_decided_by_id == staff.id and a.owner_decided_at is not None
-    assert a.owner_decision_note == "The talk covers billing, not implants."
+    decision = db.session.scalar(sa.select(OwnerDecision).where(OwnerDecision.user_id == person.id))
+    assert decision.company_id == company.id and decision.exception is OwnerException.UNRELATED
+    assert decision.decided_by_id == staff.id and decision.decided_at is not None
+    assert decision.note == "The talk covers billing, not implants."
     # No longer excluded: the relationship now goes to the reviewers like any other.
-    assert states_for([a], date.today())[a.id].state is AssignmentState.AWAITING_REVIEW
-    [event] = events("assignment.owner_exception_recorded")
+    assert factories.stored_states([assignment])[assignment.id].state is AssignmentState.AWAITING_REVIEW
+    [event] = events("owner_decision.recorded")
     assert event.subject_user_id == person.id
-    assert event.changes["owner_exception"] == {"before": None, "after": "unrelated"}
+    assert event.changes["exception"] == {"before": None, "after": "unrelated"}
 
 
 def test_owner_decision_without_reasoning_is_refused(employee, login_as):
     _, _, assignment = employee
     response = login_as(factories.admin()).post(
-        f"/staff/assignments/{assignment.id}/owner", data={"exception": "basic_science"})
+        f"/staff/assignments/{assignment.id}/owner",
+        data={"company": _big_implant().id, "seen": 0, "exception": "basic_science"})
     assert response.status_code == 400
     assert "Explain the decision" in response.get_data(as_text=True)
-    assert db.session.get(Assignment, assignment.id).owner_exception is None
+    assert db.session.scalar(sa.select(sa.func.count(OwnerDecision.id))) == 0
 
 
 def test_owner_decision_none_keeps_person_excluded(employee, login_as):
     _, _, assignment = employee
     login_as(factories.admin()).post(
-        f"/staff/assignments/{assignment.id}/owner", data={"exception": "none", "note": "Talk is on their implant."})
-    a = db.session.get(Assignment, assignment.id)
-    status = states_for([a], date.today())[a.id]
+        f"/staff/assignments/{assignment.id}/owner",
+        data={"company": _big_implant().id, "seen": 0, "exception": "none",
+              "note": "Talk is on their implant."})
+    status = factories.stored_states([assignment])[assignment.id]
     assert status.state is AssignmentState.EXCLUDED and "no exception applies" in status.reasons[0]

@@ -3,14 +3,13 @@ a statement takes it from there, so changing a sentence there changes it everywh
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
 from disclosures import wording
 from disclosures.documents import booklet, data, sheet, slide
 from disclosures.enums import AssignmentRole, Nature, StatementKind
 from disclosures.extensions import db
+from disclosures.publication.operations import latest_sheet
 
 from . import factories
 from .test_public_sheet import html_text, pdf_text
@@ -18,7 +17,9 @@ from .test_public_sheet import html_text, pdf_text
 # Where each sentence shows: the room sheet and all-faculty pages, and the three PDFs.
 EVERYWHERE = ("room page", "faculty page", "sheet pdf", "booklet pdf", "slide pdf")
 SHOWN_IN = {
-    "INTRO": ("room page", "faculty page", "sheet pdf", "booklet pdf"),
+    "SHEET_INTRO": ("room page", "faculty page", "sheet pdf", "booklet pdf"),
+    "INTRO": ("room page", "sheet pdf"),  # under each activity whose roles are all cleared
+    "AWAITING": ("room page", "faculty page", "sheet pdf", "booklet pdf"),
     "LISTED_BY_FAMILY_NAME": ("faculty page", "booklet pdf"),
     "MITIGATED": EVERYWHERE,
     "NO_RELATIONSHIPS": EVERYWHERE,
@@ -33,8 +34,13 @@ SHOWN_IN = {
 
 @pytest.fixture()
 def meeting_in_every_state(app):
+    return build_world()
+
+
+def build_world():
     """One talk: a mitigated relevant relationship (off-label, no detail given), a person
-    without relationships, one awaiting review; a commercial supporter."""
+    without relationships, one awaiting review, one who sent nothing; a commercial
+    supporter; and a second activity whose only role is cleared."""
     meeting = factories.meeting(name="Wording Meeting")
     room = factories.room(meeting, "Hall W")
     activity = factories.activity(meeting, room, title="Cervical talk",
@@ -52,28 +58,32 @@ def meeting_in_every_state(app):
     pending = factories.user(full_name="Pia Pending", degrees=None)
     factories.disclosure(pending, [(factories.company("Pending Co"), Nature.ADVISOR)])
     panel = factories.assignment(pending, activity, AssignmentRole.PANELIST)
+    factories.assignment(factories.user(full_name="Sam Silent", degrees=None), activity,
+                         AssignmentRole.PANELIST)
+    factories.assignment(nobody, factories.activity(meeting, room, title="Closing remarks"),
+                         AssignmentRole.MODERATOR)
     db.session.commit()
     return {"meeting": meeting, "room": room, "slides": [talk, moderation, panel]}
 
 
 def _everything_attendees_read(client, world) -> dict[str, str]:
-    now = datetime.now(UTC)
     meeting, room = world["meeting"], world["room"]
     return {
         "room page": html_text(client.get(f"/r/{room.public_token}")),
         "faculty page": html_text(client.get(f"/m/{meeting.slug}/disclosures")),
-        "sheet pdf": pdf_text(sheet.room_sheet_pdf(data.room_sheet(room, now))),
-        "booklet pdf": pdf_text(booklet.booklet_pdf(data.booklet(meeting, now))),
-        "slide pdf": " ".join(pdf_text(slide.slide_pdf(data.slide(a, now))) for a in world["slides"]),
+        "sheet pdf": pdf_text(sheet.room_sheet_pdf(data.room_sheet(latest_sheet(room)))),
+        "booklet pdf": pdf_text(booklet.booklet_pdf(data.booklet(meeting))),
+        "slide pdf": " ".join(pdf_text(slide.slide_pdf(data.slide(a))) for a in world["slides"]),
     }
 
 
 @pytest.mark.parametrize("name", sorted(SHOWN_IN))
 def test_each_attendee_sentence_is_read_from_wording_wherever_it_shows(
-        client, meeting_in_every_state, monkeypatch, name):
+        client, app, monkeypatch, name):
     marker = f"Qz{name.title().replace('_', '')}Qz"
     monkeypatch.setattr(wording, name, marker)
-    shown = _everything_attendees_read(client, meeting_in_every_state)
+    # Published after the change: statements are records, composed when they are published.
+    shown = _everything_attendees_read(client, build_world())
     for where, text in shown.items():
         assert (marker in text) == (where in SHOWN_IN[name]), f"{name} in the {where}"
 
@@ -100,7 +110,7 @@ def test_sentences_hold_no_markup_characters():
 def test_composed_sentences():
     assert wording.no_relationships("Dr A") == f"Dr A {wording.NO_RELATIONSHIPS}"
     assert [wording.closing(kind, "Dr A") for kind in StatementKind] == [
-        wording.MITIGATED, wording.no_relationships("Dr A"), wording.UNDER_REVIEW]
+        wording.MITIGATED, wording.no_relationships("Dr A"), wording.UNDER_REVIEW, wording.AWAITING]
     support = wording.commercial_support([("A", None), ("B", "loaned devices")])
     assert support.label == wording.COMMERCIAL_SUPPORT
     assert str(support) == f"{support.label} {support.text}"

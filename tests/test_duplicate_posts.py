@@ -191,7 +191,7 @@ def relevant(app):
 
 def mitigation_form(case, method="peer_review", notes="Slides peer reviewed by Dr. Chen."):
     d = case["determination"]
-    return {f"m{d.id}-method": method, f"m{d.id}-notes": notes, f"m{d.id}-version": str(d.version_id),
+    return {f"m{d.id}-method": method, f"m{d.id}-notes": notes, f"m{d.id}-version": str(d.id),
             f"m{d.id}-disclosure": str(case["disclosure"].id)}
 
 

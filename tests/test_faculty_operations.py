@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from disclosures import clock
 from disclosures.enums import AssignmentState, MitigationMethod, Nature, OwnerException
 from disclosures.extensions import db
 from disclosures.faculty import operations
@@ -23,12 +24,20 @@ from disclosures.models import (
     Relationship,
 )
 from disclosures.registry import operations as registry
-from disclosures.state import states_for
 
 from . import factories
 
 NOW = datetime(2025, 6, 15, 14, 0, tzinfo=UTC)
 TODAY = NOW.date()
+
+
+@pytest.fixture(autouse=True)
+def _at_now():
+    """These tests tell a story around NOW: the clock reads NOW too, so decisions and
+    reviews happen when the story says, not on the day the suite runs."""
+    clock.travel(NOW)
+    yield
+    clock.reset()
 
 
 def row(company="Medtronic", nature=Nature.CONSULTANT, started=date(2024, 1, 10), ended=None,
@@ -214,7 +223,8 @@ def test_unknown_company_is_created_ineligible_and_needing_review_once(app):
 def _reviewed_first_version():
     reviewer = factories.user()
     person = factories.user()
-    assignment = factories.assignment(person, factories.activity(factories.meeting()))
+    # The session a month after NOW: every version below is valid on its day.
+    assignment = factories.assignment(person, factories.activity(factories.meeting(starts_on=TODAY + timedelta(days=30))))
     first = submit_disclosure(
         person,
         entry(person, [row("Medtronic", Nature.CONSULTANT), row("Stryker", Nature.SPEAKER)]),
@@ -253,9 +263,9 @@ def test_resubmission_keeps_history_and_carries_unchanged_review(app):
     assert db.session.scalar(sa.select(sa.func.count(Mitigation.id))) == 2
     assert db.session.scalar(sa.select(sa.func.count(Determination.id))) == 3
     # The changed relationship needs review again; the carried one stays decided.
-    status = states_for([assignment], TODAY)[assignment.id]
+    status = factories.stored_states([assignment])[assignment.id]
     assert status.state is AssignmentState.AWAITING_REVIEW
-    assert "1 relationship(s)" in status.reasons[0]
+    assert "1 relationship awaiting" in status.reasons[0]
 
 
 def test_resubmission_with_changed_dates_resets_review(app):
@@ -274,31 +284,35 @@ def test_owner_or_employee_of_ineligible_company_is_flagged_on_every_assignment(
     person = factories.user()
     meeting = factories.meeting()
     assignments = [factories.assignment(person, factories.activity(meeting)) for _ in range(2)]
-    submit_disclosure(person, entry(person, [row("Spinal Implants Co", nature)]), now=datetime.now(UTC))
+    submit_disclosure(person, entry(person, [row("Spinal Implants Co", nature)]), now=NOW)
     db.session.flush()
-    statuses = states_for(assignments, date.today())
+    statuses = factories.stored_states(assignments)
     for a in assignments:
-        assert statuses[a.id].state is AssignmentState.EXCLUDED
+        assert statuses[a.id].state is AssignmentState.AWAITING_OWNER_DECISION
         assert "Owner or employee" in statuses[a.id].reasons[0]
 
 
-def test_new_owner_employee_relationship_clears_earlier_staff_decision(app):
+def test_an_owner_decision_holds_per_company_and_a_new_company_needs_its_own(app):
+    """Standard 3: the owner/employee decision is made per company, for every role; a
+    resubmission keeps it, and a newly disclosed company waits for staff again."""
     staff = factories.admin()
     person = factories.user()
-    a = factories.assignment(person, factories.activity(factories.meeting()))
+    a = factories.assignment(person, factories.activity(factories.meeting(starts_on=TODAY + timedelta(days=30))))
     submit_disclosure(person, entry(person, [row("Old Devices", Nature.EMPLOYEE)]), now=NOW - timedelta(days=5))
-    registry.record_owner_decision(staff, a, OwnerException.UNRELATED, "Talk is on billing.")
-    # Unchanged employee relationship: the decision stands.
+    old = db.session.scalar(sa.select(Company).where(Company.name == "Old Devices"))
+    registry.record_owner_decision(staff, person, old, OwnerException.UNRELATED, "Talk is on billing.")
+    # Unchanged employee relationship: the decision stands and the role goes to review.
     submit_disclosure(person, entry(person, [row("Old Devices", Nature.EMPLOYEE)]), now=NOW - timedelta(days=2))
-    assert a.owner_exception is OwnerException.UNRELATED
-    # A new one: staff must decide again.
+    assert registry.owner_decision(person, old).exception is OwnerException.UNRELATED
+    assert factories.stored_states([a])[a.id].state is AssignmentState.AWAITING_REVIEW
+    # A new one: staff must decide for that company.
     submit_disclosure(
         person, entry(person, [row("Old Devices", Nature.EMPLOYEE), row("New Pharma", Nature.OWNERSHIP)]), now=NOW
     )
-    assert a.owner_exception is None and a.owner_decided_by is None
-    assert db.session.scalar(
-        sa.select(sa.func.count(AuditEvent.id)).where(AuditEvent.action == "assignment.owner_decision_reset")
-    ) == 1
+    new = db.session.scalar(sa.select(Company).where(Company.name == "New Pharma"))
+    assert registry.owner_decision(person, new) is None
+    assert registry.owner_decision(person, old).exception is OwnerException.UNRELATED
+    assert factories.stored_states([a])[a.id].state is AssignmentState.AWAITING_OWNER_DECISION
 
 
 def test_none_submission_saves_no_relationships(app):

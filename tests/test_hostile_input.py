@@ -185,7 +185,7 @@ def test_hostile_text_through_every_form_is_inert_in_pages_and_literal_in_pdfs(a
     determination = db.session.scalar(sa.select(Determination))
     response = review.post(f"{base}/determinations/{determination.id}/mitigations", data={
         f"m{determination.id}-method": "other", f"m{determination.id}-notes": payload,
-        f"m{determination.id}-version": str(determination.version_id),
+        f"m{determination.id}-version": str(determination.id),
         f"m{determination.id}-disclosure": str(disclosure.id),
     })
     assert response.status_code == 302, response.get_data(as_text=True)[:3000]

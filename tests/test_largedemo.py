@@ -21,11 +21,13 @@ from disclosures.models import (
     Disclosure,
     Meeting,
     Mitigation,
+    OwnerDecision,
     Relationship,
     Room,
     User,
 )
-from disclosures.state import states_for
+
+from . import factories
 
 # The large meeting, planned at full size or loaded at a fiftieth: `make test-fast` skips it.
 pytestmark = pytest.mark.slow
@@ -46,7 +48,7 @@ def _content_digest() -> str:
     assignments = {}
     for a in db.session.scalars(sa.select(Assignment)):
         assignments[a.id] = f"{users[a.user_id]}/{activities[a.activity_id]}/{a.role.value}"
-        lines.append(f"S {assignments[a.id]} {a.owner_exception}")
+        lines.append(f"S {assignments[a.id]} {a.state.value}")
     companies = {c.id: c.name for c in db.session.scalars(sa.select(Company))}
     relationships = {}
     for r in db.session.scalars(sa.select(Relationship).join(Disclosure)):
@@ -54,6 +56,8 @@ def _content_digest() -> str:
                f"/{r.nature.value}/{r.started_on}/{r.ended_on}")
         relationships[r.id] = key
         lines.append(f"R {key} {r.disclosure.submitted_at.isoformat()}")
+    for o in db.session.scalars(sa.select(OwnerDecision)):
+        lines.append(f"O {users[o.user_id]} {o.company_id and companies[o.company_id]} {o.exception.value}")
     for d in db.session.scalars(sa.select(Determination)):
         methods = ",".join(m.method.value for m in d.mitigations)
         lines.append(f"D {relationships[d.relationship_id]} {assignments[d.assignment_id]} "
@@ -62,9 +66,9 @@ def _content_digest() -> str:
 
 
 def _delete_everything() -> None:
-    for table in reversed(db.metadata.sorted_tables):
-        db.session.execute(table.delete())
-    db.session.commit()
+    from .conftest import _empty_all_tables
+
+    _empty_all_tables()
 
 
 def test_large_meeting_plan_has_the_sizes_of_a_real_meeting():
@@ -100,7 +104,7 @@ def test_large_meeting_has_assignments_in_every_state(app):
     load_large_meeting(scale=SMALL, today=TODAY, password="demo password 1")
     db.session.commit()
     assignments = db.session.scalars(sa.select(Assignment)).all()
-    states = Counter(s.state for s in states_for(assignments, TODAY).values())
+    states = Counter(s.state for s in factories.stored_states(assignments).values())
     assert set(states) == set(AssignmentState)
     # Mitigations exist, and some relevant relationships still lack one.
     assert db.session.scalar(sa.select(sa.func.count(Mitigation.id))) > 0

@@ -11,11 +11,11 @@ import sqlalchemy as sa
 
 from disclosures import wording
 from disclosures.demo import load_demo_meeting
-from disclosures.enums import AssignmentRole, Nature
+from disclosures.enums import AssignmentRole, AssignmentState, Nature
 from disclosures.extensions import db
 from disclosures.models import Assignment, Company, Determination, Meeting, Mitigation, User
 from disclosures.public import microcache
-from disclosures.state import states_for
+from disclosures.state import judgements
 
 from . import factories
 
@@ -81,7 +81,8 @@ def _check_scenario_text(text: str) -> None:
     assert MITIGATED in text
     assert wording.no_relationships("Noah Nothing, DO") in text
     assert "Paula Pending" in text and "Mo Missing" in text
-    assert text.count(REVIEW) == 2
+    assert text.count(REVIEW) == 1  # Paula Pending: disclosed, not yet reviewed
+    assert text.count(wording.AWAITING) == 1  # Mo Missing: nothing received
     assert "Sponsor Medical" in text and "Loaner Devices (in-kind: Loan of instruments)" in text
     assert "Off-label use of drug Z." in text
     for hidden in ("Irrelevant Pharma", "Unreviewed Biologics", "SECRET", "@example.org"):
@@ -160,21 +161,23 @@ def test_room_sheet_changes_when_a_review_is_recorded(client, scenario, app):
     assert wording.no_relationships("Paula Pending") in html_text(second)
     pdf_second = client.get(f"/r/{scenario['token']}.pdf")
     assert wording.no_relationships("Paula Pending") in pdf_text(pdf_second.data)
-    assert pdf_text(pdf_first.data).count(REVIEW) == 2
-    assert pdf_text(pdf_second.data).count(REVIEW) == 1
+    assert pdf_text(pdf_first.data).count(REVIEW) == 1
+    assert pdf_text(pdf_second.data).count(REVIEW) == 0
 
 
-def test_room_sheet_pdf_is_cached_on_disk_by_data(client, scenario, app):
-    from pathlib import Path
+def test_room_sheet_pdf_is_built_once_and_every_server_serves_the_same_bytes(client, scenario, app):
+    """The PDF of a sheet version is kept in the database: another app server (here: past
+    this one's micro-cache) serves it byte for byte, and its SHA-256 is on record."""
+    import hashlib
 
-    folder = Path(app.config["DOCUMENT_CACHE_DIR"]) / "rooms"
-    client.get(f"/r/{scenario['token']}.pdf")
-    files = sorted(folder.glob(f"{scenario['room'].id}-letter-*.pdf"))
-    assert len(files) == 1
-    files[0].write_bytes(b"%PDF-cached-marker")
-    microcache.clear()  # as in another worker: past the micro-cache, to the disk
+    from disclosures.models import SheetPdf
+
+    first = client.get(f"/r/{scenario['token']}.pdf")
+    microcache.clear()
     again = client.get(f"/r/{scenario['token']}.pdf")
-    assert again.data == b"%PDF-cached-marker"  # served from the cache, not rebuilt
+    assert again.data == first.data
+    [stored] = db.session.scalars(sa.select(SheetPdf).where(SheetPdf.size == "letter")).all()
+    assert stored.sha256 == hashlib.sha256(first.data).hexdigest()
 
 
 def test_room_sheet_lists_today_first_while_meeting_runs(client):
@@ -203,16 +206,19 @@ def demo(app):
 
 
 def _expected(assignments):
-    statuses = states_for(assignments, date.today())
+    """What the rule says each role's statement is, judged from scratch as of its start."""
+    judged = judgements([a.id for a in assignments])
     companies = set()
-    counts = {"review": 0, "relevant": 0, "none": 0}
+    counts = {"awaiting": 0, "review": 0, "relevant": 0, "none": 0}
     for a in assignments:
-        status = statuses[a.id]
-        if not status.is_cleared:
+        judgement = judged[a.id]
+        if judgement.state is AssignmentState.AWAITING_DISCLOSURE:
+            counts["awaiting"] += 1
+        elif not judgement.is_cleared:
             counts["review"] += 1
-        elif status.relevant:
+        elif judgement.relevant:
             counts["relevant"] += 1
-            companies.update(r.company.name for r, _ in status.relevant)
+            companies.update(line.company for line in judgement.relevant)
         else:
             counts["none"] += 1
     return counts, companies
@@ -220,6 +226,7 @@ def _expected(assignments):
 
 def _check_exact(text: str, assignments) -> None:
     counts, companies = _expected(assignments)
+    assert text.count(wording.AWAITING) == counts["awaiting"]
     assert text.count(REVIEW) == counts["review"]
     assert text.count(MITIGATED) == counts["relevant"]
     assert text.count(NONE) == counts["none"]

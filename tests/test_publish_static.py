@@ -135,14 +135,14 @@ def test_publish_static_writes_the_letter_pages_and_never_a_search(app, client, 
 
 
 def test_publish_static_drops_a_letter_page_that_no_longer_exists(app, crowded_letter, tmp_path):
-    from datetime import UTC, datetime
-
     _meeting, added = crowded_letter
     root = tmp_path / "site"
     publish_static(root)
     assert (root / "m/spine-forum/disclosures/s/2.html").is_file()
+    from disclosures.staff.operations import remove_assignment
+
     for assignment in added[:10]:
-        assignment.removed_at = datetime.now(UTC)
+        remove_assignment(None, assignment)
     db.session.commit()
     result = publish_static(root)
     assert not (root / "m/spine-forum/disclosures/s/2.html").exists()

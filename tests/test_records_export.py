@@ -57,10 +57,10 @@ def test_records_export_contains_every_determination_of_the_demo_meeting(login_a
     assert "attachment" in response.headers["Content-Disposition"]
     data = json.loads(response.get_data(as_text=True))
     exported = {
-        r["determination"]["id"]: r["determination"]
+        d["id"]: d
         for item in data["assignments"]
-        for r in item["relationships"] + item["determinations_on_earlier_versions"]
-        if r["determination"]
+        for r in item["relationships"] + item["determinations_on_other_versions"]
+        for d in r["decisions"]
     }
     assert set(exported) == {d.id for d in determinations}
     for d in determinations:
@@ -74,7 +74,7 @@ def test_records_export_contains_every_determination_of_the_demo_meeting(login_a
     # Every assignment is there, with its state and the disclosure version used.
     from disclosures.models import Assignment
     assert len(data["assignments"]) == db.session.scalar(sa.select(sa.func.count(Assignment.id)))
-    states = {item["state"] for item in data["assignments"]}
+    states = {item["state_at_start"] for item in data["assignments"]}
     assert {"awaiting_disclosure", "awaiting_review", "needs_mitigation", "cleared"} <= states
     disclosed = [i for i in data["assignments"] if i["disclosure"]]
     latest = {d.user_id: d.version for d in db.session.scalars(sa.select(Disclosure))
@@ -83,9 +83,11 @@ def test_records_export_contains_every_determination_of_the_demo_meeting(login_a
         assert item["disclosure"]["version"] == latest[item["person"]["id"]]
 
     rows = _csv_rows(client.get(f"/staff/meetings/{demo.id}/records.csv"))
-    judged = [r for r in rows if r["determination"]]
-    assert len(judged) == len(determinations)
-    relevant = [r for r in judged if r["determination"] == "relevant"]
+    judged = [r for r in rows if r["decision_in_force_at_start"]]
+    in_force = {d["id"] for item in data["assignments"] for r in item["relationships"]
+                if (d := r["determination"])}
+    assert len(judged) == len(in_force)
+    relevant = [r for r in judged if r["decision_in_force_at_start"] == "relevant"]
     assert relevant and all(r["reviewer"] and r["decided_at"] for r in relevant)
     assert any(r["mitigations"] for r in relevant)
     assert {r["activity_code"] for r in rows} == set(db.session.scalars(
@@ -115,7 +117,7 @@ def test_records_keep_removed_people_and_earlier_versions(login_as, app):
     assert item["disclosure"]["version"] == 2
     assert item["relationships"][0]["nature"] == "advisor"
     assert item["relationships"][0]["determination"] is None
-    [earlier] = item["determinations_on_earlier_versions"]
+    [earlier] = item["determinations_on_other_versions"]
     assert earlier["disclosure_version"] == 1
     assert earlier["determination"]["mitigations"][0]["notes"] == "Slides peer reviewed"
 
@@ -160,11 +162,14 @@ def test_records_zip_has_csv_json_room_sheets_and_booklet(login_as, app):
     names = archive.namelist()
     assert "zip-meeting-records/assignments.csv" in names
     assert "zip-meeting-records/assignments.json" in names
-    assert "zip-meeting-records/booklet.pdf" in names
+    booklets = [n for n in names if n.startswith("zip-meeting-records/booklet-v")]
+    assert booklets, names
     rooms = db.session.scalars(sa.select(Room).order_by(Room.name)).all()
     pdfs = [n for n in names if n.startswith("zip-meeting-records/rooms/")]
-    assert len(pdfs) == len(rooms) == 2
-    for name in pdfs + ["zip-meeting-records/booklet.pdf"]:
+    # Every version of every room's sheet that was ever public (Hall B: one per change).
+    assert {n.split("/")[-1].split("-v")[0] for n in pdfs} == {f"{r.id}-{r.name.replace(' ', '-')}" for r in rooms}
+    assert "zip-meeting-records/manifest.csv" in names
+    for name in pdfs + booklets:
         assert archive.read(name).startswith(b"%PDF")
     assert "Dana Okafor" in archive.read("zip-meeting-records/assignments.csv").decode()
 
@@ -249,6 +254,6 @@ def test_export_records_cli_writes_the_zip(app, tmp_path):
     result = app.test_cli_runner().invoke(args=["export-records", "cli-meeting", str(out)])
     assert result.exit_code == 0, result.output
     names = zipfile.ZipFile(out).namelist()
-    assert "cli-meeting-records/assignments.json" in names and "cli-meeting-records/booklet.pdf" in names
+    assert "cli-meeting-records/assignments.json" in names and "cli-meeting-records/booklet-v1.pdf" in names
     again = app.test_cli_runner().invoke(args=["export-records", "cli-meeting", str(out)])
     assert again.exit_code != 0 and "exists" in again.output

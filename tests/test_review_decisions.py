@@ -11,7 +11,6 @@ from disclosures.extensions import db
 from disclosures.faculty.operations import DisclosureEntry, RelationshipEntry, submit_disclosure
 from disclosures.models import AuditEvent, Determination, Mitigation
 from disclosures.review import operations as ops
-from disclosures.state import states_for
 
 from . import factories
 from .sql import statements
@@ -65,7 +64,7 @@ def mitigation_data(determination, method="peer_review", notes="Slides peer revi
                     disclosure=None):
     prefix = f"m{determination.id}"
     return {f"{prefix}-method": method, f"{prefix}-notes": notes,
-            f"{prefix}-version": str(determination.version_id if version is None else version),
+            f"{prefix}-version": str(determination.id if version is None else version),
             f"{prefix}-disclosure": str(disclosure or determination.relationship.disclosure_id)}
 
 
@@ -83,7 +82,7 @@ def determinations():
 
 def state(assignment):
     db.session.expire_all()
-    return states_for([assignment], date.today())[assignment.id].state
+    return factories.stored_states([assignment])[assignment.id].state
 
 
 # ------------------------------------------------------------------ access
@@ -189,8 +188,8 @@ def test_review_page_reviews_only_the_latest_version_and_shows_carried_over(logi
     old = factories.determination(old_rel, case["talk"], case["reviewer"], relevant=False)
     newer = factories.disclosure(case["person"], [(old_rel.company, Nature.CONSULTANT),
                                                    (factories.company("Granite Reagents"), Nature.ADVISOR)])
-    carried = factories.determination(newer.relationships[0], case["talk"], case["reviewer"], relevant=False)
-    carried.carried_from_id = old.id
+    factories.determination(newer.relationships[0], case["talk"], case["reviewer"], relevant=False,
+                            carried_from=old)
     html = login_as(case["reviewer"]).get(page_url(case)).get_data(as_text=True)
     assert "Granite Reagents" in html
     assert "Summit Pharmaceuticals" not in html  # only in version 1
@@ -331,7 +330,7 @@ def test_a_speaker_cannot_be_mitigated_by_recusal_whoever_calls(app, login_as, c
     with pytest.raises(review_ops.ReviewError, match="not a mitigation Standard 3 names"):
         review_ops.record_mitigation(case["reviewer"], subject, determination,
                                      method=MitigationMethod.RECUSE, notes="x",
-                                     seen_version=determination.version_id,
+                                     seen_determination_id=determination.id,
                                      seen_disclosure_id=case["disclosure"].id)
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count(Mitigation.id))) == 0
@@ -357,7 +356,7 @@ def test_second_reviewer_first_decision_is_refused_with_who_and_when(app, login_
 def test_second_reviewer_change_is_refused_and_nothing_overwritten(app, login_as, case):
     rel, talk = case["meridian_rel"], case["talk"]
     existing = factories.determination(rel, talk, case["reviewer"], relevant=False, rationale="Unrelated.")
-    seen = existing.version_id
+    seen = existing.id
     other = factories.admin(full_name="Carla Staffordson")
     first = login_as(case["reviewer"])
     second = login_as(other, app.test_client())
@@ -366,15 +365,16 @@ def test_second_reviewer_change_is_refused_and_nothing_overwritten(app, login_as
     response = second.post(decide_url(case, rel, talk), data=decision(rel, talk, "not_relevant", "Staff view.", seen))
     assert response.status_code == 409
     assert "changed by Renee Reviewer at" in response.get_data(as_text=True)
-    row = db.session.get(Determination, existing.id)
+    row = ops.existing_determination(rel, talk)
     assert row.is_relevant is True and row.rationale == "On reflection: fusion devices."
-    assert row.reviewer_id == case["reviewer"].id
+    assert row.reviewer_id == case["reviewer"].id and row.supersedes_id == existing.id
+    assert len(determinations()) == 2  # the first decision is kept, superseded
 
 
 def test_mitigation_against_changed_determination_is_refused(app, login_as, case):
     rel, talk = case["meridian_rel"], case["talk"]
     determination = factories.determination(rel, talk, case["reviewer"], relevant=True)
-    seen = determination.version_id
+    seen = determination.id
     client = login_as(case["reviewer"])
     client.post(decide_url(case, rel, talk), data=decision(rel, talk, "not_relevant", "Unrelated after all.", seen))
     response = client.post(f"{page_url(case)}/determinations/{determination.id}/mitigations",
@@ -383,22 +383,37 @@ def test_mitigation_against_changed_determination_is_refused(app, login_as, case
     assert db.session.scalar(sa.select(sa.func.count(Mitigation.id))) == 0
 
 
-def test_concurrent_update_raises_stale_data_at_flush(app, case):
+def test_a_decision_cannot_be_rewritten_even_by_a_raw_statement(app, case):
+    """Decisions are records: a change is a new row superseding the old one, and the
+    database itself refuses UPDATE and DELETE on the table."""
     rel, talk = case["meridian_rel"], case["talk"]
     determination = factories.determination(rel, talk, case["reviewer"], relevant=False)
     db.session.commit()
-    seen = determination.version_id
-    # Another session saves in between: the row's version moves on under our loaded object.
-    with db.engine.begin() as conn:
-        conn.execute(sa.update(Determination).where(Determination.id == determination.id)
-                     .values(version_id=seen + 1, is_relevant=True))
+    for statement in (sa.update(Determination).where(Determination.id == determination.id)
+                      .values(is_relevant=True),
+                      sa.delete(Determination).where(Determination.id == determination.id)):
+        with pytest.raises(sa.exc.DatabaseError), db.engine.begin() as conn:
+            conn.execute(statement)
+    db.session.expire_all()
+    assert db.session.get(Determination, determination.id).is_relevant is False
+
+
+def test_two_changes_from_the_same_page_keep_one_and_refuse_the_other(app, case):
+    """Both reviewers saw the same decision; only one new decision may supersede it."""
+    rel, talk = case["meridian_rel"], case["talk"]
+    existing = factories.determination(rel, talk, case["reviewer"], relevant=False)
+    db.session.commit()
     subject = ops.review_subject(case["person"], case["meeting"])
-    with pytest.raises(StaleDataError):
+    ops.record_determination(case["reviewer"], subject, rel, talk, is_relevant=True,
+                             rationale="First.", seen_determination_id=existing.id,
+                             seen_disclosure_id=rel.disclosure_id)
+    db.session.commit()
+    with pytest.raises(ops.ReviewConflict):
         ops.record_determination(case["reviewer"], subject, rel, talk, is_relevant=False,
-                                 rationale="Overwrite attempt.", seen_version=seen,
+                                 rationale="Second.", seen_determination_id=existing.id,
                                  seen_disclosure_id=rel.disclosure_id)
     db.session.rollback()
-    assert db.session.get(Determination, determination.id).is_relevant is True
+    assert ops.existing_determination(rel, talk).rationale == "First."
 
 
 def test_stale_data_on_flush_is_a_409_not_a_500(login_as, case, monkeypatch):
@@ -437,10 +452,10 @@ def test_staff_decision_is_a_determination_with_before_and_after(login_as, case)
     existing = factories.determination(rel, talk, case["reviewer"], relevant=False, rationale="Unrelated.")
     staff = factories.admin(full_name="Carla Staffordson")
     response = login_as(staff).post(decide_url(case, rel, talk),
-                                    data=decision(rel, talk, "relevant", "Talk covers their cage.", existing.version_id))
+                                    data=decision(rel, talk, "relevant", "Talk covers their cage.", existing.id))
     assert response.status_code == 302
-    row = db.session.get(Determination, existing.id)
-    assert row.is_relevant is True and row.reviewer_id == staff.id
+    row = ops.existing_determination(rel, talk)
+    assert row.is_relevant is True and row.reviewer_id == staff.id and row.supersedes_id == existing.id
     event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "determination.changed"))
     assert event.actor_id == staff.id and event.subject_user_id == case["person"].id
     assert event.changes["is_relevant"] == {"before": False, "after": True}
@@ -452,11 +467,11 @@ def test_unchanged_resubmission_writes_no_event(login_as, case):
     rel, talk = case["meridian_rel"], case["talk"]
     existing = factories.determination(rel, talk, case["reviewer"], relevant=False, rationale="Unrelated.")
     response = login_as(case["reviewer"]).post(
-        decide_url(case, rel, talk), data=decision(rel, talk, "not_relevant", "Unrelated.", existing.version_id)
+        decide_url(case, rel, talk), data=decision(rel, talk, "not_relevant", "Unrelated.", existing.id)
     )
     assert response.status_code == 302
     assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id))) == 0
-    assert db.session.get(Determination, existing.id).version_id == existing.version_id
+    assert [d.id for d in determinations()] == [existing.id]
 
 
 def test_rationale_never_reaches_the_application_log(login_as, case, caplog):
@@ -576,7 +591,7 @@ def test_decision_with_the_latest_ids_but_an_old_version_is_refused_by_the_opera
     assert any(line.startswith("New relationship: Axial Biologics") for line in refused.value.changes)
     with pytest.raises(ops.DisclosureChanged):
         ops.record_determination(case["reviewer"], subject, axial, case["talk"], is_relevant=False,
-                                 rationale="Unrelated.", seen_version=0, seen_disclosure_id=case["disclosure"].id)
+                                 rationale="Unrelated.", seen_determination_id=0, seen_disclosure_id=case["disclosure"].id)
     db.session.rollback()
     assert determinations() == []
     created = ops.record_none_relevant(case["reviewer"], subject, "Unrelated.", seen_disclosure_id=latest.id)

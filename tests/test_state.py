@@ -1,12 +1,19 @@
-"""The derived assignment state: one function, every transition."""
+"""A role's state: one rule, judged as of the activity's start, stored by the operations.
+
+Each test reads the stored ``Assignment.state`` (what every list page shows) and checks it
+equals what the rule gives when judged again from scratch (``state.judgements``).
+"""
 
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
+from disclosures import clock
 from disclosures.enums import AssignmentState, Nature, OwnerException
 from disclosures.extensions import db
-from disclosures.state import states_for, summaries_for
+from disclosures.models import Assignment
+from disclosures.state import START, judgements
 
 from . import factories
 
@@ -20,15 +27,14 @@ def setting(app):
     return reviewer, person, assignment
 
 
-def state_of(assignment, today=None):
-    """The state from both loaders; they must agree."""
+def state_of(assignment):
+    """The stored state, checked against the rule judged again from scratch."""
     db.session.flush()
     db.session.expire_all()
-    day = today or date.today()
-    status = states_for([assignment], day)[assignment.id]
-    summary = summaries_for([assignment], day)[assignment.id]
-    assert (summary.state, summary.reasons) == (status.state, status.reasons)
-    return status
+    stored = db.session.get(Assignment, assignment.id)
+    judged = judgements([assignment.id])[assignment.id]
+    assert (stored.state, tuple(stored.state_reasons)) == (judged.state, judged.reasons)
+    return judged
 
 
 def test_no_disclosure_awaits_disclosure(setting):
@@ -58,7 +64,7 @@ def test_relevant_without_mitigation_needs_mitigation_then_cleared(setting):
     factories.mitigation(determination, reviewer)
     status = state_of(assignment)
     assert status.state is AssignmentState.CLEARED
-    assert [r.company.name for r, _ in status.relevant] == [d.relationships[0].company.name]
+    assert [line.company for line in status.relevant] == [d.relationships[0].company.name]
 
 
 def test_not_relevant_is_cleared_and_not_listed(setting):
@@ -66,7 +72,7 @@ def test_not_relevant_is_cleared_and_not_listed(setting):
     d = factories.disclosure(person, [(factories.company(), Nature.SPEAKER)])
     factories.determination(d.relationships[0], assignment, reviewer, relevant=False)
     status = state_of(assignment)
-    assert status.state is AssignmentState.CLEARED and status.relevant == []
+    assert status.state is AssignmentState.CLEARED and status.relevant == ()
 
 
 def test_eligible_company_needs_no_determination(setting):
@@ -75,23 +81,29 @@ def test_eligible_company_needs_no_determination(setting):
     assert state_of(assignment).state is AssignmentState.CLEARED
 
 
-def test_expired_disclosure_goes_back_to_awaiting_disclosure(setting):
+def test_a_disclosure_that_expires_before_the_session_awaits_a_new_one(setting):
+    """Valid today is not enough: it must still be valid on the day the session starts."""
     _, person, assignment = setting
-    old = datetime.now(UTC) - timedelta(days=400)
-    factories.disclosure(person, [], submitted_at=old)
+    start_day = assignment.activity.starts_at.astimezone(assignment.activity.meeting.tz).date()
+    submitted = datetime.combine(start_day - timedelta(days=366), datetime.min.time(), tzinfo=UTC)
+    factories.disclosure(person, [], submitted_at=submitted)  # valid until the day before
     status = state_of(assignment)
     assert status.state is AssignmentState.AWAITING_DISCLOSURE
-    assert "expired" in status.reasons[0]
+    assert "before the session" in status.reasons[0]
 
 
 @pytest.mark.parametrize("nature", [Nature.EMPLOYEE, Nature.OWNERSHIP])
-def test_owner_or_employee_is_excluded_until_an_exception_is_accepted(setting, nature):
+def test_owner_or_employee_waits_for_staff_then_an_exception_lets_them_take_part(setting, nature):
     reviewer, person, assignment = setting
-    d = factories.disclosure(person, [(factories.company(), nature)])
+    company = factories.company()
+    d = factories.disclosure(person, [(company, nature)])
+    assert state_of(assignment).state is AssignmentState.AWAITING_OWNER_DECISION
+    none = factories.owner_decision(person, company, OwnerException.NONE)
     assert state_of(assignment).state is AssignmentState.EXCLUDED
-    assignment.owner_exception = OwnerException.NONE
-    assert state_of(assignment).state is AssignmentState.EXCLUDED
-    assignment.owner_exception = OwnerException.BASIC_SCIENCE
+    db.session.add(factories.OwnerDecision(user=person, company=company, supersedes_id=none.id,
+                                           exception=OwnerException.BASIC_SCIENCE, note="Basic science."))
+    db.session.flush()
+    factories.refresh([assignment.id])
     assert state_of(assignment).state is AssignmentState.AWAITING_REVIEW
     factories.determination(d.relationships[0], assignment, reviewer, relevant=False)
     assert state_of(assignment).state is AssignmentState.CLEARED
@@ -99,7 +111,7 @@ def test_owner_or_employee_is_excluded_until_an_exception_is_accepted(setting, n
 
 def test_past_employment_does_not_exclude(setting):
     _, person, assignment = setting
-    ended = date.today() - timedelta(days=100)
+    ended = clock.now().date() - timedelta(days=100)
     factories.disclosure(person, [(factories.company(), Nature.EMPLOYEE, ended - timedelta(days=300), ended)])
     assert state_of(assignment).state is AssignmentState.AWAITING_REVIEW
 
@@ -109,62 +121,93 @@ def test_determinations_are_per_assignment(setting):
     other = factories.assignment(person, factories.activity(assignment.activity.meeting))
     d = factories.disclosure(person, [(factories.company(), Nature.CONSULTANT)])
     factories.determination(d.relationships[0], assignment, reviewer, relevant=False)
-    db.session.flush()
-    for loader in (states_for, summaries_for):
-        states = loader([assignment, other], date.today())
-        assert states[assignment.id].state is AssignmentState.CLEARED
-        assert states[other.id].state is AssignmentState.AWAITING_REVIEW
+    assert state_of(assignment).state is AssignmentState.CLEARED
+    assert state_of(other).state is AssignmentState.AWAITING_REVIEW
 
 
-def test_disclosure_submitted_today_in_utc_counts_on_the_local_day_before(setting):
-    """At 8 pm in Chicago it is already tomorrow in UTC: a disclosure just submitted is valid."""
+def test_the_window_is_the_24_months_before_the_session_not_before_the_form(setting):
+    """Standard 3: relationships of the 24 months before the person's involvement. One
+    that ended 25 months before the session is not judged; one that ended 23 months
+    before it is, even though the form was filled in later."""
     _, person, assignment = setting
-    just_now = datetime.now(UTC)
-    factories.disclosure(person, [], submitted_at=just_now)
-    status = state_of(assignment, today=just_now.date() - timedelta(days=1))
-    assert status.state is AssignmentState.CLEARED
+    start_day = assignment.activity.starts_at.astimezone(assignment.activity.meeting.tz).date()
+    from disclosures.state import months_before
+
+    first = months_before(start_day, 24)
+    outside = factories.company("Long Ago Devices")
+    inside = factories.company("Recent Devices")
+    factories.disclosure(person, [
+        (outside, Nature.CONSULTANT, first - timedelta(days=400), first - timedelta(days=1)),
+        (inside, Nature.CONSULTANT, first - timedelta(days=400), first + timedelta(days=30)),
+    ])
+    status = state_of(assignment)
+    assert status.state is AssignmentState.AWAITING_REVIEW
+    assert status.reasons == ("1 relationship awaiting a relevance decision",)
 
 
-def test_both_loaders_agree_on_every_assignment_of_the_demo_meeting(app):
-    import sqlalchemy as sa
+def test_a_decision_recorded_after_the_start_is_kept_but_the_role_stays_as_it_was(setting):
+    """History is never refused; the role was not cleared at its start, and says so."""
+    reviewer, person, assignment = setting
+    d = factories.disclosure(person, [(factories.company(), Nature.CONSULTANT)])
+    clock.travel(assignment.activity.starts_at + timedelta(hours=2))
+    try:
+        factories.determination(d.relationships[0], assignment, reviewer, relevant=False)
+    finally:
+        clock.reset()
+    stored = db.session.get(Assignment, assignment.id)
+    assert stored.state is AssignmentState.AWAITING_REVIEW and stored.is_late
+    latest = judgements([assignment.id], assignment.activity.starts_at + timedelta(hours=3))[assignment.id]
+    assert latest.state is AssignmentState.CLEARED
 
+
+def test_a_disclosure_submitted_after_the_session_started_does_not_change_its_record(setting):
+    _, person, assignment = setting
+    factories.disclosure(person, [(factories.company(), Nature.CONSULTANT)])
+    assert state_of(assignment).state is AssignmentState.AWAITING_REVIEW
+    factories.disclosure(person, [], submitted_at=assignment.activity.starts_at + timedelta(minutes=5))
+    status = state_of(assignment)
+    assert status.state is AssignmentState.AWAITING_REVIEW  # judged on the version in force at the start
+
+
+def test_no_day_passing_changes_any_stored_state_of_the_demo_meeting(app):
     from disclosures.demo import load_demo_meeting
-    from disclosures.models import Assignment
-
-    load_demo_meeting(password="x" * 12)
-    db.session.flush()
-    assignments = db.session.scalars(sa.select(Assignment)).all()
-    for day in (date.today(), date.today() + timedelta(days=400)):
-        full = states_for(assignments, day)
-        counted = summaries_for(assignments, day)
-        assert {a.id: (full[a.id].state, full[a.id].reasons) for a in assignments} == {
-            a.id: (counted[a.id].state, counted[a.id].reasons) for a in assignments
-        }
-    assert {s.state for s in states_for(assignments, date.today()).values()} == set(AssignmentState)
-
-
-def test_summary_needs_a_fixed_number_of_queries(app):
-    import sqlalchemy as sa
-
-    from disclosures.demo import load_demo_meeting
-    from disclosures.models import Assignment
 
     load_demo_meeting(password="x" * 12)
     db.session.commit()
-    statements = []
+    ids = list(db.session.scalars(sa.select(Assignment.id)))
+    stored = dict(db.session.execute(sa.select(Assignment.id, Assignment.state)).all())
+    assert set(stored.values()) == set(AssignmentState)
+    for days in (0, 40, 400, 4000):  # today, after the meeting, 13 months and 11 years later
+        clock.travel(clock.now() + timedelta(days=days))
+        try:
+            again = {aid: j.state for aid, j in judgements(ids, START).items()}
+        finally:
+            clock.reset()
+        assert again == stored, f"{days} days later the rule says something else"
 
-    def count(*args):
-        statements.append(1)
 
-    sa.event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        few = db.session.scalars(sa.select(Assignment).limit(5)).all()
-        statements.clear()
-        summaries_for(few, date.today())
-        small = len(statements)
-        many = db.session.scalars(sa.select(Assignment)).all()
-        statements.clear()
-        summaries_for(many, date.today())
-        assert len(statements) == small == 2
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", count)
+def test_judging_any_number_of_roles_takes_a_fixed_number_of_queries(app):
+    from disclosures.demo import load_demo_meeting
+
+    from .sql import statements
+
+    load_demo_meeting(password="x" * 12)
+    db.session.commit()
+    ids = list(db.session.scalars(sa.select(Assignment.id)))
+    with statements() as few:
+        judgements(ids[:5])
+    with statements() as many:
+        judgements(ids)
+    assert len(few) == len(many) <= 6
+
+
+def test_start_day_is_the_meetings_day_not_the_servers(app):
+    """A session at 8 pm in Chicago starts on the next day in UTC: it is judged on the
+    Chicago day (a disclosure valid through that day is valid)."""
+    meeting = factories.meeting(timezone="America/Chicago", starts_on=date(2031, 3, 10))
+    evening = datetime(2031, 3, 11, 2, 0, tzinfo=UTC)  # March 10, 8 pm in Chicago
+    person = factories.user()
+    assignment = factories.assignment(person, factories.activity(meeting, starts_at=evening))
+    submitted = datetime(2030, 3, 10, 12, 0, tzinfo=UTC)
+    factories.disclosure(person, [], submitted_at=submitted, valid_days=365)  # valid until 2031-03-10
+    assert state_of(assignment).state is AssignmentState.CLEARED
