@@ -12,6 +12,7 @@ from .meeting import (
     RoomTokenRetired,
     new_room_token,
 )
+from .openpayments import Manufacturer, OpenPayment, OpenPaymentsImport, OpenPaymentsReview
 from .review import Determination, Mitigation
 from .user import LoginSession, Reminder, User, hash_token, normalise_email
 
@@ -27,9 +28,13 @@ __all__ = [
     "Determination",
     "Disclosure",
     "LoginSession",
+    "Manufacturer",
     "Meeting",
     "Membership",
     "Mitigation",
+    "OpenPayment",
+    "OpenPaymentsImport",
+    "OpenPaymentsReview",
     "Relationship",
     "Reminder",
     "Room",
