@@ -386,3 +386,30 @@ def test_programme_import_takes_an_optional_npi_column(app, login_as, world, tmp
     path.write_text(bad)
     result = runner.invoke(args=["import-programme", world["meeting"].slug, str(path)])
     assert result.exit_code != 0 and "column npi" in result.output and "check digit" in result.output
+
+
+def test_only_the_import_page_takes_files_larger_than_the_request_limit(app, login_as, world,
+                                                                        monkeypatch):
+    rows = [row_for("general", ALICE_NPI, manufacturer=BIOMET, amount="1.00",
+                    paid_on=date(2026, 4, 1), record_id=str(i)) for i in range(20)]
+    buffer = io.StringIO()
+    import csv
+
+    writer = csv.DictWriter(buffer, fieldnames=GENERAL_COLUMNS, restval="", quoting=csv.QUOTE_ALL)
+    writer.writeheader()
+    writer.writerows(rows)
+    data = buffer.getvalue().encode()
+    client = login_as(world["staff"])
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 2000)
+    monkeypatch.setitem(app.config, "OPEN_PAYMENTS_UPLOAD_MAX_BYTES", 10 * len(data))
+    assert len(data) > 2000
+    elsewhere = client.post("/account/npi", data={"npi": "x" * 3000})
+    assert elsewhere.status_code == 413
+    response = client.post("/staff/open-payments", data={"files": (io.BytesIO(data), "g.csv")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 302
+    assert db.session.scalar(sa.select(sa.func.count(OpenPayment.id))) == 20
+    monkeypatch.setitem(app.config, "OPEN_PAYMENTS_UPLOAD_MAX_BYTES", len(data) // 2)
+    too_big = client.post("/staff/open-payments", data={"files": (io.BytesIO(data), "g.csv")},
+                          content_type="multipart/form-data")
+    assert too_big.status_code == 413
