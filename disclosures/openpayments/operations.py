@@ -4,10 +4,12 @@ registry, and the advisory check the review page shows.
 The import streams a file with Python's ``csv`` module and keeps only the rows whose NPI
 belongs to someone with a current role in a meeting (a few thousand NPIs, held in a set),
 so memory does not grow with the file: rows are written in batches of ``BATCH_ROWS``.
-Reader chosen by measurement (``bench/openpayments_readers.py``): on a CMS-shaped General
-file, ``csv`` read 110 MB/s in 11 MB of memory; pyarrow's streaming reader and DuckDB
-about 165 MB/s, but in 190–230 MB, and each a large new dependency. ``csv`` meets the
-target (1 GB in well under a minute) with none.
+Reader chosen by measurement (``bench/openpayments_readers.py``, a 100 MB CMS-shaped
+General file, 2 CPUs shared with other work): ``csv`` 49–110 MB/s; pyarrow's streaming
+reader and DuckDB 1.5–2× that, but at 160–230 MB of peak memory against ``csv``'s 11–66
+MB, and each a large new dependency. ``csv`` meets the target (1 GB in under a minute:
+16–25 s for the whole import in ``make bench``) with none, and the import keeps only a few
+thousand rows of a file, so reading faster than that buys little.
 
 Columns are found by their names in the header (case-insensitive), never by position:
 CMS adds and moves columns between program years.
