@@ -16,13 +16,16 @@ then measures, side by side, with the target next to each figure:
 5. the peak RSS of a gunicorn worker after the run;
 6. the room sheet's p50/p99 alone and with a flood of varied all-faculty searches beside it
    (with the per-client search limit, and without it as if the flood came from many
-   addresses), and the largest all-faculty page of the large meeting.
+   addresses), and the largest all-faculty page of the large meeting;
+7. the Open Payments import (``bench/openpayments_bench.py``): MB/s and rows/s on a generated
+   1 GB CMS-shaped file, and the peak memory of the import for 100 MB and 1 GB files.
 
 It prints a table and writes ``bench/results.json``. All load goes to 127.0.0.1.
 Tuning: ``BENCH_SECONDS`` (length of each load run, default 8),
 ``BENCH_PORT`` (first of the ports used, default 5201), ``BENCH_ONLY`` (comma-separated
-sections to run: ``pages``, ``documents``, ``burst``, ``nginx``, ``flood``; default all of
-them; the demo meeting is only built for ``pages``).
+sections to run: ``pages``, ``documents``, ``burst``, ``nginx``, ``flood``, ``openpayments``;
+default all of them; the demo meeting is only built for ``pages``, the large one not for
+``openpayments`` alone). The generated Open Payments files stay in /tmp between runs.
 """
 
 from __future__ import annotations
@@ -56,7 +59,8 @@ RESULTS = ROOT / "bench" / "results.json"
 SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
 PORT = int(os.environ.get("BENCH_PORT", "5201"))
 CONNECTIONS = 64
-SECTIONS = ("pages", "documents", "burst", "nginx", "flood")
+SECTIONS = ("pages", "documents", "burst", "nginx", "flood", "openpayments")
+SITE_SECTIONS = {"pages", "documents", "burst", "nginx", "flood"}
 ONLY = {name.strip() for name in os.environ.get("BENCH_ONLY", "").split(",") if name.strip()}
 PASSWORD = "bench password 1"  # noqa: S105 (throw-away accounts in a throw-away database)
 
@@ -790,7 +794,7 @@ def print_table() -> None:
 
 
 def main() -> int:
-    if shutil.which("wrk") is None:
+    if shutil.which("wrk") is None and (ONLY or set(SECTIONS)) - {"openpayments"}:
         print("wrk is needed: apt-get install -y wrk (make bench installs it)", file=sys.stderr)
         return 2
     unknown = ONLY - set(SECTIONS)
@@ -809,6 +813,8 @@ def main() -> int:
     try:
         step("Fresh databases")
         names = ("demo", "large") if "pages" in wanted else ("large",)
+        if not wanted & SITE_SECTIONS:
+            names = ()
         sites = {name: build_site(dbs, workdir, name) for name in names}
         if "pages" in wanted:
             page_timings(sites)
@@ -820,6 +826,10 @@ def main() -> int:
             nginx_bench(sites["large"], workdir)
         if "flood" in wanted:
             search_flood(sites["large"], workdir)
+        if "openpayments" in wanted:
+            from openpayments_bench import open_payments
+
+            open_payments(dbs, workdir, add, step)
     finally:
         for site in locals().get("sites", {}).values():
             with site.app.app_context():

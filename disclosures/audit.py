@@ -20,6 +20,7 @@ from .models import (
     Meeting,
     Membership,
     Mitigation,
+    OpenPaymentsReview,
     Reminder,
     Room,
     User,
@@ -64,7 +65,7 @@ def meeting_id_of(obj: Any) -> int | None:
     if isinstance(obj, Assignment):
         obj = obj.activity
     return getattr(obj, "meeting_id", None) if isinstance(
-        obj, Activity | Room | Membership | Reminder) else None
+        obj, Activity | Room | Membership | Reminder | OpenPaymentsReview) else None
 
 
 def record(

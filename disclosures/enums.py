@@ -129,3 +129,19 @@ class StatementKind(LabelledEnum):
     NONE = ("none", "No relevant relationships")
     REVIEW = ("review", "Under review")  # what learners read for each is in wording.py
     AWAITING = ("awaiting", "No disclosure received yet")
+
+
+class OpenPaymentsFile(LabelledEnum):
+    """The three Open Payments files CMS publishes each program year."""
+
+    GENERAL = ("general", "General payments")
+    RESEARCH = ("research", "Research payments")
+    OWNERSHIP = ("ownership", "Ownership and investment interests")
+
+
+class OpenPaymentsAction(LabelledEnum):
+    """What a reviewer did about payments missing from a disclosure (advisory check)."""
+
+    ASKED_PERSON = ("asked_person", "Asked the person about it")
+    EXPLAINED = ("explained", "Explained (e.g. not reportable, or outside the window)")
+    NOT_APPLICABLE = ("not_applicable", "Not applicable (e.g. another person with this NPI)")

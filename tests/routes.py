@@ -24,6 +24,7 @@ from disclosures.models import (
     Company,
     Determination,
     Disclosure,
+    Manufacturer,
     Meeting,
     Mitigation,
     Relationship,
@@ -65,6 +66,7 @@ class World:
     other_relationship: Relationship
     determination: Determination
     mitigation: Mitigation
+    manufacturer: Manufacturer | None = None  # an Open Payments manufacturer not yet linked
 
     def user(self, role: str) -> User | None:
         return None if role == "anonymous" else getattr(self, role)
@@ -103,6 +105,8 @@ def build_world() -> World:
     determination = factories.determination(relationship, assignment_a, reviewer, relevant=True)
     mitigation = factories.mitigation(determination, reviewer)
     reset_token = account_operations.password_reset_token(faculty_a)
+    manufacturer = Manufacturer(cms_id="100000000777", name="Unlinked Devices, Inc.")
+    db.session.add(manufacturer)
     db.session.flush()
     return World(
         staff=staff, other_staff=other_staff, auditor=auditor, admin=admin, reviewer=reviewer, co_reviewer=co_reviewer, faculty_a=faculty_a,
@@ -112,7 +116,7 @@ def build_world() -> World:
         assignment_co=assignment_co, assignment_b=assignment_b, company=company,
         new_company=new_company, disclosure_a=disclosure_a, relationship=relationship,
         other_relationship=other_relationship, determination=determination,
-        mitigation=mitigation,
+        mitigation=mitigation, manufacturer=manufacturer,
     )
 
 
@@ -137,6 +141,7 @@ def rule_arguments(endpoint: str, world: World) -> dict:
         "room_id": world.room.id,
         "activity_id": world.activity.id,
         "slug": world.meeting.slug,
+        "manufacturer_id": world.manufacturer.id,
         "letter": "a",  # Alice Able's family name: the all-faculty page of her letter
         "page": 1,
     }

@@ -47,6 +47,15 @@ faculty.disclosure                  GET      302L  200   403   403   200   200  
 faculty.home                        GET      302L  200   200   200   200   200   200   200   200
 main.health                         GET      200   200   200   200   200   200   200   200   200
 main.home                           GET      302L  302   302   302   302   302   302   302   302
+openpayments.import_files           GET      302L  403   403   403   403   200   200   403   200
+openpayments.import_files           POST     302L  403   403   403   403   400   400   403   400
+openpayments.manufacturer_link      POST     302L  403   403   403   403   400   400   403   400
+openpayments.manufacturers          GET      302L  403   403   403   403   200   200   403   200
+openpayments.my_npi                 GET      302L  200   200   200   200   200   200   200   200
+openpayments.my_npi                 POST     302L  302   302   302   302   302   302   302   302
+openpayments.person_npi             GET      302L  403   403   403   403   200   403   403   200
+openpayments.person_npi             POST     302L  403   403   403   403   302   403   403   302
+openpayments.record_action          POST     302L  403   403   403   400   400   403   403   400
 programme.confirm                   POST     302L  403   403   403   403   400   403   403   400
 programme.upload                    GET      302L  403   403   403   403   200   403   403   200
 programme.upload                    POST     302L  403   403   403   403   400   403   403   400

@@ -12,6 +12,7 @@ from .meeting import (
     RoomTokenRetired,
     new_room_token,
 )
+from .openpayments import Manufacturer, OpenPayment, OpenPaymentsImport, OpenPaymentsReview
 from .publication import PublicationStep, SheetPdf, SheetVersion, Statement
 from .review import Determination, Mitigation, OwnerDecision
 from .user import LoginSession, Reminder, User, hash_token, normalise_email
@@ -35,9 +36,13 @@ __all__ = [
     "Determination",
     "Disclosure",
     "LoginSession",
+    "Manufacturer",
     "Meeting",
     "Membership",
     "Mitigation",
+    "OpenPayment",
+    "OpenPaymentsImport",
+    "OpenPaymentsReview",
     "Relationship",
     "Reminder",
     "Room",

@@ -61,6 +61,8 @@ class User(UserMixin, db.Model):
     full_name: Mapped[str] = mapped_column(sa.String(200))
     degrees: Mapped[Optional[str]] = mapped_column(sa.String(100))
     institution: Mapped[Optional[str]] = mapped_column(sa.String(200))
+    # National Provider Identifier (US), optional: matches Open Payments records to the person.
+    npi: Mapped[Optional[str]] = mapped_column(sa.String(10), unique=True, index=True)
     # Site-wide role, if any (administrator, auditor); roles in a meeting are Memberships.
     site_role: Mapped[Optional[SiteRole]] = mapped_column(enum_column(SiteRole, "site_role"))
     password_hash: Mapped[Optional[str]] = mapped_column(sa.String(255))

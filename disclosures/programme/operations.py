@@ -22,6 +22,7 @@ from ..auth import operations as account_operations
 from ..enums import AssignmentRole
 from ..extensions import db
 from ..models import Activity, Assignment, Meeting, Room, User
+from ..openpayments.operations import apply_npis
 from ..publication.operations import refresh
 from ..staff import operations as ops
 from .reading import (
@@ -201,6 +202,7 @@ def apply_import(actor: User | None, meeting: Meeting, plan: ImportPlan,
         ops.assign_person(actor, activities[person.code], people[person.email], person.role,
                           audit=False)
     counts = plan.counts()
+    counts["npis_set"] = apply_npis(actor, plan.parsed.faculty)
     record(actor, "programme.imported", meeting, {
         **counts,
         "file": filename[:200],

@@ -11,6 +11,8 @@ columns (any order, any case)::
   time zone. ``topics`` are separated by ``;``. ``credit hours`` may be empty (0).
 - ``faculty name``, ``email`` and ``role`` may be empty for an activity without faculty;
   ``role`` is speaker, moderator, panelist, planner, author or other (empty: speaker).
+- An optional ``npi`` column gives the person's NPI (10 digits, check digit verified):
+  it is put on their profile (the Open Payments cross-check matches by it).
 - Rooms are matched (and created) by name. New people get an account without a password;
   the next reminder carries their invitation link.
 - An import never removes anyone: a person missing from the file keeps their assignment,
@@ -34,6 +36,7 @@ from flask import current_app
 
 from ..enums import AssignmentRole
 from ..models import Activity, Meeting, Room, User, normalise_email
+from ..openpayments.npi import clean_npi, npi_problem
 from .spreadsheet import MAX_COLUMNS, ProgrammeFileError, read_rows
 
 COLUMNS = (
@@ -41,6 +44,7 @@ COLUMNS = (
     "faculty name", "email", "role",
 )
 REQUIRED_COLUMNS = ("activity code", "title", "day", "start", "end")
+OPTIONAL_COLUMNS = ("npi",)  # read when the header has them
 MAX_ROWS = 50_000
 MAX_CELL_CHARS = 1_000  # any cell of a programme column
 MAX_TOPICS = 20
@@ -76,6 +80,7 @@ class FacultyRow:
     name: str | None
     email: str
     role: AssignmentRole
+    npi: str | None = None
 
 
 @dataclass
@@ -227,12 +232,36 @@ def _row_values(number: int, values: tuple, positions: dict[str, int], first: da
     if name and not email and "email" not in too_long:
         errors.append(RowError(number, "email",
                                "A faculty name needs an email address to match the person."))
+    npi = clean_npi(text.get("npi")) or None
+    if npi is not None:
+        problem = npi_problem(npi)
+        if problem:
+            errors.append(RowError(number, "npi", problem))
+        elif not email:
+            errors.append(RowError(number, "npi", "An NPI needs the person's email address."))
     if errors:
         return errors, None, None
     activity = ActivityRow(text["activity code"], text["title"], day, start, end,
                            text["room"] or None, topics, hours, number)
-    person = FacultyRow(number, activity.code, name, normalise_email(email), role) if email else None
+    person = (FacultyRow(number, activity.code, name, normalise_email(email), role, npi)
+              if email else None)
     return errors, activity, person
+
+
+def _npi_differs(person: FacultyRow, npi_of: dict, holder_of: dict) -> RowError | None:
+    """One person, one NPI; one NPI, one person: a row that contradicts an earlier one.
+    ``npi_of`` (email → (npi, row)) and ``holder_of`` (npi → (email, row)) remember them."""
+    if person.npi is None:
+        return None
+    npi, row = npi_of.setdefault(person.email, (person.npi, person.row))
+    if npi != person.npi:
+        return RowError(person.row, "npi", f"Row {row} gives {person.email} the NPI {npi}: "
+                        "a person has one NPI.")
+    email, row = holder_of.setdefault(person.npi, (person.email, person.row))
+    if email != person.email:
+        return RowError(person.row, "npi", f"Row {row} gives the NPI {person.npi} to {email}: "
+                        "an NPI belongs to one person.")
+    return None
 
 
 def read_programme(data: bytes, filename: str, meeting: Meeting, *,
@@ -267,7 +296,7 @@ def read_programme(data: bytes, filename: str, meeting: Meeting, *,
     positions: dict[str, int] = {}
     parsed = ParsedProgramme()
     for i, name in enumerate(header):
-        if name in COLUMNS and name not in positions:
+        if (name in COLUMNS or name in OPTIONAL_COLUMNS) and name not in positions:
             positions[name] = i
         elif name:
             parsed.ignored_columns.append(name[:60])
@@ -281,6 +310,8 @@ def read_programme(data: bytes, filename: str, meeting: Meeting, *,
         )
 
     first, last = meeting.starts_on, meeting.ends_on
+    npi_of: dict[str, tuple[str, int]] = {}
+    holder_of: dict[str, tuple[str, int]] = {}
     for number, values in rows:
         if len(parsed.errors) >= MAX_REPORTED_ERRORS:
             parsed.stopped_at_row = number
@@ -304,6 +335,9 @@ def read_programme(data: bytes, filename: str, meeting: Meeting, *,
                         "row of one activity must repeat the same activity details."))
                     break
         if person is not None:
+            npi_error = _npi_differs(person, npi_of, holder_of)
+            if npi_error is not None:
+                parsed.errors.append(npi_error)
             parsed.faculty.append(person)
     if not parsed.row_count and not parsed.errors:
         raise ProgrammeFileError("The file has a header row but no programme rows.")

@@ -24,6 +24,7 @@ from ..errors import Conflict
 from ..extensions import db
 from ..handlers import guarded, save, signed_in
 from ..models import Activity, Assignment, Determination, Disclosure, Meeting, User
+from ..openpayments.views import review_panel
 from ..permissions import REVIEW_ANYWHERE, REVIEW_MEETING, meetings_where, require, review_refusal
 from ..state import STATE_CSS, StateView, state_counts
 from . import operations as ops
@@ -229,6 +230,7 @@ def _render_person(subject: ops.ReviewSubject, *, submitted=None, problem: str |
         problem=problem,
         changes=changes,
         OwnerException=OwnerException,
+        open_payments=review_panel(subject.person, subject.meeting, subject.disclosure),
     ), status
 
 
