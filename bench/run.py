@@ -294,6 +294,49 @@ def page_timings(sites: dict[str, Site]) -> None:
                 note=f"{found['demo'][1]} vs {found['large'][1]}")
 
 
+def save_timings(sites: dict[str, Site], reps: int = 9) -> None:
+    """A relevance decision saved (the operation and its commit, in-process): the
+    determination, its audit event, the role's stored state, its statement, the room's
+    sheet version and the meeting's publication step, in one transaction."""
+    step("Saving a decision: demo vs large (in-process, median)")
+    import sqlalchemy as sa
+
+    from disclosures.extensions import db
+    from disclosures.models import Assignment, Company, Determination, Disclosure, Meeting, Relationship, User
+    from disclosures.review import operations as review
+
+    for name, site in sites.items():
+        with site.app.app_context():
+            meeting = db.session.get(Meeting, site.meeting_id)
+            reviewer = db.session.scalar(sa.select(User).where(User.email == "staff@example.org"))
+            decided = sa.select(Determination.id).where(
+                Determination.relationship_id == Relationship.id,
+                Determination.assignment_id == Assignment.id)
+            latest = (sa.select(Disclosure.user_id, sa.func.max(Disclosure.version).label("v"))
+                      .group_by(Disclosure.user_id).subquery())
+            pairs = db.session.execute(
+                sa.select(Relationship, Assignment)
+                .join(Disclosure, Disclosure.id == Relationship.disclosure_id)
+                .join(latest, sa.and_(latest.c.user_id == Disclosure.user_id, latest.c.v == Disclosure.version))
+                .join(Assignment, Assignment.user_id == Disclosure.user_id)
+                .join(Company, Company.id == Relationship.company_id)
+                .where(Company.is_ineligible, Assignment.removed_at.is_(None), ~sa.exists(decided))
+                .limit(reps)).all()
+            times = []
+            for relationship, assignment in pairs:
+                subject = review.review_subject(assignment.user, meeting)
+                started = time.perf_counter()
+                review.record_determination(
+                    reviewer, subject, relationship, assignment, is_relevant=False,
+                    rationale="Bench.", seen_determination_id=0,
+                    seen_disclosure_id=relationship.disclosure_id)
+                db.session.commit()
+                times.append((time.perf_counter() - started) * 1000)
+            add("pages", f"decision saved, with state, statement and sheet version ({name})",
+                statistics.median(times) if times else None, "ms", "< 50 ms", lambda v: v < 50,
+                note=f"{len(times)} decisions")
+
+
 def hot_spots(site: Site, client, path: str, limit: int = 6) -> list[str]:
     """The project's functions taking most time in one GET (cProfile, cumulative)."""
     import cProfile
@@ -818,6 +861,7 @@ def main() -> int:
         sites = {name: build_site(dbs, workdir, name) for name in names}
         if "pages" in wanted:
             page_timings(sites)
+            save_timings(sites)
         if "documents" in wanted:
             cold_documents(sites["large"], workdir)
         if "burst" in wanted:

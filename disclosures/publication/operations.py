@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import defer, joinedload
 
 from .. import wording
 from ..documents.text import family_sort_key
@@ -236,7 +236,8 @@ def refresh(assignment_ids: Iterable[int] = (), *, rooms: Iterable[int] = (),
     roles = db.session.scalars(
         sa.select(Assignment).where(Assignment.id.in_(sorted(ids)))
         .options(joinedload(Assignment.user), joinedload(Assignment.activity),
-                 joinedload(Assignment.statement))
+                 joinedload(Assignment.statement).load_only(Statement.id, Statement.sha256,
+                                                            Statement.version))
         .order_by(Assignment.id)
         .execution_options(populate_existing=True)
     ).unique().all() if ids else []
@@ -288,7 +289,7 @@ def refresh(assignment_ids: Iterable[int] = (), *, rooms: Iterable[int] = (),
         sa.select(Room).where(Room.id.in_(sorted(room_ids))).order_by(Room.id)
         .options(joinedload(Room.meeting))
     ).all() if room_ids else []
-    latest = _latest_versions([r.id for r in room_rows])
+    latest = _latest_versions([r.id for r in room_rows], with_content=False)
     new_versions = []
     for room in room_rows:
         content = _room_content(room, room.meeting)
@@ -313,15 +314,18 @@ def refresh(assignment_ids: Iterable[int] = (), *, rooms: Iterable[int] = (),
     return result
 
 
-def _latest_versions(room_ids: list[int]) -> dict[int, SheetVersion]:
-    """Each room's newest sheet version."""
+def _latest_versions(room_ids: list[int], *, with_content: bool = True) -> dict[int, SheetVersion]:
+    """Each room's newest sheet version (``with_content=False``: its number and hashes only,
+    which is all ``refresh`` compares)."""
     if not room_ids:
         return {}
     newest = (sa.select(SheetVersion.room_id, sa.func.max(SheetVersion.number).label("number"))
               .where(SheetVersion.room_id.in_(room_ids)).group_by(SheetVersion.room_id).subquery())
-    return {v.room_id: v for v in db.session.scalars(
-        sa.select(SheetVersion).join(newest, sa.and_(SheetVersion.room_id == newest.c.room_id,
-                                                     SheetVersion.number == newest.c.number)))}
+    stmt = sa.select(SheetVersion).join(newest, sa.and_(SheetVersion.room_id == newest.c.room_id,
+                                                        SheetVersion.number == newest.c.number))
+    if not with_content:
+        stmt = stmt.options(defer(SheetVersion.content))
+    return {v.room_id: v for v in db.session.scalars(stmt)}
 
 
 def _step(meeting_ids: Iterable[int], now: datetime) -> dict[int, int]:

@@ -32,7 +32,14 @@ from ..reminders.operations import reminder_overview
 from ..state import STATE_CSS, StateView
 from . import forms
 from . import operations as ops
-from .dashboard import CSV_HEADER, build_dashboard, chosen_day, dashboard_csv_rows
+from .dashboard import (
+    CSV_HEADER,
+    build_dashboard,
+    chosen_day,
+    dashboard_csv_rows,
+    load_all,
+    load_day,
+)
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -428,7 +435,7 @@ def dashboard(meeting: Meeting):
         meeting=meeting,
         data=data,
         day=day,
-        groups=data.groups_on(day),
+        groups=load_day(data, day),
         problem=problem,
         # Asked once per page, not once per row.
         link_reviews=REVIEW_MEETING(current_user, meeting),
@@ -440,7 +447,7 @@ def dashboard(meeting: Meeting):
 @bp.route("/meetings/<int:meeting_id>/dashboard.csv")
 @guarded(MANAGE_MEETING, Meeting)
 def dashboard_csv(meeting: Meeting):
-    data = build_dashboard(meeting, clock.meeting_today(meeting))
+    data = load_all(build_dashboard(meeting, clock.meeting_today(meeting)))
     text = spreadsheet.csv_text(CSV_HEADER, dashboard_csv_rows(data))
     filename = f"{meeting.slug}-not-cleared-{data.today.isoformat()}.csv"
     return Response(
