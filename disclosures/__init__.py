@@ -100,10 +100,14 @@ def create_app(config=None, **overrides) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    from .jobs.queue import init_queue
+
+    init_queue(app)
 
     from . import models  # noqa: F401  (register every table with the metadata)
     from .auth import views as auth_views
     from .faculty import views as faculty_views
+    from .jobs import views as jobs_views
     from .main import views as main_views
     from .programme import views as programme_views
     from .public import views as public_views
@@ -116,16 +120,19 @@ def create_app(config=None, **overrides) -> Flask:
 
     register_web(app)
     for module in (auth_views, main_views, faculty_views, review_views, staff_views,
-                   programme_views, reminders_views, records_views, registry_views, public_views):
+                   programme_views, reminders_views, records_views, registry_views, public_views,
+                   jobs_views):
         app.register_blueprint(module.bp)
 
     from .cli import register_cli
+    from .jobs.commands import worker_command
     from .programme.commands import import_programme_command
     from .records.commands import export_records_command
     from .reminders.commands import send_reminders_command
 
     register_cli(app)
-    for command in (import_programme_command, send_reminders_command, export_records_command):
+    for command in (import_programme_command, send_reminders_command, export_records_command,
+                    worker_command):
         app.cli.add_command(command)
     return app
 
