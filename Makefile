@@ -5,7 +5,8 @@ BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app wsgi
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast test-pg lint bench soak e2e clean screenshots
+# `make run`: the web server and one worker (honcho runs the Procfile; Ctrl-C stops both).
+.PHONY: run worker test test-fast test-pg lint bench soak e2e clean screenshots
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -19,8 +20,12 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(FLASK) db upgrade
 	$(FLASK) demo-data --if-empty
-	@echo "Serving on http://127.0.0.1:5000 (Ctrl-C to stop)"
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	@echo "Serving on http://127.0.0.1:5000 with one worker (Ctrl-C stops both)"
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+
+# A worker alone (jobs and the periodic tasks): instance/huey.db, or Redis with REDIS_URL.
+worker: $(STAMP)
+	$(FLASK) worker
 
 test: $(STAMP)
 	$(BIN)/pytest

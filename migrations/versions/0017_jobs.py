@@ -24,7 +24,7 @@ def upgrade():
     sa.Column('kind', sa.Enum('disclosure_reminders', 'review_summaries', 'programme_import', 'records_zip', name='job_kind', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('meeting_id', sa.Integer(), nullable=True),
     sa.Column('started_by_id', sa.Integer(), nullable=True),
-    sa.Column('status', sa.Enum('queued', 'running', 'done', 'failed', name='job_status', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('status', sa.Enum('draft', 'queued', 'running', 'done', 'failed', name='job_status', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('running_key', sa.String(length=80), nullable=True),
     sa.Column('stage', sa.String(length=200), nullable=False),
     sa.Column('done', sa.Integer(), nullable=False),
