@@ -55,7 +55,11 @@ bench: $(STAMP)
 # public room sheets (HTML and PDF) for 30 s while 4 reviewers post determinations through the
 # real forms. Prints requests, 5xx (must be 0) and determinations posted = found. DATABASE_URL
 # for PostgreSQL (a throw-away schema). SOAK_SECONDS / SOAK_CLIENTS / SOAK_PORT to change it.
+# SOAK_SERVERS=2: two gunicorn servers (own instance folders) behind nginx, one PostgreSQL, one
+# Redis; also fails on a sheet stale past PUBLIC_CACHE_SECONDS across servers or a log-in limit
+# one server does not see.
 soak: $(STAMP)
+	@if [ "$${SOAK_SERVERS:-1}" != "1" ]; then command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; }; fi
 	$(BIN)/python bench/soak.py
 
 lint: $(STAMP)
