@@ -211,6 +211,11 @@ def run_job(job_id: int, worker: str = WORKER_ID) -> bool:
     beat = Heartbeat(app, job_id, worker)
     beat.start()
     _current.heartbeat = beat
+    # The job commits step by step (each message, each batch): expiring every loaded object
+    # at each commit would reload the whole plan again and again. What it reads is a
+    # snapshot taken when the step began anyway.
+    session = db.session()
+    expiring, session.expire_on_commit = session.expire_on_commit, False
     try:
         job = db.session.get(Job, job_id)
         _bodies()[job.kind](job)
@@ -228,6 +233,7 @@ def run_job(job_id: int, worker: str = WORKER_ID) -> bool:
         job = db.session.get(Job, job_id)
         fail(job, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
     finally:
+        session.expire_on_commit = expiring
         beat.stop()
         _current.heartbeat = None
     return True
