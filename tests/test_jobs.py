@@ -362,3 +362,41 @@ def test_a_real_worker_builds_the_records_zip(app, login_as, database, tmp_path)
     archive = zipfile.ZipFile(io.BytesIO(response.data))
     assert "zip-by-worker-records/booklet.pdf" in archive.namelist()
     assert "Dana Okafor" in archive.read("zip-by-worker-records/assignments.csv").decode()
+
+
+# ------------------------------------------------------------------ the programme import
+
+
+def test_programme_import_in_batches_writes_what_the_preview_promised(login_as, app, monkeypatch):
+    """Batches of one activity: rooms, people and assignments each written once, and the
+    page counts rows as they are written."""
+    from datetime import date
+
+    from disclosures.jobs import programme
+    from disclosures.models import Activity, Assignment, AuditEvent, Room, User
+
+    monkeypatch.setattr(programme, "BATCH_ACTIVITIES", 1)
+    meeting = factories.meeting(slug="spine-2027", starts_on=date(2027, 10, 6), days=3)
+    client = login_as(factories.admin())
+    data = (ROOT / "tests" / "data" / "programme.csv").read_bytes()
+    preview = client.post(f"/staff/meetings/{meeting.id}/import",
+                          data={"file": (io.BytesIO(data), "programme.csv")},
+                          content_type="multipart/form-data")
+    upload_id = re.search(r'name="upload_id" type="hidden" value="([^"]+)"',
+                          preview.get_data(as_text=True)).group(1)
+    response = client.post(f"/staff/meetings/{meeting.id}/import/confirm",
+                           data={"upload_id": upload_id})
+    job = _job(_job_id(response))
+    assert job.status is JobStatus.DONE and job.done == job.total == data.count(b"\n") - 1
+    people = {p.email for p in db.session.scalars(sa.select(User))}
+    assert {"dana.okafor@example.org", "lee.park@example.org", "noor.haddad@example.org"} <= people
+    assert job.report["people_created"] == len(people) - 1  # all but the admin
+    assert job.report["assignments_created"] == db.session.scalar(
+        sa.select(sa.func.count(Assignment.id)))
+    assert job.report["activities_created"] == db.session.scalar(
+        sa.select(sa.func.count(Activity.id)))
+    assert job.report["rooms_created"] == db.session.scalar(sa.select(sa.func.count(Room.id)))
+    invited = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "user.invited"))
+    assert sorted(e.changes["email"] for e in invited) == sorted(people - {job.started_by.email})
+    page = client.get(f"/staff/jobs/{job.id}").get_data(as_text=True)
+    assert f'<span class="job-done">{job.total}</span> of <span class="job-total">{job.total}' in page
