@@ -243,7 +243,7 @@ def jobs_bench(site, workdir: Path, add, step) -> None:
         add("jobs", "reminders after a drop: job time (3 s outage inside)", seconds, "s", "< 60 s",
             lambda v: v < 60 and status.value == "done",
             note=f"{len(inbox_b.received)} received, {inbox_b.sessions} connections, "
-                 f"retries noted: {len(errors)}")
+                 f"errors on the job page: {len(errors)}")
         add("jobs", "reminders after a drop: people sent two different messages", twice, "", "0",
             lambda v: v == 0, note=f"{copies} resent with the same Message-ID")
         add("jobs", "reminders after a drop: people skipped", skipped, "", "0", lambda v: v == 0)

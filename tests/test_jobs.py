@@ -234,6 +234,28 @@ def test_daily_reminders_and_starting_soon_start_jobs_at_their_time(app, awaitin
     assert len(inbox.messages) == 6  # reminded already within the interval: skipped
 
 
+def test_the_zip_download_is_audited_as_an_export(login_as, awaiting):
+    from disclosures.models import AuditEvent
+
+    client = login_as(awaiting["staff"])
+    job_id = _job_id(client.post(f"/staff/meetings/{awaiting['meeting'].id}/records.zip"))
+    assert client.get(f"/staff/jobs/{job_id}/download").status_code == 200
+    [event] = db.session.scalars(sa.select(AuditEvent).where(
+        AuditEvent.action == "records.exported")).all()
+    assert event.changes == {"format": "zip", "job": job_id}
+    assert event.actor_id == awaiting["staff"].id and event.meeting_id == awaiting["meeting"].id
+
+
+def test_the_worker_publishes_the_static_pages_when_a_directory_is_set(app, awaiting, tmp_path):
+    app.config["PUBLISH_STATIC_DIR"] = str(tmp_path / "site")
+    try:
+        periodic.publish_static_if_configured()
+    finally:
+        app.config["PUBLISH_STATIC_DIR"] = None
+    assert (tmp_path / "site" / "m" / "jobs" / "disclosures.html").exists()
+    periodic.publish_static_if_configured()  # not set: nothing happens
+
+
 # ------------------------------------------------------------------ a real worker process
 
 
