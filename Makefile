@@ -5,7 +5,8 @@ BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app wsgi
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast test-pg lint bench soak e2e clean screenshots
+# `make run`: the web server and one worker (honcho runs the Procfile; Ctrl-C stops both).
+.PHONY: run worker test test-fast test-pg lint bench soak e2e clean screenshots
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -19,9 +20,12 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(FLASK) db upgrade
 	$(FLASK) demo-data --if-empty
-	$(FLASK) refresh-record
-	@echo "Serving on http://127.0.0.1:5000 (Ctrl-C to stop)"
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	@echo "Serving on http://127.0.0.1:5000 with one worker (Ctrl-C stops both)"
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+
+# A worker alone (jobs and the periodic tasks): instance/huey.db, or Redis with REDIS_URL.
+worker: $(STAMP)
+	$(FLASK) worker
 
 test: $(STAMP)
 	$(BIN)/pytest
@@ -51,7 +55,11 @@ bench: $(STAMP)
 # public room sheets (HTML and PDF) for 30 s while 4 reviewers post determinations through the
 # real forms. Prints requests, 5xx (must be 0) and determinations posted = found. DATABASE_URL
 # for PostgreSQL (a throw-away schema). SOAK_SECONDS / SOAK_CLIENTS / SOAK_PORT to change it.
+# SOAK_SERVERS=2: two gunicorn servers (own instance folders) behind nginx, one PostgreSQL, one
+# Redis; also fails on a sheet stale past PUBLIC_CACHE_SECONDS across servers or a log-in limit
+# one server does not see.
 soak: $(STAMP)
+	@if [ "$${SOAK_SERVERS:-1}" != "1" ]; then command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; }; fi
 	$(BIN)/python bench/soak.py
 
 lint: $(STAMP)

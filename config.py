@@ -140,7 +140,10 @@ class Config:
     SECURITY_HSTS = False
 
     # Rate limits (Flask-Limiter). In-memory by default; Redis via RATELIMIT_STORAGE_URI.
-    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # With REDIS_URL set, every app server counts in the same Redis (a limit one server
+    # counted is seen by all).
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or os.environ.get(
+        "REDIS_URL") or "memory://"
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
     RATELIMIT_HEADERS_ENABLED = True
     # Behind a reverse proxy: how many proxies in front of the app set X-Forwarded-For,
@@ -169,6 +172,28 @@ class Config:
     PUBLIC_CACHE_SECONDS = _float("PUBLIC_CACHE_SECONDS", 2.0)
     PUBLIC_CACHE_MAX_ENTRIES = _int("PUBLIC_CACHE_MAX_ENTRIES", 1024)
     PUBLIC_CACHE_MAX_BYTES = _int("PUBLIC_CACHE_MAX_BYTES", 64 * 1024 * 1024)
+
+    # Jobs (disclosures.jobs): the task queue. Redis when REDIS_URL is set (production, several
+    # app servers and workers), else SQLite in the instance folder (instance/huey.db).
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    HUEY_IMMEDIATE = _bool("HUEY_IMMEDIATE", False)  # run each job inside the request (tests)
+    # A running job stamps itself every JOB_HEARTBEAT_SECONDS; one silent for
+    # JOB_STALE_SECONDS (its worker died) is taken over by another worker.
+    JOB_HEARTBEAT_SECONDS = _float("JOB_HEARTBEAT_SECONDS", 5.0)
+    JOB_STALE_SECONDS = _float("JOB_STALE_SECONDS", 60.0)
+    # How long a job's result file (the records ZIP) stays downloadable.
+    JOB_RESULT_HOURS = _int("JOB_RESULT_HOURS", 72)
+    # Reminders: a message the server answers 4xx, or a lost connection, is tried again this
+    # many times, waiting JOB_SMTP_BACKOFF_SECONDS, then twice that, … (the job then stops
+    # and is resumed later); a 5xx answer fails that message alone, with the server's reason.
+    JOB_SMTP_RETRIES = _int("JOB_SMTP_RETRIES", 6)
+    JOB_SMTP_BACKOFF_SECONDS = _float("JOB_SMTP_BACKOFF_SECONDS", 1.0)
+    # Periodic work of the worker (no cron lines): publish-static every minute when this is
+    # set; disclosure reminders and reviewer summaries every day at this UTC hour; each hour,
+    # disclosure reminders for meetings that start within STARTING_SOON_DAYS.
+    PUBLISH_STATIC_DIR = os.environ.get("PUBLISH_STATIC_DIR") or None
+    DAILY_REMINDERS_HOUR = _int("DAILY_REMINDERS_HOUR", 8)
+    STARTING_SOON_DAYS = _int("STARTING_SOON_DAYS", 3)
 
     @staticmethod
     def init_app(app) -> None:
@@ -227,6 +252,11 @@ class TestConfig(Config):
     MAIL_PORT = 8025
     MAIL_SUPPRESS_SEND = True
     SERVER_NAME = None
+    HUEY_IMMEDIATE = True  # jobs run inside the request that starts them
+    REDIS_URL = None
+    RATELIMIT_STORAGE_URI = "memory://"
+    PUBLISH_STATIC_DIR = None
+    JOB_SMTP_BACKOFF_SECONDS = 0.01
 
 
 CONFIGS = {"development": Config, "production": ProductionConfig, "test": TestConfig}

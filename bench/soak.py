@@ -14,6 +14,20 @@ Afterwards it prints the counts and checks the database: every determination a r
 saw saved (302) is there with the value posted last, and the audit log holds one event
 per saved post. Exit status 1 if any response was a 5xx, a request failed to connect, or
 a saved determination is missing.
+
+Two servers (``SOAK_SERVERS=2``): the production layout on one machine. Two gunicorn
+instances, each with its own instance folder (so its own PDF cache), share one PostgreSQL
+(``DATABASE_URL``, default the local ``test`` database: a throw-away schema) and one Redis
+(``SOAK_REDIS_URL``, default db 6: rate limits), behind nginx (an upstream with both,
+``max_fails=0`` so one refused connect does not take a server out). Attendees read the
+sheets through nginx; reviewers post on either server, at random. It also fails when:
+
+- a change saved on one server shows on the other's room sheet (its ETag) later than
+  ``PUBLIC_CACHE_SECONDS`` (plus one second for the request itself under load): a prober
+  flips a determination on one server and polls the sheet on the other;
+- a log-in limit counted on one server is not seen by the other: failed log-ins to one
+  account, alternating between the servers, must be refused (429) on both once the
+  account's budget is spent.
 """
 
 from __future__ import annotations
@@ -44,6 +58,16 @@ SECONDS = float(os.environ.get("SOAK_SECONDS", "30"))
 CLIENTS = int(os.environ.get("SOAK_CLIENTS", "64"))
 REVIEWERS = int(os.environ.get("SOAK_REVIEWERS", "4"))
 PASSWORD = "soak password " + secrets.token_hex(4)
+SERVERS = int(os.environ.get("SOAK_SERVERS", "1"))
+REDIS_URL = os.environ.get("SOAK_REDIS_URL", "redis://127.0.0.1:6379/6")
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PUBLIC_CACHE_SECONDS = 2.0
+ACCOUNT_BUDGET = 6  # failed log-ins to one account before it is refused (LOGIN_ACCOUNT_RATE_LIMIT)
+
+
+def server_ports() -> list[int]:
+    """The app servers' ports: PORT itself with one server; PORT+1, PORT+2 behind nginx."""
+    return [PORT] if SERVERS == 1 else [PORT + 1 + i for i in range(SERVERS)]
 
 
 # --------------------------------------------------------------------------- database
@@ -61,6 +85,8 @@ class Database:
         from config import normalise_database_url
 
         base = normalise_database_url(os.environ.get("DATABASE_URL"))
+        if SERVERS > 1 and not (base and base.startswith("postgresql")):
+            base = DEFAULT_PG  # servers share one database: PostgreSQL
         if not (base and base.startswith("postgresql")):
             return cls(url=f"sqlite:///{workdir / 'soak.db'}")
         import sqlalchemy as sa
@@ -97,6 +123,12 @@ def _env(db: Database, workdir: Path) -> dict:
         "SECRET_KEY": secrets.token_urlsafe(48),
         "PUBLIC_BASE_URL": f"http://{HOST}:{PORT}",
         "RATELIMIT_STORAGE_URI": "memory://",
+        **({} if SERVERS == 1 else {
+            "REDIS_URL": REDIS_URL, "RATELIMIT_STORAGE_URI": REDIS_URL,
+            "PUBLIC_CACHE_SECONDS": str(PUBLIC_CACHE_SECONDS),
+            "LOGIN_RATE_LIMIT": "10000 per minute",  # every client here is 127.0.0.1
+            "LOGIN_ACCOUNT_RATE_LIMIT": f"{ACCOUNT_BUDGET} per 15 minutes",
+        }),
     }
 
 
@@ -137,6 +169,7 @@ class Pair:
     user_id: int
     relationship_id: int
     assignment_id: int
+    room_token: str = ""
 
     @property
     def prefix(self) -> str:
@@ -187,9 +220,10 @@ def _plan(app, reviewer_emails: list[str]) -> tuple[list[str], dict[str, list[Pa
                     reviewer = reviewers[turn % len(reviewers)]
                     turn += 1
                     if can_review(reviewer, assignment.user, assignment.activity.meeting):
+                        room = assignment.activity.room
                         shares[reviewer.email].append(Pair(
                             assignment.activity.meeting_id, assignment.user_id,
-                            relationship.id, assignment.id))
+                            relationship.id, assignment.id, room.public_token if room else ""))
                         break
         db.session.remove()
     return tokens, shares
@@ -201,11 +235,17 @@ def _plan(app, reviewer_emails: list[str]) -> tuple[list[str], dict[str, list[Pa
 class Browser:
     """One keep-alive connection with a cookie jar: enough of a browser for forms."""
 
-    def __init__(self):
-        self.conn = http.client.HTTPConnection(HOST, PORT, timeout=30)
+    def __init__(self, ports: list[int] | None = None, seed: int = 0):
+        # With several ports (the app servers), each request goes to one of them at random.
+        self.ports = ports or [PORT]
+        self.rng = random.Random(seed)  # noqa: S311  (which server, not a secret)
+        self.conns = {port: http.client.HTTPConnection(HOST, port, timeout=30) for port in self.ports}
         self.cookies: dict[str, str] = {}
+        self.last_headers = None
 
-    def request(self, method: str, path: str, form: dict | None = None) -> tuple[int, str]:
+    def request(self, method: str, path: str, form: dict | None = None,
+                port: int | None = None) -> tuple[int, str]:
+        port = port or self.rng.choice(self.ports)
         headers = {"Host": f"{HOST}:{PORT}"}
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
@@ -215,15 +255,16 @@ class Browser:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         for attempt in range(2):
             try:
-                self.conn.request(method, path, body=body, headers=headers)
-                response = self.conn.getresponse()
+                self.conns[port].request(method, path, body=body, headers=headers)
+                response = self.conns[port].getresponse()
                 data = response.read()
                 break
             except (http.client.HTTPException, OSError):
-                self.conn.close()
-                self.conn = http.client.HTTPConnection(HOST, PORT, timeout=30)
+                self.conns[port].close()
+                self.conns[port] = http.client.HTTPConnection(HOST, port, timeout=30)
                 if attempt:
                     raise
+        self.last_headers = response.headers
         for header in response.headers.get_all("Set-Cookie") or []:
             name, _, rest = header.partition("=")
             self.cookies[name.strip()] = rest.split(";", 1)[0]
@@ -242,6 +283,8 @@ class Tally:
     saved_posts: int = 0
     refused_posts: collections.Counter = field(default_factory=collections.Counter)
     latency: dict = field(default_factory=lambda: {"html": [], "pdf": []})
+    stale: list = field(default_factory=list)  # seconds until the other server showed a change
+    limit_problems: list = field(default_factory=list)
 
     def count(self, status: int) -> None:
         with self.lock:
@@ -278,7 +321,7 @@ def reviewer_client(email: str, pairs: list[Pair], stop: float, tally: Tally, se
 
 def _review(email: str, pairs: list[Pair], stop: float, tally: Tally, seed: int) -> None:
     rng = random.Random(seed)  # noqa: S311  (which sheet to load next, not a secret)
-    browser = Browser()
+    browser = Browser(server_ports(), seed)  # two servers: each request to either
     status, page = browser.request("GET", "/login")
     tally.count(status)
     token = CSRF.search(page).group(1)
@@ -331,14 +374,159 @@ def _review(email: str, pairs: list[Pair], stop: float, tally: Tally, seed: int)
 # --------------------------------------------------------------------------- run
 
 
-def _wait_ready(process, seconds: float = 60) -> None:
+def _post_decision(browser: Browser, pair: Pair, tally: Tally, n: int, port: int) -> int:
+    status, page = browser.request("GET", pair.page, port=port)
+    tally.count(status)
+    prefix = re.escape(pair.prefix)
+    csrf = re.search(rf'name="{prefix}-csrf_token" type="hidden" value="([^"]+)"', page)
+    version = re.search(rf'name="{prefix}-version" type="hidden" value="(\d+)"', page)
+    disclosure = re.search(rf'name="{prefix}-disclosure" type="hidden" value="(\d+)"', page)
+    if status != 200 or csrf is None or disclosure is None:
+        return status
+    current = tally.posted.get(pair, (True, ""))[0]
+    decision = (not current, f"Soak probe decision {n}")
+    status, _ = browser.request("POST", pair.action, {
+        f"{pair.prefix}-csrf_token": csrf.group(1),
+        f"{pair.prefix}-relevance": "relevant" if decision[0] else "not_relevant",
+        f"{pair.prefix}-rationale": decision[1],
+        f"{pair.prefix}-version": version.group(1) if version else "0",
+        f"{pair.prefix}-disclosure": disclosure.group(1),
+    }, port=port)
+    tally.count(status)
+    with tally.lock:
+        if status == 302:
+            tally.posted[pair] = decision
+            tally.saved_posts += 1
+        else:
+            tally.refused_posts[status] += 1
+    return status
+
+
+def staleness_prober(email: str, pairs: list[Pair], stop: float, tally: Tally) -> None:
+    """Flip a decision on one server, then poll the room sheet on the other until its ETag
+    changes: how long the other server shows the old state."""
+    try:
+        a, b = server_ports()[:2]
+        browser = Browser([a])
+        status, page = browser.request("GET", "/login", port=a)
+        token = CSRF.search(page).group(1)
+        status, _ = browser.request("POST", "/login", {"csrf_token": token, "email": email,
+                                                      "password": PASSWORD}, port=a)
+        if status != 302:
+            raise RuntimeError(f"{email} could not log in ({status})")
+        pairs = [p for p in pairs if p.room_token]
+        if not pairs:
+            raise RuntimeError("no undecided pair in a room to probe with")
+        n = 0
+        while time.monotonic() < stop - 8 and pairs:
+            pair = pairs[n % len(pairs)]
+            n += 1
+            a, b = b, a  # alternate which server saves and which is read
+            reader = Browser([b])
+            reader.request("GET", f"/r/{pair.room_token}", port=b)
+            before = reader.last_headers.get("ETag")
+            posted = _post_decision(browser_for(browser, a), pair, tally, n, a)
+            if posted != 302:
+                print(f"staleness prober: saving {pair.prefix} on {a} answered {posted}",
+                      file=sys.stderr)
+                continue
+            saved = time.monotonic()
+            while True:
+                status, _ = reader.request("GET", f"/r/{pair.room_token}", port=b)
+                tally.count(status)
+                if reader.last_headers.get("ETag") != before:
+                    break
+                if time.monotonic() - saved > PUBLIC_CACHE_SECONDS + 10:
+                    break
+                time.sleep(0.05)
+            with tally.lock:
+                tally.stale.append(time.monotonic() - saved)
+            time.sleep(0.5)
+    except Exception as exc:  # a prober that stops is a failed soak, not a silent one
+        print(f"staleness prober stopped: {exc!r}", file=sys.stderr)
+        with tally.lock:
+            tally.failures += 1
+
+
+def browser_for(browser: Browser, port: int) -> Browser:
+    """The same logged-in browser (cookies), able to reach ``port`` too."""
+    if port not in browser.conns:
+        browser.conns[port] = http.client.HTTPConnection(HOST, port, timeout=30)
+        browser.ports.append(port)
+    return browser
+
+
+def login_limit_probe(email: str, tally: Tally) -> None:
+    """Failed log-ins to one account, alternating servers: after ACCOUNT_BUDGET of them
+    (half on each server) both servers must refuse the next (429)."""
+    ports = server_ports()
+    answers = []
+    for attempt in range(ACCOUNT_BUDGET + 2):
+        port = ports[attempt % len(ports)]
+        browser = Browser([port])  # a new browser each time: no device cookie
+        status, page = browser.request("GET", "/login", port=port)
+        token = CSRF.search(page).group(1)
+        status, _ = browser.request("POST", "/login", {
+            "csrf_token": token, "email": email, "password": "wrong password " + str(attempt)},
+            port=port)
+        answers.append((port, status))
+    allowed = [s for _, s in answers[:ACCOUNT_BUDGET]]
+    refused = answers[ACCOUNT_BUDGET:]
+    if any(s == 429 for s in allowed):
+        tally.limit_problems.append(f"refused too early: {answers}")
+    if any(s != 429 for _, s in refused) or len({p for p, _ in refused}) < min(2, len(ports)):
+        tally.limit_problems.append(f"a server did not see the other's failed log-ins: {answers}")
+    print(f"log-in limit across servers: {answers}")
+
+
+def _nginx(workdir: Path, ports: list[int]) -> subprocess.Popen:
+    state = workdir / "nginx"
+    state.mkdir()
+    servers = "\n".join(f"        server {HOST}:{p} max_fails=0;" for p in ports)
+    conf = state / "nginx.conf"
+    conf.write_text(f"""\
+worker_processes 2;
+pid {state}/nginx.pid;
+error_log {state}/error.log warn;
+daemon off;
+events {{ worker_connections 2048; }}
+http {{
+    access_log off;
+    client_body_temp_path {state}/body;
+    proxy_temp_path {state}/proxy;
+    fastcgi_temp_path {state}/fastcgi;
+    uwsgi_temp_path {state}/uwsgi;
+    scgi_temp_path {state}/scgi;
+    upstream soak_app {{
+{servers}
+        keepalive 32;
+    }}
+    server {{
+        listen {HOST}:{PORT};
+        location / {{
+            proxy_pass http://soak_app;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_next_upstream error timeout;
+        }}
+    }}
+}}
+""")
+    return subprocess.Popen(["nginx", "-c", str(conf), "-p", str(state)],  # noqa: S603,S607
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _wait_ready(process, seconds: float = 60, port: int = PORT) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError("gunicorn exited during start-up")
         try:
-            with socket.create_connection((HOST, PORT), timeout=1):
-                status, _ = Browser().request("GET", "/healthz")
+            with socket.create_connection((HOST, port), timeout=1):
+                status, _ = Browser([port]).request("GET", "/healthz")
                 if status == 200:
                     return
         except OSError:
@@ -379,36 +567,64 @@ def main() -> int:
     if shutil.which(str(BIN / "gunicorn")) is None:
         print("gunicorn is not installed in .venv", file=sys.stderr)
         return 2
-    with socket.socket() as probe:
-        if probe.connect_ex((HOST, PORT)) == 0:
-            print(f"port {PORT} is busy: set SOAK_PORT", file=sys.stderr)
-            return 2
+    for port in {PORT, *server_ports()}:
+        with socket.socket() as probe:
+            if probe.connect_ex((HOST, port)) == 0:
+                print(f"port {port} is busy: set SOAK_PORT", file=sys.stderr)
+                return 2
+    if SERVERS > 1 and shutil.which("nginx") is None:
+        print("nginx is needed for SOAK_SERVERS=2 (apt-get install nginx)", file=sys.stderr)
+        return 2
     workdir = Path(tempfile.mkdtemp(prefix="soak-"))
     db = Database.fresh(workdir)
-    process = None
+    processes: list[subprocess.Popen] = []
     try:
         env = _env(db, workdir)
+        where = (f"gunicorn on {HOST}:{PORT}" if SERVERS == 1 else
+                 f"{SERVERS} gunicorn servers ({', '.join(map(str, server_ports()))}) behind nginx "
+                 f"on {HOST}:{PORT}, Redis {REDIS_URL}")
         print(f"soak: {db.kind}, demo meeting, {CLIENTS} sheet clients + {REVIEWERS} reviewers "
-              f"for {SECONDS:.0f} s against gunicorn on {HOST}:{PORT}", flush=True)
+              f"for {SECONDS:.0f} s against {where}", flush=True)
         emails = _load_demo(env)
+        probe_email = f"soak-limit-{secrets.token_hex(4)}@example.org"
+        if SERVERS > 1:
+            _flask(env, "create-user", probe_email, "--name", "Soak Limit", "--password", PASSWORD)
         app = _app(env)
         tokens, shares = _plan(app, emails)
-        process = subprocess.Popen(  # noqa: S603
-            [str(BIN / "gunicorn"), "--workers", "4", "--worker-class", "gthread", "--threads", "8",
-             "--bind", f"{HOST}:{PORT}", "--log-level", "warning",
-             "--error-logfile", str(workdir / "gunicorn.log"), "wsgi:app"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait_ready(process)
+        for i, port in enumerate(server_ports()):
+            server_env = dict(env)
+            if SERVERS > 1:  # each server its own instance folder and PDF cache
+                server_env["DISCLOSURES_INSTANCE"] = str(workdir / f"instance-{i + 1}")
+                server_env["DOCUMENT_CACHE_DIR"] = str(workdir / f"cache-{i + 1}")
+                server_env["TRUSTED_PROXIES"] = "1"
+            processes.append(subprocess.Popen(  # noqa: S603
+                [str(BIN / "gunicorn"), "--workers", "4", "--worker-class", "gthread",
+                 "--threads", "8", "--bind", f"{HOST}:{port}", "--log-level", "warning",
+                 "--error-logfile", str(workdir / f"gunicorn-{port}.log"), "wsgi:app"],
+                cwd=ROOT, env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        for process, port in zip(processes, server_ports(), strict=True):
+            _wait_ready(process, port=port)  # every server answers before nginx sends it work
+        if SERVERS > 1:
+            nginx = _nginx(workdir, server_ports())
+            processes.append(nginx)
+            _wait_ready(nginx, port=PORT)
 
         from datetime import UTC, datetime
 
         _STARTED_AT = datetime.now(UTC)
         tally = Tally()
+        if SERVERS > 1:
+            login_limit_probe(probe_email, tally)
         stop = time.monotonic() + SECONDS
         threads = [threading.Thread(target=sheet_client, args=(tokens, stop, tally, i))
                    for i in range(CLIENTS)]
         threads += [threading.Thread(target=reviewer_client, args=(e, shares[e], stop, tally, 1000 + i))
                     for i, e in enumerate(emails)]
+        if SERVERS > 1:  # the prober decides pairs of its own (the last reviewer's share)
+            prober_pairs = shares[emails[-1]][len(shares[emails[-1]]) // 2:]
+            shares[emails[-1]][:] = shares[emails[-1]][:len(shares[emails[-1]]) // 2]
+            threads.append(threading.Thread(target=staleness_prober,
+                                            args=(emails[-1], prober_pairs, stop, tally)))
         started = time.monotonic()
         for thread in threads:
             thread.start()
@@ -416,7 +632,7 @@ def main() -> int:
             thread.join(timeout=SECONDS + 120)
         elapsed = time.monotonic() - started
     finally:
-        if process is not None:
+        for process in reversed(processes):
             process.terminate()
             try:
                 process.wait(timeout=20)
@@ -444,11 +660,20 @@ def main() -> int:
     print(f"determinations posted = {posted}, found in the database with the value posted last = {found}")
     print(f"audit events for determinations during the soak = {events} (one per saved post: "
           f"{tally.saved_posts})")
-    log = (workdir / "gunicorn.log")
-    if log.exists() and "Traceback" in log.read_text():
-        print(f"gunicorn logged tracebacks: see {log}")
+    for log in workdir.glob("gunicorn*.log"):
+        if "Traceback" in log.read_text():
+            print(f"gunicorn logged tracebacks: see {log}")
+    stale_ok = True
+    if SERVERS > 1:
+        worst = max(tally.stale, default=None)
+        stale_ok = bool(tally.stale) and worst <= PUBLIC_CACHE_SECONDS + 1.0
+        print(f"changes saved on one server, seen on the other's sheet: {len(tally.stale)}, "
+              + (f"longest {worst:.2f} s" if worst is not None else "none measured")
+              + f" (PUBLIC_CACHE_SECONDS = {PUBLIC_CACHE_SECONDS:g}, + 1 s allowed)")
+        for problem in tally.limit_problems:
+            print(f"log-in limit: {problem}")
     ok = (errors_5xx == 0 and tally.failures == 0 and posted == found and posted > 0
-          and events == tally.saved_posts)
+          and events == tally.saved_posts and stale_ok and not tally.limit_problems)
     print("soak: OK" if ok else "soak: FAILED")
     if ok:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -98,10 +98,14 @@ def create_app(config=None, **overrides) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    from .jobs.queue import init_queue
+
+    init_queue(app)
 
     from . import models  # noqa: F401  (register every table with the metadata)
     from .auth import views as auth_views
     from .faculty import views as faculty_views
+    from .jobs import views as jobs_views
     from .main import views as main_views
     from .openpayments import views as openpayments_views
     from .programme import views as programme_views
@@ -116,12 +120,14 @@ def create_app(config=None, **overrides) -> Flask:
     register_web(app)
     for module in (auth_views, main_views, faculty_views, review_views, staff_views,
                    programme_views, reminders_views, records_views, registry_views, public_views,
-                   openpayments_views):
+                   openpayments_views,
+                   jobs_views):
         app.register_blueprint(module.bp)
     # First of all request hooks: CSRF reads the form, and so the upload limit, before any other.
     app.before_request_funcs.setdefault(None, []).insert(0, openpayments_views.raise_upload_limit)
 
     from .cli import register_cli
+    from .jobs.commands import worker_command
     from .openpayments.commands import import_open_payments_command
     from .programme.commands import import_programme_command
     from .publication.commands import refresh_record_command, verify_sheet_command
@@ -131,7 +137,7 @@ def create_app(config=None, **overrides) -> Flask:
     register_cli(app)
     for command in (import_programme_command, send_reminders_command, export_records_command,
                     refresh_record_command, verify_sheet_command,
-                    import_open_payments_command):
+                    import_open_payments_command, worker_command):
         app.cli.add_command(command)
     return app
 

@@ -75,6 +75,7 @@ def record(
     changes: dict[str, Any] | None = None,
     *,
     subject: User | None = None,
+    flush: bool = True,
 ) -> AuditEvent:
     """Write one audit event about ``obj`` in the current transaction.
 
@@ -95,5 +96,6 @@ def record(
         changes=_plain(changes or {}),
     )
     db.session.add(event)
-    db.session.flush()
+    if flush:  # False: many events written at once (an import) go in with the next flush
+        db.session.flush()
     return event

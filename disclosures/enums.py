@@ -145,3 +145,31 @@ class OpenPaymentsAction(LabelledEnum):
     ASKED_PERSON = ("asked_person", "Asked the person about it")
     EXPLAINED = ("explained", "Explained (e.g. not reportable, or outside the window)")
     NOT_APPLICABLE = ("not_applicable", "Not applicable (e.g. another person with this NPI)")
+
+
+class JobKind(LabelledEnum):
+    """Long work done by the worker (``disclosures.jobs``), at most one of a kind per meeting."""
+
+    DISCLOSURE_REMINDERS = ("disclosure_reminders", "Disclosure reminders")
+    REVIEW_SUMMARIES = ("review_summaries", "Reviewer summaries")
+    PROGRAMME_IMPORT = ("programme_import", "Programme import")
+    RECORDS_ZIP = ("records_zip", "Records ZIP")
+
+
+class JobStatus(LabelledEnum):
+    DRAFT = ("draft", "Previewed, not confirmed")  # a programme upload awaiting confirmation
+    QUEUED = ("queued", "Waiting for a worker")
+    RUNNING = ("running", "Running")
+    DONE = ("done", "Finished")
+    FAILED = ("failed", "Stopped with an error")
+
+
+class DeliveryStatus(LabelledEnum):
+    """One reminder message of a job: planned, handed to the server, accepted, refused."""
+
+    PENDING = ("pending", "Not sent yet")
+    SENDING = ("sending", "Being sent")
+    SENT = ("sent", "Sent")
+    FAILED = ("failed", "Refused by the mail server")
+    SKIPPED = ("skipped", "Skipped")
+    UNDELIVERED = ("undelivered", "Not delivered (mail sending is switched off)")

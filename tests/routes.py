@@ -24,6 +24,7 @@ from disclosures.models import (
     Company,
     Determination,
     Disclosure,
+    Job,
     Manufacturer,
     Meeting,
     Mitigation,
@@ -66,6 +67,7 @@ class World:
     other_relationship: Relationship
     determination: Determination
     mitigation: Mitigation
+    job: Job  # the meeting's records ZIP, built and downloadable
     manufacturer: Manufacturer | None = None  # an Open Payments manufacturer not yet linked
 
     def user(self, role: str) -> User | None:
@@ -105,6 +107,7 @@ def build_world() -> World:
     determination = factories.determination(relationship, assignment_a, reviewer, relevant=True)
     mitigation = factories.mitigation(determination, reviewer)
     reset_token = account_operations.password_reset_token(faculty_a)
+    job = _records_zip_job(meeting, staff)
     manufacturer = Manufacturer(cms_id="100000000777", name="Unlinked Devices, Inc.")
     db.session.add(manufacturer)
     db.session.flush()
@@ -116,8 +119,23 @@ def build_world() -> World:
         assignment_co=assignment_co, assignment_b=assignment_b, company=company,
         new_company=new_company, disclosure_a=disclosure_a, relationship=relationship,
         other_relationship=other_relationship, determination=determination,
-        mitigation=mitigation, manufacturer=manufacturer,
+        mitigation=mitigation, manufacturer=manufacturer, job=job,
     )
+
+
+def _records_zip_job(meeting: Meeting, staff: User) -> Job:
+    """A finished records ZIP job of the meeting, its file still downloadable."""
+    from datetime import timedelta
+
+    from disclosures.enums import JobKind, JobStatus
+    from disclosures.models import utcnow
+
+    job = Job(kind=JobKind.RECORDS_ZIP, meeting=meeting, started_by=staff, status=JobStatus.DONE,
+              done=1, total=1, errors=[], report={}, params={}, result_name="records.zip",
+              result_data=b"PK\x05\x06" + b"\x00" * 18, result_size=22,
+              result_expires_at=utcnow() + timedelta(hours=1), finished_at=utcnow())
+    db.session.add(job)
+    return job
 
 
 def rule_arguments(endpoint: str, world: World) -> dict:
@@ -140,6 +158,7 @@ def rule_arguments(endpoint: str, world: World) -> dict:
         "membership_id": world.co_reviewer.memberships[0].id,
         "room_id": world.room.id,
         "activity_id": world.activity.id,
+        "job_id": world.job.id,
         "slug": world.meeting.slug,
         "manufacturer_id": world.manufacturer.id,
         "letter": "a",  # Alice Able's family name: the all-faculty page of her letter

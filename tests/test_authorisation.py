@@ -45,6 +45,9 @@ faculty.disclose                    GET      302L  200   200   200   200   200  
 faculty.disclose                    POST     302L  400   400   400   400   400   400   400   400
 faculty.disclosure                  GET      302L  200   403   403   200   200   403   200   200
 faculty.home                        GET      302L  200   200   200   200   200   200   200   200
+jobs.download                       GET      302L  403   403   403   403   200!  403   200!  200!
+jobs.meeting_jobs                   GET      302L  403   403   403   403   200   403   403   200
+jobs.show                           GET      302L  403   403   403   403   200   403   200   200
 main.health                         GET      200   200   200   200   200   200   200   200   200
 main.home                           GET      302L  302   302   302   302   302   302   302   302
 openpayments.import_files           GET      302L  403   403   403   403   200   200   403   200
@@ -73,7 +76,7 @@ records.csv_download                GET      302L  403   403   403   403   200! 
 records.index                       GET      302L  403   403   403   403   200   403   200   200
 records.sheet_versions              GET      302L  403   403   403   403   200   403   200   200
 records.json_download               GET      302L  403   403   403   403   200!  403   200!  200!
-records.zip_download                GET      302L  403   403   403   403   200!  403   200!  200!
+records.zip_start                   POST     302L  403   403   403   403   302!  403   302!  302!
 registry.companies                  GET      302L  403   403   403   403   200   200   403   200
 registry.company                    GET      302L  403   403   403   403   200   200   403   200
 registry.company_alias              POST     302L  403   403   403   403   400   400   403   400
@@ -149,7 +152,8 @@ def test_table_refuses_more_than_it_allows_for_outsiders():
     refused = [key for key, cells in EXPECTED.items() if cells["faculty_b"] == "403"]
     assert ("faculty.disclosure", "GET") in refused
     assert ("review.person", "GET") in refused
-    assert ("records.zip_download", "GET") in refused
+    assert ("records.zip_start", "POST") in refused
+    assert ("jobs.download", "GET") in refused
 
 
 @pytest.mark.parametrize(("endpoint", "method"), sorted(EXPECTED), ids=lambda v: v)

@@ -514,16 +514,19 @@ def test_openpyxl_reads_through_defusedxml_and_refuses_entities():
 def test_import_confirm_of_a_stored_file_with_too_long_values_is_refused_cleanly(login_as, app, meeting):
     """A file kept for confirmation is planned again: values too long for the database are a
     clear 400, never a 500 (PostgreSQL) or a "changed at the same moment" 409 (SQLite)."""
-    from disclosures.programme.operations import store_upload
+    from disclosures.jobs.programme import keep_upload
 
     staff = factories.admin()
     client = login_as(staff)
     before = _counts()
     data = (HEADER + f"S1,Talk,2027-10-07,08:00,09:00,Hall,,1,{'N' * 201},ann@example.org,speaker\n").encode()
-    upload_id = store_upload(data, "programme.csv", meeting, staff)
-    response = client.post(f"/staff/meetings/{meeting.id}/import/confirm", data={"upload_id": upload_id})
-    assert response.status_code == 400
-    assert "now has errors" in response.get_data(as_text=True)
+    upload_id = keep_upload(staff, meeting, data, "programme.csv")
+    db.session.commit()
+    response = client.post(f"/staff/meetings/{meeting.id}/import/confirm", data={"upload_id": upload_id},
+                           follow_redirects=True)
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    assert "Stopped with an error" in text and "now has errors" in text
     assert _counts() == before
 
 

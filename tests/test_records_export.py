@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import zipfile
 from datetime import UTC, datetime, timedelta
 
@@ -156,7 +157,13 @@ def test_records_zip_has_csv_json_room_sheets_and_booklet(login_as, app):
     factories.room(meeting, "Room 201")
     factories.assignment(factories.user(full_name="Dana Okafor"), factories.activity(meeting, hall))
     client = login_as(factories.admin())
-    response = client.get(f"/staff/meetings/{meeting.id}/records.zip")
+    started = client.post(f"/staff/meetings/{meeting.id}/records.zip")
+    assert started.status_code == 302 and "/staff/jobs/" in started.headers["Location"]
+    page = client.get(started.headers["Location"]).get_data(as_text=True)
+    assert "Finished" in page
+    assert '<span class="job-done">1</span> of <span class="job-total">1</span>' in page
+    [download] = re.findall(r'href="(/staff/jobs/\d+/download)"', page)
+    response = client.get(download)
     assert response.status_code == 200 and response.mimetype == "application/zip"
     archive = zipfile.ZipFile(io.BytesIO(response.data))
     names = archive.namelist()

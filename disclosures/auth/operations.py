@@ -153,6 +153,31 @@ def invite_user(
     return user, token
 
 
+def invite_users(actor: User | None, people: list[tuple[str, str]]) -> dict[str, User]:
+    """``invite_user`` for many people at once (the programme import): the same accounts,
+    invitations and ``user.invited`` events, written with one query and two flushes
+    instead of four statements each. ``people``: (full name, email). Returns email (as
+    given) → user. Raises ``AccountError`` if any email already has an account."""
+    if not people:
+        return {}
+    wanted = [normalise_email(email) for _, email in people]
+    taken = db.session.scalars(sa.select(User.email).where(User.email.in_(wanted))).first()
+    if taken is not None:
+        raise AccountError(f"An account for {taken} already exists.")
+    users: dict[str, User] = {}
+    for full_name, email in people:
+        users[email] = User(email=email, full_name=" ".join(full_name.split()))
+    db.session.add_all(users.values())
+    db.session.flush()
+    valid_for = invitation_valid_for()
+    for user in users.values():
+        user.issue_invitation(valid_for)
+        record(actor, "user.invited", user, {"email": user.email, "site_role": None},
+               subject=user, flush=False)
+    db.session.flush()
+    return users
+
+
 def invitation_valid_for() -> timedelta:
     return timedelta(hours=current_app.config["INVITATION_VALID_HOURS"])
 

@@ -3,6 +3,7 @@
 from .audit import AuditEvent, AuditLogIsAppendOnly
 from .base import AppendOnly, RecordIsAppendOnly, UTCDateTime, add_length_checks, utcnow
 from .disclosure import Company, CompanyAlias, Disclosure, Relationship, normalise_company_name
+from .job import Job, JobMessage
 from .meeting import (
     Activity,
     Assignment,
@@ -36,6 +37,8 @@ __all__ = [
     "Determination",
     "Disclosure",
     "LoginSession",
+    "Job",
+    "JobMessage",
     "Manufacturer",
     "Meeting",
     "Membership",

@@ -177,30 +177,43 @@ def apply_import(actor: User | None, meeting: Meeting, plan: ImportPlan,
         a.code: a for a in db.session.scalars(sa.select(Activity).where(Activity.meeting_id == meeting.id))
     }
     changed_codes = {c.code for c in plan.created} | {c.code for c in plan.updated}
-    for code, row in plan.parsed.activities.items():
-        if code not in changed_codes:
-            continue
-        wanted = _wanted_values(meeting, row)
-        values = ops.ActivityValues(
-            code=code, title=row.title, room=rooms.get(row.room) if row.room else None,
-            starts_at=wanted["starts_at"], ends_at=wanted["ends_at"], topics=row.topics,
-            credit_hours=row.credit_hours, commercial_supporters=None,
-        )
-        if code in activities:
-            ops.update_activity(actor, activities[code], values, audit=False)
-        else:
-            activities[code] = ops.create_activity(actor, meeting, values, audit=False)
+    new_codes = set()
+    # New activities are flushed together (a 50,000-row programme must not pay a statement
+    # round trip per row); their codes were checked unique by the plan and the database.
+    with db.session.no_autoflush:
+        for code, row in plan.parsed.activities.items():
+            if code not in changed_codes:
+                continue
+            wanted = _wanted_values(meeting, row)
+            values = ops.ActivityValues(
+                code=code, title=row.title, room=rooms.get(row.room) if row.room else None,
+                starts_at=wanted["starts_at"], ends_at=wanted["ends_at"], topics=row.topics,
+                credit_hours=row.credit_hours, commercial_supporters=None,
+            )
+            if code in activities:
+                ops.update_activity(actor, activities[code], values, audit=False)
+            else:
+                activities[code] = ops.create_activity(actor, meeting, values, audit=False,
+                                                       flush=False, code_checked=True)
+                new_codes.add(code)
     db.session.flush()
-    people = {}
-    for name, email in plan.new_people:
-        people[email], _token = account_operations.invite_user(actor, email, name)
+    people = account_operations.invite_users(actor, [(name, email)
+                                                      for name, email in plan.new_people])
     emails = sorted({p.email for p in plan.new_assignments})
     if emails:
         for user in db.session.scalars(sa.select(User).where(User.email.in_(emails))):
             people.setdefault(user.email, user)
+    fresh = []
     for person in plan.new_assignments:
-        ops.assign_person(actor, activities[person.code], people[person.email], person.role,
-                          audit=False)
+        if person.code in new_codes:  # a new activity holds no assignment yet: nothing to find
+            fresh.append({"user_id": people[person.email].id,
+                          "activity_id": activities[person.code].id, "role": person.role})
+        else:
+            ops.assign_person(actor, activities[person.code], people[person.email], person.role,
+                              audit=False)
+    if fresh:  # one multi-row INSERT (the ORM's bulk insert: defaults applied, no per-row flush)
+        db.session.execute(sa.insert(Assignment), fresh)
+    db.session.flush()
     counts = plan.counts()
     counts["npis_set"] = apply_npis(actor, plan.parsed.faculty)
     record(actor, "programme.imported", meeting, {

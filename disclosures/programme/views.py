@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, render_template
 from flask_login import current_user
 
+from ..enums import JobKind
 from ..extensions import db
-from ..handlers import guarded, save
+from ..handlers import guarded
+from ..jobs.programme import draft_for, keep_upload
+from ..jobs.views import launch
 from ..models import Meeting
 from ..permissions import MANAGE_MEETING
 from ..web import allows_upload
 from . import forms
-from .operations import confirm_import, plan_import, store_upload
+from .operations import plan_import
 from .reading import (
     COLUMNS,
     MAX_CELL_CHARS,
@@ -48,7 +51,10 @@ def upload(meeting: Meeting):
             form.file.errors.append(str(exc))
         else:
             plan = plan_import(meeting, parsed)
-            upload_id = store_upload(data, filename, meeting, current_user) if plan.ok else None
+            upload_id = None
+            if plan.ok:  # kept in the database: any app server can confirm it
+                upload_id = keep_upload(current_user, meeting, data, filename)
+                db.session.commit()
             confirm = forms.ImportConfirmForm(upload_id=upload_id)
             return render_template(
                 "staff/import_preview.html", meeting=meeting, plan=plan, filename=filename,
@@ -63,23 +69,13 @@ def upload(meeting: Meeting):
 @bp.route("/meetings/<int:meeting_id>/import/confirm", methods=["POST"])
 @guarded(MANAGE_MEETING, Meeting)
 def confirm(meeting: Meeting):
-    """Re-read the stored upload, re-plan against today's data and write it in one go."""
+    """Start the import job of the upload previewed: it re-reads the file, re-plans against
+    the data as it is then and writes it (``apply_import``), with a progress page."""
     form = forms.ImportConfirmForm()
     if not form.validate_on_submit():
         abort(400, description="The confirmation was not accepted. Upload the file again.")
-
-    def refused(error):
-        if error.status == 409:
-            abort(409, description="Someone changed the programme at the same moment. Nothing "
-                                   "was imported: upload the file again to see a fresh preview.")
-        abort(400, description=f"{error} Nothing was imported. Upload the file again.")
-
-    counts = save(lambda: confirm_import(current_user, meeting, form.upload_id.data),
-                  refused=refused)
-    flash(
-        "Programme imported. Activities: {activities_created} created, {activities_updated} "
-        "updated, {activities_unchanged} unchanged. Added: {rooms_created} room(s), "
-        "{people_created} new person(s), {assignments_created} assignment(s).".format(**counts),
-        "success",
-    )
-    return redirect(url_for("staff.meeting", meeting_id=meeting.id))
+    draft = draft_for(form.upload_id.data, meeting, current_user)
+    if draft is None:
+        abort(400, description="This import preview has expired or belongs to someone else. "
+                               "Nothing was imported. Upload the file again.")
+    return launch(JobKind.PROGRAMME_IMPORT, meeting, job=draft)

@@ -9,14 +9,17 @@ import json
 from datetime import date
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, render_template, request, url_for
+from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
 from ..audit import record
+from ..enums import JobKind, JobStatus
 from ..extensions import db
+from ..fields import ConfirmForm
 from ..handlers import guarded
-from ..models import Activity, Assignment, AuditEvent, Meeting, Room
+from ..jobs.views import launch
+from ..models import Activity, Assignment, AuditEvent, Job, Meeting, Room
 from ..permissions import READ_AUDIT_LOG, READ_RECORDS
 from . import forms
 from .operations import (
@@ -26,7 +29,6 @@ from .operations import (
     meeting_records,
     records_csv,
     records_json,
-    records_zip,
     sheet_history,
 )
 
@@ -52,8 +54,11 @@ def index(meeting: Meeting):
         .join(Activity, Assignment.activity_id == Activity.id)
         .where(Activity.meeting_id == meeting.id)
     ).one()
+    zips = db.session.scalars(
+        sa.select(Job).where(Job.meeting_id == meeting.id, Job.kind == JobKind.RECORDS_ZIP,
+                             Job.status != JobStatus.DRAFT).order_by(Job.id.desc()).limit(5)).all()
     return render_template("staff/records.html", meeting=meeting, assignment_count=counts[0],
-                           people_count=counts[1])
+                           people_count=counts[1], zips=zips)
 
 
 @bp.route("/rooms/<int:room_id>/versions")
@@ -80,11 +85,13 @@ def json_download(meeting: Meeting):
                      "application/json", "json")
 
 
-@bp.route("/meetings/<int:meeting_id>/records.zip")
+@bp.route("/meetings/<int:meeting_id>/records.zip", methods=["POST"])
 @guarded(READ_RECORDS, Meeting)
-def zip_download(meeting: Meeting):
-    body = records_zip(meeting, meeting_records(meeting))
-    return _download(meeting, "zip", body, "application/zip", "zip")
+def zip_start(meeting: Meeting):
+    """Start the job that builds the ZIP (``records_zip``); its page offers the download."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400, description="The form was not accepted. Reload the page and try again.")
+    return launch(JobKind.RECORDS_ZIP, meeting)
 
 
 @bp.route("/audit")

@@ -3,44 +3,18 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
-from flask_login import current_user
+from flask import Blueprint, abort, current_app, render_template
 
-from ..enums import ReminderKind
+from ..enums import JobKind, ReminderKind
 from ..extensions import db
 from ..fields import ConfirmForm
 from ..handlers import guarded
+from ..jobs.views import launch
 from ..models import Meeting, Reminder
 from ..permissions import MANAGE_MEETING
-from .operations import (
-    SendResult,
-    open_invitations,
-    plan_disclosure_reminders,
-    plan_review_summaries,
-    send_reminders,
-)
+from .operations import open_invitations, plan_disclosure_reminders
 
 bp = Blueprint("reminders", __name__, url_prefix="/staff")
-
-
-def _flash_result(result: SendResult, what: str, *, links_shown: bool) -> None:
-    if result.sent:
-        flash(f"{len(result.sent)} {what} sent.", "success")
-    if result.undelivered:
-        flash(f"{len(result.undelivered)} {what} were not delivered: mail sending is switched "
-              "off here (MAIL_SUPPRESS_SEND). They are not counted as sent, so nobody waits "
-              f"{current_app.config['REMINDER_INTERVAL_HOURS']} hours for the next one. "
-              + ("Give each person their invitation link below; " if links_shown else "")
-              + "to send mail, set MAIL_SERVER.", "warning")
-    if result.skipped:
-        flash(f"{len(result.skipped)} not sent again: reminded within the last "
-              f"{current_app.config['REMINDER_INTERVAL_HOURS']} hours.", "info")
-    if result.error:
-        flash(f"Sending stopped: {result.error}. {len(result.sent)} sent and recorded; "
-              f"{len(result.failed)} not sent and not recorded: send again once the mail "
-              "server works (those already reminded are not sent a second one).", "error")
-    if not (result.sent or result.undelivered or result.skipped or result.error):
-        flash(f"Nobody to remind: no {what} are due.", "info")
 
 
 def _confirmed_or_400() -> None:
@@ -51,19 +25,17 @@ def _confirmed_or_400() -> None:
 @bp.route("/meetings/<int:meeting_id>/reminders/disclosure", methods=["POST"])
 @guarded(MANAGE_MEETING, Meeting)
 def send_disclosure(meeting: Meeting):
+    """Start the disclosure reminders job (who is due: ``plan_disclosure_reminders``)."""
     _confirmed_or_400()
-    result = send_reminders(current_user, plan_disclosure_reminders(meeting))
-    _flash_result(result, "disclosure reminders", links_shown=True)
-    return redirect(url_for("reminders.overview", meeting_id=meeting.id))
+    return launch(JobKind.DISCLOSURE_REMINDERS, meeting)
 
 
 @bp.route("/meetings/<int:meeting_id>/reminders/review", methods=["POST"])
 @guarded(MANAGE_MEETING, Meeting)
 def send_review(meeting: Meeting):
+    """Start the reviewer summaries job (who: ``plan_review_summaries``)."""
     _confirmed_or_400()
-    result = send_reminders(current_user, plan_review_summaries(meeting))
-    _flash_result(result, "reviewer summaries", links_shown=False)
-    return redirect(url_for("staff.meeting", meeting_id=meeting.id) + "#reminders")
+    return launch(JobKind.REVIEW_SUMMARIES, meeting)
 
 
 @bp.route("/meetings/<int:meeting_id>/reminders")

@@ -261,17 +261,22 @@ def _apply(activity: Activity, values: ActivityValues) -> None:
 
 
 def create_activity(actor: User | None, meeting: Meeting, values: ActivityValues,
-                    *, audit: bool = True) -> Activity:
+                    *, audit: bool = True, flush: bool = True,
+                    code_checked: bool = False) -> Activity:
     """Add an activity to the programme.
 
     Side effects: adds the ``Activity``; audit ``activity.created`` (unless ``audit`` is
-    False: the programme import writes one event for the whole file).
+    False: the programme import writes one event for the whole file). ``flush=False``
+    (the import, without audit): the caller flushes many at once; ``code_checked``: the
+    caller's plan found the code free (the unique constraint still holds at the flush).
     """
-    _check_code(meeting, values.code, None)
+    if not code_checked:
+        _check_code(meeting, values.code, None)
     activity = Activity(meeting=meeting, commercial_supporters=[])
     _apply(activity, values)
     db.session.add(activity)
-    db.session.flush()
+    if flush or audit:
+        db.session.flush()
     if audit:
         record(actor, "activity.created", activity, diff({}, values.as_dict()))
         refresh(rooms=[activity.room_id] if activity.room_id else [])
