@@ -1,21 +1,16 @@
 """Programme import, compared and written: ``plan_import`` compares a parsed file with the
 database (writes nothing), ``apply_import`` writes the plan and one
-``programme.imported`` audit event. The uploaded bytes are kept between the preview and
-the confirmation (``store_upload``), so staff confirm exactly what they previewed.
+``programme.imported`` audit event. The uploaded bytes are kept with the import job between
+the preview and the confirmation (``disclosures.jobs``), so staff confirm exactly what
+they previewed.
 """
 
 from __future__ import annotations
 
-import json
-import re
-import secrets
-import time as time_module
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from pathlib import Path
 
 import sqlalchemy as sa
-from flask import current_app
 
 from ..audit import record
 from ..auth import operations as account_operations
@@ -224,80 +219,4 @@ def apply_import(actor: User | None, meeting: Meeting, plan: ImportPlan,
     })
     if plan.changes_anything:
         refresh(meetings=[meeting.id])
-    return counts
-
-
-# --- Keeping the upload between preview and confirmation -------------------------------
-
-_UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-UPLOAD_MAX_AGE_SECONDS = 24 * 3600
-
-
-def _upload_dir() -> Path:
-    path = Path(current_app.instance_path) / "imports"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def store_upload(data: bytes, filename: str, meeting: Meeting, user: User) -> str:
-    """Keep the uploaded bytes under the instance folder, keyed by a random id; drop
-    uploads older than a day. The confirm form carries only the id."""
-    folder = _upload_dir()
-    cutoff = time_module.time() - UPLOAD_MAX_AGE_SECONDS
-    for old in folder.iterdir():
-        try:
-            if old.stat().st_mtime < cutoff:
-                old.unlink()
-        except OSError:
-            pass
-    upload_id = secrets.token_urlsafe(24)
-    (folder / f"{upload_id}.bin").write_bytes(data)
-    (folder / f"{upload_id}.json").write_text(json.dumps(
-        {"meeting_id": meeting.id, "user_id": user.id, "filename": filename[:200]}))
-    return upload_id
-
-
-def load_upload(upload_id: str, meeting: Meeting, user: User) -> tuple[bytes, str] | None:
-    """The stored upload, when it exists and was made by this user for this meeting."""
-    if not _UPLOAD_ID.match(upload_id or ""):
-        return None
-    folder = _upload_dir()
-    try:
-        meta = json.loads((folder / f"{upload_id}.json").read_text())
-        data = (folder / f"{upload_id}.bin").read_bytes()
-    except (OSError, ValueError):
-        return None
-    if meta.get("meeting_id") != meeting.id or meta.get("user_id") != user.id:
-        return None
-    return data, meta.get("filename") or "programme"
-
-
-def discard_upload(upload_id: str) -> None:
-    for suffix in (".bin", ".json"):
-        try:
-            (_upload_dir() / f"{upload_id}{suffix}").unlink()
-        except OSError:
-            pass
-
-
-
-
-def confirm_import(actor: User, meeting: Meeting, upload_id: str) -> dict[str, int]:
-    """Import the upload ``actor`` previewed: re-read it, re-plan against the data as it is
-    now, and write it (``apply_import``). The stored upload is then discarded.
-
-    Raises ``ProgrammeFileError`` when the preview has expired or is someone else's, or
-    when the file now has errors (the programme changed since the preview).
-    """
-    from .reading import read_programme
-
-    stored = load_upload(upload_id, meeting, actor)
-    if stored is None:
-        raise ProgrammeFileError("This import preview has expired or belongs to someone else.")
-    data, filename = stored
-    plan = plan_import(meeting, read_programme(data, filename, meeting))
-    if not plan.ok:
-        raise ProgrammeFileError("The programme changed since the preview and now has errors.")
-    counts = apply_import(actor, meeting, plan, filename)
-    discard_upload(upload_id)
     return counts

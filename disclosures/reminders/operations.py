@@ -1,6 +1,7 @@
 """Reminders: to people whose assignments await a disclosure, and a summary to reviewers.
 
-``plan_*`` functions read only; ``send_reminders`` sends and records. Each message
+``plan_*`` functions read only; the reminders job (``disclosures.jobs``) sends them
+through ``_prepare`` and ``_store``, which record. Each message
 carries the person's way in: for an account without a password, its invitation link (the
 open invitation's own link, the one staff may already have handed out, now valid for
 another ``INVITATION_VALID_HOURS``; a new one only if it expired or there was none), else
@@ -37,7 +38,6 @@ from ..extensions import db
 from ..links import external_url
 from ..models import Activity, Assignment, Meeting, Membership, Reminder, User, utcnow
 
-BATCH_SIZE = 50
 
 
 def interval() -> timedelta:
@@ -238,52 +238,6 @@ def _store(actor: User | None, plan: ReminderPlan, outgoing: _Outgoing, *, deliv
     db.session.add(reminder)
     db.session.flush()
     record(actor, "reminder.sent", reminder, detail, subject=user)
-
-
-@dataclass
-class SendResult:
-    sent: list[User] = field(default_factory=list)  # delivered to the mail server
-    undelivered: list[User] = field(default_factory=list)  # mail sending is switched off
-    skipped: list[User] = field(default_factory=list)  # reminded within the interval
-    failed: list[User] = field(default_factory=list)  # the mail server failed first
-    error: str | None = None
-
-
-def send_reminders(actor: User | None, plan: ReminderPlan, *, batch_size: int = BATCH_SIZE) -> SendResult:
-    """Send the plan's messages and record what went out.
-
-    Per batch: builds the messages (reading only), sends them over one connection, then
-    for each message the server accepted keeps the invitation it carries open
-    (``keep_invitation``: audit ``user.invitation_reissued`` or ``…_extended``) and adds
-    a ``Reminder`` row and a ``reminder.sent`` audit event; then COMMITS (this function is
-    a command's body: what was sent is recorded as it goes). With ``MAIL_SUPPRESS_SEND``
-    each message instead keeps its invitation and writes ``reminder.not_delivered``: no
-    Reminder. If the server fails, the messages it accepted before failing are recorded,
-    sending stops, ``error`` says why and ``failed`` lists the people not reminded.
-    """
-    result = SendResult(skipped=list(plan.recently_reminded))
-    delivering = not current_app.config.get("MAIL_SUPPRESS_SEND")
-    due = list(plan.due)
-    for start in range(0, len(due), batch_size):
-        now = utcnow()
-        outgoing = [_prepare(plan, entry, now) for entry in due[start:start + batch_size]]
-        accepted = len(outgoing)
-        try:
-            mail.send_messages([o.message for o in outgoing])
-        except mail.MailError as exc:
-            accepted = exc.sent
-            result.error = str(exc)
-            current_app.logger.error("Reminders stopped after %d of %d: %s",
-                                     len(result.sent) + accepted, len(due), exc)
-        for o in outgoing[:accepted]:
-            _store(actor, plan, o, delivered=delivering)
-        db.session.commit()
-        (result.sent if delivering else result.undelivered).extend(
-            o.entry.user for o in outgoing[:accepted])
-        if result.error:
-            result.failed.extend(e.user for e in due[start + accepted:])
-            break
-    return result
 
 
 # --- Pages -----------------------------------------------------------------------------
