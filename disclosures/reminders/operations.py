@@ -39,7 +39,6 @@ from ..links import external_url
 from ..models import Activity, Assignment, Meeting, Membership, Reminder, User, utcnow
 
 
-
 def interval() -> timedelta:
     return timedelta(hours=int(current_app.config["REMINDER_INTERVAL_HOURS"]))
 
