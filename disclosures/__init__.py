@@ -100,6 +100,7 @@ def create_app(config=None, **overrides) -> Flask:
     limiter.init_app(app)
 
     from . import models  # noqa: F401  (register every table with the metadata)
+    from .api import views as api_views
     from .auth import views as auth_views
     from .faculty import views as faculty_views
     from .main import views as main_views
@@ -118,6 +119,8 @@ def create_app(config=None, **overrides) -> Flask:
                    programme_views, reminders_views, records_views, registry_views, public_views,
                    openpayments_views):
         app.register_blueprint(module.bp)
+    app.register_blueprint(api_views.bp)
+    app.register_blueprint(api_views.tokens_bp)
     # First of all request hooks: CSRF reads the form, and so the upload limit, before any other.
     app.before_request_funcs.setdefault(None, []).insert(0, openpayments_views.raise_upload_limit)
 
