@@ -165,6 +165,8 @@ class Config:
     # Searches of the public all-faculty page, per client address (letter pages and room
     # sheets are never limited). Attendees behind one venue NAT share it: raise it there.
     SEARCH_RATE_LIMIT = os.environ.get("SEARCH_RATE_LIMIT", "30 per minute")
+    # Requests to the JSON API (/api/v1) per token (per client address without one).
+    API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "120 per minute")
 
     # Per-worker micro-cache of anonymous room sheets (a burst of scans costs no query).
     # The worker that saves a change shows it at once; other workers within this many
@@ -248,6 +250,7 @@ class TestConfig(Config):
     LOGIN_ACCOUNT_RATE_LIMIT = "10000 per minute"
     RESET_ADDRESS_RATE_LIMIT = "10000 per minute"
     SEARCH_RATE_LIMIT = "10000 per minute"
+    API_RATE_LIMIT = "10000 per minute"
     MAIL_SERVER = "127.0.0.1"
     MAIL_PORT = 8025
     MAIL_SUPPRESS_SEND = True

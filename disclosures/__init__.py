@@ -103,6 +103,7 @@ def create_app(config=None, **overrides) -> Flask:
     init_queue(app)
 
     from . import models  # noqa: F401  (register every table with the metadata)
+    from .api import views as api_views
     from .auth import views as auth_views
     from .faculty import views as faculty_views
     from .jobs import views as jobs_views
@@ -123,6 +124,8 @@ def create_app(config=None, **overrides) -> Flask:
                    openpayments_views,
                    jobs_views):
         app.register_blueprint(module.bp)
+    app.register_blueprint(api_views.bp)
+    app.register_blueprint(api_views.tokens_bp)
     # First of all request hooks: CSRF reads the form, and so the upload limit, before any other.
     app.before_request_funcs.setdefault(None, []).insert(0, openpayments_views.raise_upload_limit)
 

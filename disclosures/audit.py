@@ -14,6 +14,7 @@ from typing import Any
 from .extensions import db
 from .models import (
     Activity,
+    ApiToken,
     Assignment,
     AuditEvent,
     Determination,
@@ -54,7 +55,7 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
 
 def meeting_id_of(obj: Any) -> int | None:
     """The meeting ``obj`` belongs to, if any: a meeting, or anything held in one (room,
-    activity, role, decision, reminder, membership). People, disclosures and companies
+    activity, role, decision, reminder, membership, API token). People, disclosures and companies
     belong to no one meeting."""
     if isinstance(obj, Meeting):
         return obj.id
@@ -65,7 +66,7 @@ def meeting_id_of(obj: Any) -> int | None:
     if isinstance(obj, Assignment):
         obj = obj.activity
     return getattr(obj, "meeting_id", None) if isinstance(
-        obj, Activity | Room | Membership | Reminder | OpenPaymentsReview) else None
+        obj, Activity | Room | Membership | Reminder | OpenPaymentsReview | ApiToken) else None
 
 
 def record(

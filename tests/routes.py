@@ -20,6 +20,7 @@ from disclosures.enums import AssignmentRole, Nature
 from disclosures.extensions import db
 from disclosures.models import (
     Activity,
+    ApiToken,
     Assignment,
     Company,
     Determination,
@@ -69,6 +70,7 @@ class World:
     mitigation: Mitigation
     job: Job  # the meeting's records ZIP, built and downloadable
     manufacturer: Manufacturer | None = None  # an Open Payments manufacturer not yet linked
+    api_token: ApiToken | None = None  # a current API token of the meeting
 
     def user(self, role: str) -> User | None:
         return None if role == "anonymous" else getattr(self, role)
@@ -110,6 +112,9 @@ def build_world() -> World:
     job = _records_zip_job(meeting, staff)
     manufacturer = Manufacturer(cms_id="100000000777", name="Unlinked Devices, Inc.")
     db.session.add(manufacturer)
+    api_token = ApiToken(meeting_id=meeting.id, name="Programme system", token_hash="0" * 64,
+                         hint="000000", created_by_id=staff.id)
+    db.session.add(api_token)
     db.session.flush()
     return World(
         staff=staff, other_staff=other_staff, auditor=auditor, admin=admin, reviewer=reviewer, co_reviewer=co_reviewer, faculty_a=faculty_a,
@@ -119,7 +124,7 @@ def build_world() -> World:
         assignment_co=assignment_co, assignment_b=assignment_b, company=company,
         new_company=new_company, disclosure_a=disclosure_a, relationship=relationship,
         other_relationship=other_relationship, determination=determination,
-        mitigation=mitigation, manufacturer=manufacturer, job=job,
+        mitigation=mitigation, manufacturer=manufacturer, job=job, api_token=api_token,
     )
 
 
@@ -161,6 +166,7 @@ def rule_arguments(endpoint: str, world: World) -> dict:
         "job_id": world.job.id,
         "slug": world.meeting.slug,
         "manufacturer_id": world.manufacturer.id,
+        "api_token_id": world.api_token.id,
         "letter": "a",  # Alice Able's family name: the all-faculty page of her letter
         "page": 1,
     }

@@ -23,6 +23,7 @@ from disclosures.enums import MeetingRole, Nature
 from disclosures.extensions import db
 from disclosures.models import (
     Activity,
+    ApiToken,
     AuditEvent,
     AuditLogIsAppendOnly,
     Company,
@@ -186,6 +187,14 @@ def _mitigate(world, client):
     )
 
 
+def _issue_api_token(world, client):
+    return client.post(f"/staff/meetings/{world.meeting.id}/api-tokens", data={"name": "App"})
+
+
+def _revoke_api_token(world, client):
+    return client.post(f"/staff/api-tokens/{world.api_token.id}/revoke")
+
+
 def _reissue(world, client):
     return client.post(f"/staff/rooms/{world.room.id}/reissue-token")
 
@@ -235,6 +244,9 @@ CHANGES = {
             Determination.supersedes_id == w.determination.id)),
     ),
     "mitigation.recorded": ("reviewer", _mitigate, _count(Mitigation)),
+    "api_token.issued": ("staff", _issue_api_token, _count(ApiToken)),
+    "api_token.revoked": ("staff", _revoke_api_token, lambda w: db.session.scalar(
+        sa.select(ApiToken.revoked_at).where(ApiToken.id == w.api_token.id))),
     "room.token_reissued": (
         "staff", _reissue,
         lambda w: db.session.scalar(sa.select(Room.public_token).where(Room.id == w.room.id)),

@@ -7,7 +7,8 @@ either, the meeting's staff, the staff of another meeting ("other"), a site-wide
 disclosure, a relevant determination and a mitigation. Each route's arguments point at
 A's objects, so the rows answer "who may see or change A's record?".
 
-Statuses: ``302L`` is a redirect to the login page; ``!`` after a status means the
+Statuses: ``302L`` is a redirect to the login page; ``401`` is the JSON API's answer to a
+request without a bearer token (a browser log-in is not one: every role gets it); ``!`` after a status means the
 request may change the database (an allowed action, an export that is audited, a
 log-out that revokes the session).
 Every other request, and every refused one, must leave every row of every table as it
@@ -27,6 +28,15 @@ from .routes import ROLES, build_world, checked_rules, database_digest, url_for_
 
 #  endpoint                         method   anon  fac_a fac_b co_rv rev   staff other audit admin
 TABLE = """
+api.activities                      GET      401   401   401   401   401   401   401   401   401
+api.activity                        GET      401   401   401   401   401   401   401   401   401
+api.meeting                         GET      401   401   401   401   401   401   401   401   401
+api.meetings                        GET      401   401   401   401   401   401   401   401   401
+api.openapi                         GET      200   200   200   200   200   200   200   200   200
+api.room                            GET      401   401   401   401   401   401   401   401   401
+api_tokens.token_revoke             POST     302L  403   403   403   403   302!  403   403   400
+api_tokens.tokens                   GET      302L  403   403   403   403   200   403   403   200
+api_tokens.tokens                   POST     302L  403   403   403   403   400   403   403   400
 auth.accept_invitation              GET      200   200   200   200   200   200   200   200   200
 auth.accept_invitation              POST     400   400   400   400   400   400   400   400   400
 auth.account                        GET      302L  200   200   200   200   200   200   200   200

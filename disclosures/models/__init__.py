@@ -1,5 +1,6 @@
 """All models, importable from one place (and seen by Alembic)."""
 
+from .api import API_TOKEN_PREFIX, ApiToken, new_api_token
 from .audit import AuditEvent, AuditLogIsAppendOnly
 from .base import AppendOnly, RecordIsAppendOnly, UTCDateTime, add_length_checks, utcnow
 from .disclosure import Company, CompanyAlias, Disclosure, Relationship, normalise_company_name
@@ -21,6 +22,9 @@ from .user import LoginSession, Reminder, User, hash_token, normalise_email
 add_length_checks(Company.metadata)
 
 __all__ = [
+    "API_TOKEN_PREFIX",
+    "ApiToken",
+    "new_api_token",
     "AppendOnly",
     "OwnerDecision",
     "PublicationStep",
