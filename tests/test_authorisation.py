@@ -48,6 +48,7 @@ faculty.home                        GET      302L  200   200   200   200   200  
 main.health                         GET      200   200   200   200   200   200   200   200   200
 main.home                           GET      302L  302   302   302   302   302   302   302   302
 programme.confirm                   POST     302L  403   403   403   403   400   403   403   400
+programme.map_columns               POST     302L  403   403   403   403   400   403   403   400
 programme.upload                    GET      302L  403   403   403   403   200   403   403   200
 programme.upload                    POST     302L  403   403   403   403   400   403   403   400
 public.all_faculty                  GET      200   200   200   200   200   200   200   200   200

@@ -1,7 +1,12 @@
 """Programme import, compared and written: ``plan_import`` compares a parsed file with the
 database (writes nothing), ``apply_import`` writes the plan and one
 ``programme.imported`` audit event. The uploaded bytes are kept between the preview and
-the confirmation (``store_upload``), so staff confirm exactly what they previewed.
+the confirmation (``store_upload``), with the column map they were read with, so staff
+confirm exactly what they previewed. ``remember_column_map`` keeps the columns staff
+chose for a meeting (audited ``programme.columns_mapped``).
+
+The plan matches rooms ignoring case, spaces and punctuation, and warns (never refuses)
+when two activities overlap in one room or one person is in two rooms at once.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import selectinload
 
 from ..audit import record
 from ..auth import operations as account_operations
@@ -23,6 +29,7 @@ from ..enums import AssignmentRole
 from ..extensions import db
 from ..models import Activity, Assignment, Meeting, Room, User
 from ..staff import operations as ops
+from ..words import comparison_key
 from .reading import (
     COLUMNS,
     MAX_REPORTED_ERRORS,
@@ -52,6 +59,12 @@ class ImportPlan:
     new_assignments: list[FacultyRow] = field(default_factory=list)
     kept_removed: list[FacultyRow] = field(default_factory=list)  # removed by staff, left so
     errors: list[RowError] = field(default_factory=list)
+    # Each room of the file (as written) → the room it lands in; matched ones whose name
+    # is written differently are listed in ``room_matches`` (as written, room).
+    room_names: dict[str, str] = field(default_factory=dict)
+    room_matches: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # shown, never refused
+    warnings_total: int = 0
 
     @property
     def ok(self) -> bool:
@@ -78,10 +91,10 @@ def _local_instant(meeting: Meeting, day: date, moment: time) -> datetime:
     return datetime.combine(day, moment).replace(tzinfo=meeting.tz)
 
 
-def _wanted_values(meeting: Meeting, row: ActivityRow) -> dict:
+def _wanted_values(meeting: Meeting, row: ActivityRow, room: str | None) -> dict:
     return {
         "title": row.title,
-        "room": row.room,
+        "room": room,
         "starts_at": _local_instant(meeting, row.day, row.start),
         "ends_at": _local_instant(meeting, row.day, row.end),
         "topics": row.topics,
@@ -94,13 +107,14 @@ def plan_import(meeting: Meeting, parsed: ParsedProgramme) -> ImportPlan:
     plan = ImportPlan(parsed=parsed, errors=list(parsed.errors))
     activities = {
         a.code: a for a in db.session.scalars(
-            sa.select(Activity).where(Activity.meeting_id == meeting.id))
+            sa.select(Activity).where(Activity.meeting_id == meeting.id)
+            .options(selectinload(Activity.room)))
     }
-    room_names = set(db.session.scalars(sa.select(Room.name).where(Room.meeting_id == meeting.id)))
+    rooms_by_key = {comparison_key(name): name for name in db.session.scalars(
+        sa.select(Room.name).where(Room.meeting_id == meeting.id).order_by(Room.id))}
     for code, row in parsed.activities.items():
-        wanted = _wanted_values(meeting, row)
-        if row.room and row.room not in room_names and row.room not in plan.new_rooms:
-            plan.new_rooms.append(row.room)
+        room = _room_for(plan, rooms_by_key, row.room)
+        wanted = _wanted_values(meeting, row, room)
         existing = activities.get(code)
         if existing is None:
             plan.created.append(ActivityChange(code, row.title, {}))
@@ -151,7 +165,95 @@ def plan_import(meeting: Meeting, parsed: ParsedProgramme) -> ImportPlan:
         elif found.removed_at is not None:
             plan.kept_removed.append(person)
     plan.errors.sort(key=lambda e: (e.row, COLUMNS.index(e.column) if e.column in COLUMNS else 99))
+    if plan.ok:
+        _schedule_warnings(meeting, plan, activities)
     return plan
+
+
+def _room_for(plan: ImportPlan, rooms_by_key: dict[str, str], written: str | None) -> str | None:
+    """The room a file's room name lands in: an existing (or already planned) room with the
+    same name ignoring case, spaces and punctuation, else a new room as written."""
+    if not written:
+        return None
+    if written in plan.room_names:
+        return plan.room_names[written]
+    key = comparison_key(written)
+    name = rooms_by_key.get(key)
+    if name is None:
+        name = rooms_by_key[key] = written
+        plan.new_rooms.append(written)
+    elif name != written:
+        plan.room_matches.append((written, name))
+    plan.room_names[written] = name
+    return name
+
+
+MAX_WARNINGS = 200
+
+
+@dataclass
+class _Slot:
+    code: str
+    starts_at: datetime
+    ends_at: datetime
+    room: str | None
+    row: int | None  # row of the file, None for an activity already in the programme
+
+
+def _overlaps(slots: list[_Slot]):
+    """Pairs of slots whose times overlap (touching ends do not), in order of start."""
+    active: list[_Slot] = []
+    for slot in sorted(slots, key=lambda s: (s.starts_at, s.code)):
+        active = [a for a in active if a.ends_at > slot.starts_at]
+        for earlier in active:
+            yield earlier, slot
+        active.append(slot)
+
+
+def _schedule_warnings(meeting: Meeting, plan: ImportPlan, activities: dict[str, Activity]) -> None:
+    """Warn when two activities overlap in one room, and when one person would be in two
+    rooms at once, as the programme will be after the import (activities already in it
+    count too). Reads only."""
+    slots: dict[str, _Slot] = {}
+    for code, activity in activities.items():
+        slots[code] = _Slot(code, activity.starts_at, activity.ends_at,
+                            activity.room.name if activity.room else None, None)
+    for code, row in plan.parsed.activities.items():
+        slots[code] = _Slot(code, _local_instant(meeting, row.day, row.start),
+                            _local_instant(meeting, row.day, row.end),
+                            plan.room_names.get(row.room) if row.room else None, row.first_row)
+
+    def when(slot: _Slot) -> str:
+        start, end = meeting.local(slot.starts_at), meeting.local(slot.ends_at)
+        where = f"row {slot.row}" if slot.row else "already in the programme"
+        return f"{slot.code} ({where}, {start:%a %b %-d %-I:%M %p}–{end:%-I:%M %p %Z})"
+
+    found: list[str] = []
+    by_room: dict[str, list[_Slot]] = {}
+    for slot in slots.values():
+        if slot.room:
+            by_room.setdefault(comparison_key(slot.room), []).append(slot)
+    for room_slots in by_room.values():
+        for first, second in _overlaps(room_slots):
+            found.append(f"{first.room}: {when(first)} and {when(second)} overlap in this room.")
+
+    codes_of: dict[str, set[str]] = {}
+    for email, code in db.session.execute(
+        sa.select(User.email, Activity.code).join(Assignment, Assignment.user_id == User.id)
+        .join(Activity, Assignment.activity_id == Activity.id)
+        .where(Activity.meeting_id == meeting.id, Assignment.removed_at.is_(None))
+    ):
+        codes_of.setdefault(email, set()).add(code)
+    for person in plan.parsed.faculty:
+        codes_of.setdefault(person.email, set()).add(person.code)
+    for email in sorted(codes_of):
+        placed = [slots[c] for c in codes_of[email] if c in slots and slots[c].room]
+        for first, second in _overlaps(placed):
+            if comparison_key(first.room) != comparison_key(second.room):
+                found.append(f"{email} is in two rooms at once: {when(first)} in {first.room}, "
+                             f"and {when(second)} in {second.room}.")
+    plan.warnings_total = len(found)
+    plan.warnings = found[:MAX_WARNINGS]
 
 
 def apply_import(actor: User | None, meeting: Meeting, plan: ImportPlan,
@@ -166,11 +268,12 @@ def apply_import(actor: User | None, meeting: Meeting, plan: ImportPlan,
     """
     if not plan.ok:
         raise ProgrammeFileError("The file has errors: nothing was imported.")
-    rooms = {r.name: r for r in db.session.scalars(sa.select(Room).where(Room.meeting_id == meeting.id))}
+    rooms = {comparison_key(r.name): r
+             for r in db.session.scalars(sa.select(Room).where(Room.meeting_id == meeting.id))}
     for name in plan.new_rooms:
-        if name not in rooms:
-            rooms[name] = Room(meeting=meeting, name=name)
-            db.session.add(rooms[name])
+        if comparison_key(name) not in rooms:
+            rooms[comparison_key(name)] = Room(meeting=meeting, name=name)
+            db.session.add(rooms[comparison_key(name)])
     activities = {
         a.code: a for a in db.session.scalars(sa.select(Activity).where(Activity.meeting_id == meeting.id))
     }
@@ -178,9 +281,10 @@ def apply_import(actor: User | None, meeting: Meeting, plan: ImportPlan,
     for code, row in plan.parsed.activities.items():
         if code not in changed_codes:
             continue
-        wanted = _wanted_values(meeting, row)
+        room = rooms.get(comparison_key(plan.room_names.get(row.room) or row.room)) if row.room else None
+        wanted = _wanted_values(meeting, row, room.name if room else None)
         values = ops.ActivityValues(
-            code=code, title=row.title, room=rooms.get(row.room) if row.room else None,
+            code=code, title=row.title, room=room,
             starts_at=wanted["starts_at"], ends_at=wanted["ends_at"], topics=row.topics,
             credit_hours=row.credit_hours, commercial_supporters=None,
         )
@@ -221,9 +325,11 @@ def _upload_dir() -> Path:
     return path
 
 
-def store_upload(data: bytes, filename: str, meeting: Meeting, user: User) -> str:
-    """Keep the uploaded bytes under the instance folder, keyed by a random id; drop
-    uploads older than a day. The confirm form carries only the id."""
+def store_upload(data: bytes, filename: str, meeting: Meeting, user: User,
+                 column_map: dict | None = None) -> str:
+    """Keep the uploaded bytes under the instance folder, keyed by a random id, with the
+    column map they are read with; drop uploads older than a day. The confirm form carries
+    only the id."""
     folder = _upload_dir()
     cutoff = time_module.time() - UPLOAD_MAX_AGE_SECONDS
     for old in folder.iterdir():
@@ -235,12 +341,21 @@ def store_upload(data: bytes, filename: str, meeting: Meeting, user: User) -> st
     upload_id = secrets.token_urlsafe(24)
     (folder / f"{upload_id}.bin").write_bytes(data)
     (folder / f"{upload_id}.json").write_text(json.dumps(
-        {"meeting_id": meeting.id, "user_id": user.id, "filename": filename[:200]}))
+        {"meeting_id": meeting.id, "user_id": user.id, "filename": filename[:200],
+         "column_map": column_map or {}}))
     return upload_id
 
 
-def load_upload(upload_id: str, meeting: Meeting, user: User) -> tuple[bytes, str] | None:
-    """The stored upload, when it exists and was made by this user for this meeting."""
+@dataclass
+class StoredUpload:
+    upload_id: str
+    data: bytes
+    filename: str
+    column_map: dict
+
+
+def load_stored_upload(upload_id: str, meeting: Meeting, user: User) -> StoredUpload | None:
+    """The stored upload with its column map, when this user made it for this meeting."""
     if not _UPLOAD_ID.match(upload_id or ""):
         return None
     folder = _upload_dir()
@@ -251,7 +366,47 @@ def load_upload(upload_id: str, meeting: Meeting, user: User) -> tuple[bytes, st
         return None
     if meta.get("meeting_id") != meeting.id or meta.get("user_id") != user.id:
         return None
-    return data, meta.get("filename") or "programme"
+    column_map = meta.get("column_map") if isinstance(meta.get("column_map"), dict) else {}
+    return StoredUpload(upload_id, data, meta.get("filename") or "programme", column_map)
+
+
+def set_upload_column_map(stored: StoredUpload, column_map: dict) -> None:
+    """Read this upload with ``column_map`` from now on (the preview and the confirmation)."""
+    path = _upload_dir() / f"{stored.upload_id}.json"
+    meta = json.loads(path.read_text())
+    meta["column_map"] = column_map
+    path.write_text(json.dumps(meta))
+    stored.column_map = column_map
+
+
+def remember_column_map(actor: User | None, meeting: Meeting, column_map: dict[str, str],
+                        headers: dict[str, str], filename: str) -> bool:
+    """Staff chose which column of a file holds each required programme column: keep the
+    choice for the meeting's next files (and the command line).
+
+    ``column_map`` is column → header key; ``headers`` column → header as written (for
+    the record). Side effects: sets ``Meeting.import_column_map``; audit
+    ``programme.columns_mapped`` with the before/after map and the file name (nothing
+    written when the map is unchanged). Returns whether it changed.
+    """
+    before = dict(meeting.import_column_map or {})
+    after = {**before, **column_map}
+    if after == before:
+        return False
+    meeting.import_column_map = after
+    record(actor, "programme.columns_mapped", meeting, {
+        "columns": {"before": before, "after": after},
+        "headers": {column: headers.get(column, "")[:60] for column in column_map},
+        "file": filename[:200],
+    })
+    db.session.flush()
+    return True
+
+
+def load_upload(upload_id: str, meeting: Meeting, user: User) -> tuple[bytes, str] | None:
+    """The stored upload, when it exists and was made by this user for this meeting."""
+    stored = load_stored_upload(upload_id, meeting, user)
+    return None if stored is None else (stored.data, stored.filename)
 
 
 def discard_upload(upload_id: str) -> None:
@@ -273,11 +428,13 @@ def confirm_import(actor: User, meeting: Meeting, upload_id: str) -> dict[str, i
     """
     from .reading import read_programme
 
-    stored = load_upload(upload_id, meeting, actor)
+    stored = load_stored_upload(upload_id, meeting, actor)
     if stored is None:
         raise ProgrammeFileError("This import preview has expired or belongs to someone else.")
-    data, filename = stored
-    plan = plan_import(meeting, read_programme(data, filename, meeting))
+    data, filename = stored.data, stored.filename
+    # The columns as the preview read them (the map stored with the upload).
+    plan = plan_import(meeting, read_programme(data, filename, meeting,
+                                               column_map=stored.column_map))
     if not plan.ok:
         raise ProgrammeFileError("The programme changed since the preview and now has errors.")
     counts = apply_import(actor, meeting, plan, filename)

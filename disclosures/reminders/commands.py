@@ -6,6 +6,7 @@ import click
 
 from ..cli import meeting_by_slug
 from ..extensions import db
+from ..words import plural
 from .operations import plan_disclosure_reminders, plan_review_summaries, send_reminders
 
 
@@ -25,16 +26,16 @@ def send_reminders_command(meeting_slug: str | None, dry_run: bool):
                            ("reviewer summary", plan_review_summaries)):
         plan = planner(meeting)
         if dry_run:
-            click.echo(f"Would send {len(plan.due)} {label}(s); {len(plan.recently_reminded)} "
+            click.echo(f"Would send {plural(len(plan.due), label)}; {len(plan.recently_reminded)} "
                        "skipped (reminded within the interval).")
             for entry in plan.due:
                 click.echo(f"  {entry.user.email}")
             continue
         result = send_reminders(None, plan)
-        click.echo(f"Sent {len(result.sent)} {label}(s); {len(result.skipped)} skipped "
+        click.echo(f"Sent {plural(len(result.sent), label)}; {len(result.skipped)} skipped "
                    "(reminded within the interval).")
         if result.undelivered:
-            click.echo(f"Not delivered: {len(result.undelivered)} {label}(s), because mail sending "
+            click.echo(f"Not delivered: {plural(len(result.undelivered), label)}, because mail sending "
                        "is switched off (MAIL_SUPPRESS_SEND); not counted as sent. Set "
                        "MAIL_SERVER, or hand out the invitation links from the meeting's "
                        "reminders page.", err=True)

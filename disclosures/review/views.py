@@ -26,6 +26,7 @@ from ..handlers import guarded, save, signed_in
 from ..models import Activity, Assignment, Determination, Disclosure, Meeting, User
 from ..permissions import REVIEW_ANYWHERE, REVIEW_MEETING, meetings_where, require, review_refusal
 from ..state import STATE_CSS, determinations_for, state_counts, states_for, summaries_for
+from ..words import plural
 from . import operations as ops
 from .forms import (
     STATE_ALL,
@@ -369,7 +370,7 @@ def none_relevant(meeting_id: int, user_id: int):
         ),
     )
     if created:
-        flash(f"Recorded “not relevant” for {len(created)} undecided pair(s).", "success")
+        flash(f"Recorded “not relevant” for {plural(len(created), 'undecided pair')}.", "success")
     else:
         flash("Every pair was already decided: nothing was recorded.", "info")
     return _back(subject)
