@@ -31,6 +31,7 @@ from .models import (
     Mitigation,
     Relationship,
 )
+from .words import plural
 
 STATE_CSS = {
     AssignmentState.AWAITING_DISCLOSURE: "state-awaiting-disclosure",
@@ -105,11 +106,11 @@ def decide(facts: StateFacts, today: date) -> tuple[AssignmentState, list[str]]:
         ]
     if facts.missing:
         return AssignmentState.AWAITING_REVIEW, [
-            f"{facts.missing} relationship(s) awaiting a relevance decision"
+            f"{plural(facts.missing, 'relationship')} awaiting a relevance decision"
         ]
     if facts.unmitigated:
         return AssignmentState.NEEDS_MITIGATION, [
-            f"{facts.unmitigated} relevant relationship(s) without a mitigation"
+            f"{plural(facts.unmitigated, 'relevant relationship')} without a mitigation"
         ]
     return AssignmentState.CLEARED, []
 

@@ -50,7 +50,7 @@ def test_dashboard_missing_meeting_is_404(login_as, setting):
 def test_dashboard_lists_who_is_missing_what(login_as, setting):
     html = login_as(setting["staff"]).get(url(setting["meeting"])).get_data(as_text=True)
     assert "Ballroom A" in html and "Lumbar fusion outcomes" in html
-    assert "Waiting Speaker" in html and "1 relationship(s) awaiting a relevance decision" in html
+    assert "Waiting Speaker" in html and "1 relationship awaiting a relevance decision" in html
     assert "Silent Moderator" in html and "No disclosure submitted" in html
     assert "Clear Person" not in html  # cleared people are not listed
     assert "Coding and billing" not in html  # fully cleared activity is not listed
@@ -74,7 +74,7 @@ def test_dashboard_csv_has_the_same_rows(login_as, setting):
     assert rows[0][:5] == ["Day", "Room", "Start", "Activity code", "Activity"]
     people = {(r[5], r[7], r[8], r[9]) for r in rows[1:]}
     assert people == {
-        ("Waiting Speaker", "Speaker", "Awaiting review", "1 relationship(s) awaiting a relevance decision"),
+        ("Waiting Speaker", "Speaker", "Awaiting review", "1 relationship awaiting a relevance decision"),
         ("Silent Moderator", "Moderator", "Awaiting disclosure", "No disclosure submitted"),
     }
     assert all(r[1] == "Ballroom A" and r[3] == "S001" for r in rows[1:])

@@ -255,7 +255,7 @@ def test_resubmission_keeps_history_and_carries_unchanged_review(app):
     # The changed relationship needs review again; the carried one stays decided.
     status = states_for([assignment], TODAY)[assignment.id]
     assert status.state is AssignmentState.AWAITING_REVIEW
-    assert "1 relationship(s)" in status.reasons[0]
+    assert "1 relationship awaiting" in status.reasons[0]
 
 
 def test_resubmission_with_changed_dates_resets_review(app):
