@@ -22,15 +22,15 @@ from . import factories
 # What a scheduling tool exports: its own column names, first and last name apart, a day
 # column nobody would guess ("Programme Day"), loose room names and its own role names.
 SCHEDULER_CSV = (
-    "Session Code,Session Title,Programme Day,Start Time,End Time,Room Name,First Name,"
-    "Last Name,Presenter Email,Faculty Role\n"
-    "S101,Lumbar fusion outcomes,2027-10-07,08:00,09:30,ballroom a,Dana,Okafor,"
-    "dana@example.org,Chair\n"
-    "S101,Lumbar fusion outcomes,2027-10-07,08:00,09:30,ballroom a,Lee,Park,lee@example.org,"
-    "Presenter\n"
-    "S102,Cervical arthroplasty,2027-10-07,10:00,11:00,BALLROOM-A,Noor,Haddad,"
-    "noor@example.org,Panel member\n"
-).encode()
+    b"Session Code,Session Title,Programme Day,Start Time,End Time,Room Name,First Name,"
+    b"Last Name,Presenter Email,Faculty Role\n"
+    b"S101,Lumbar fusion outcomes,2027-10-07,08:00,09:30,ballroom a,Dana,Okafor,"
+    b"dana@example.org,Chair\n"
+    b"S101,Lumbar fusion outcomes,2027-10-07,08:00,09:30,ballroom a,Lee,Park,lee@example.org,"
+    b"Presenter\n"
+    b"S102,Cervical arthroplasty,2027-10-07,10:00,11:00,BALLROOM-A,Noor,Haddad,"
+    b"noor@example.org,Panel member\n"
+)
 
 
 @pytest.fixture()
@@ -225,8 +225,8 @@ def test_role_synonyms_of_scheduling_tools_map_to_roles_and_the_preview_shows_th
 
 
 def test_a_course_director_row_is_refused_as_a_meeting_level_role_with_a_clear_message(login_as, meeting):
-    data = ("activity code,title,day,start,end,faculty name,email,role\n"
-            "S1,Talk,2027-10-07,08:00,09:00,Ann Lee,ann@example.org,Course Director\n").encode()
+    data = (b"activity code,title,day,start,end,faculty name,email,role\n"
+            b"S1,Talk,2027-10-07,08:00,09:00,Ann Lee,ann@example.org,Course Director\n")
     response = _upload(login_as(factories.staff(meeting)), meeting, data)
     html = response.get_data(as_text=True)
     assert response.status_code == 422
@@ -236,10 +236,10 @@ def test_a_course_director_row_is_refused_as_a_meeting_level_role_with_a_clear_m
 
 def test_room_names_in_a_file_match_ignoring_case_spaces_and_punctuation_and_make_one_new_room(
         login_as, meeting):
-    data = ("activity code,title,day,start,end,room\n"
-            "S1,Talk,2027-10-07,08:00,09:00,Hall  B\n"
-            "S2,Talk,2027-10-07,10:00,11:00,hall b\n"
-            "S3,Talk,2027-10-07,12:00,13:00,HALL-B.\n").encode()
+    data = (b"activity code,title,day,start,end,room\n"
+            b"S1,Talk,2027-10-07,08:00,09:00,Hall  B\n"
+            b"S2,Talk,2027-10-07,10:00,11:00,hall b\n"
+            b"S3,Talk,2027-10-07,12:00,13:00,HALL-B.\n")
     client = login_as(factories.staff(meeting))
     preview = _upload(client, meeting, data).get_data(as_text=True)
     assert "1 new room: Hall B." in preview  # spaces collapsed, as every cell
@@ -271,11 +271,11 @@ def test_preview_warns_but_does_not_refuse_when_two_activities_overlap_in_one_ro
     existing = factories.room(meeting, "Hall B")
     factories.activity(meeting, existing, code="S900",
                        starts_at=datetime(2027, 10, 7, 15, 30, tzinfo=UTC), minutes=30)  # 10:30 CDT
-    data = ("activity code,title,day,start,end,room\n"
-            "S1,First,2027-10-07,08:00,09:30,Hall B\n"
-            "S2,Second,2027-10-07,09:00,10:00,hall b\n"
-            "S3,Third,2027-10-07,10:00,11:00,Hall B\n"   # touches S2's end: no clash
-            "S4,Elsewhere,2027-10-07,09:00,10:00,Room 201\n").encode()
+    data = (b"activity code,title,day,start,end,room\n"
+            b"S1,First,2027-10-07,08:00,09:30,Hall B\n"
+            b"S2,Second,2027-10-07,09:00,10:00,hall b\n"
+            b"S3,Third,2027-10-07,10:00,11:00,Hall B\n"   # touches S2's end: no clash
+            b"S4,Elsewhere,2027-10-07,09:00,10:00,Room 201\n")
     client = login_as(factories.staff(meeting))
     response = _upload(client, meeting, data)
     html = response.get_data(as_text=True)
@@ -293,8 +293,8 @@ def test_preview_warns_when_one_person_would_be_in_two_rooms_at_once(login_as, m
     elsewhere = factories.activity(meeting, factories.room(meeting, "Room 201"), code="S900",
                                    starts_at=datetime(2027, 10, 7, 14, 0, tzinfo=UTC))  # 9:00 CDT
     factories.assignment(person, elsewhere)
-    data = ("activity code,title,day,start,end,room,faculty name,email,role\n"
-            "S1,First,2027-10-07,08:30,09:30,Hall B,Dana Okafor,dana@example.org,chair\n").encode()
+    data = (b"activity code,title,day,start,end,room,faculty name,email,role\n"
+            b"S1,First,2027-10-07,08:30,09:30,Hall B,Dana Okafor,dana@example.org,chair\n")
     html = _upload(login_as(factories.staff(meeting)), meeting, data).get_data(as_text=True)
     assert ("dana@example.org is in two rooms at once: S1 (row 2, Thu Oct 7 8:30 AM–9:30 AM CDT) "
             "in Hall B, and S900 (already in the programme, Thu Oct 7 9:00 AM–10:00 AM CDT) in "
