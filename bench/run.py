@@ -24,14 +24,17 @@ It prints a table and writes ``bench/results.json``. All load goes to 127.0.0.1.
 Tuning: ``BENCH_SECONDS`` (length of each load run, default 8),
 ``BENCH_PORT`` (first of the ports used, default 5201), ``BENCH_ONLY`` (comma-separated
 sections to run: ``pages``, ``documents``, ``burst``, ``nginx``, ``flood``, ``jobs``,
-``openpayments``; default all of them; the demo meeting is only built for ``pages``, the large
-one not for ``openpayments`` alone). The generated Open Payments files stay in /tmp between runs.
+``openpayments``, ``import``; default all of them; the demo meeting is only built for
+``pages``, the large one not for ``openpayments`` alone). The generated Open Payments files
+stay in /tmp between runs.
 
 8. jobs (``bench/jobs.py``), run by a real worker process: 2,000 reminders through a local
    SMTP server (aiosmtpd) with one connection, and 2,000 more with the server gone for 3 s
    mid-run (no duplicates, nobody skipped); a 50,000-row programme applied as a job (time,
    worker memory); the large meeting's records ZIP; each with the time of the web request
    that started it. ``BENCH_REMINDERS``, ``BENCH_PROGRAMME_ROWS`` change the sizes.
+9. the programme import preview of a 50,000-row scheduler export (synonym headers,
+   rooms written loosely, clashes to warn about) against the large meeting: read + plan.
 """
 
 from __future__ import annotations
@@ -65,8 +68,8 @@ RESULTS = ROOT / "bench" / "results.json"
 SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
 PORT = int(os.environ.get("BENCH_PORT", "5201"))
 CONNECTIONS = 64
-SECTIONS = ("pages", "documents", "burst", "nginx", "flood", "jobs", "openpayments")
-SITE_SECTIONS = {"pages", "documents", "burst", "nginx", "flood", "jobs"}
+SECTIONS = ("pages", "documents", "burst", "nginx", "flood", "jobs", "openpayments", "import")
+SITE_SECTIONS = {"pages", "documents", "burst", "nginx", "flood", "jobs", "import"}
 ONLY = {name.strip() for name in os.environ.get("BENCH_ONLY", "").split(",") if name.strip()}
 PASSWORD = "bench password 1"  # noqa: S105 (throw-away accounts in a throw-away database)
 
@@ -842,8 +845,53 @@ def print_table() -> None:
     print("=" * 112)
 
 
+def scheduler_export(meeting, rows: int = 50_000, rooms: int = 40, people: int = 3_000) -> bytes:
+    """A scheduler-style CSV: its own column names, room names in varying case, 10 faculty
+    per 45-minute session, sessions packed so some overlap and people clash."""
+    from datetime import timedelta
+
+    lines = ["Session Code,Session Title,Date,Start Time,End Time,Room Name,First Name,"
+             "Last Name,Presenter Email,Faculty Role"]
+    days = (meeting.ends_on - meeting.starts_on).days + 1
+    for n in range(rows // 10):
+        day = meeting.starts_on + timedelta(days=n % days)
+        minute = 7 * 60 + (n // days // rooms) * 40 % (11 * 60)  # 40-minute steps, 45-minute sessions
+        start, end = divmod(minute, 60), divmod(minute + 45, 60)
+        room = f"Ballroom {n % rooms}" if (n // rooms) % 2 else f"ballroom-{n % rooms}"
+        for k in range(10):
+            person = (n * 7 + k * 131) % people
+            lines.append(f"B{n:05d},Session {n},{day.isoformat()},{start[0]:02d}:{start[1]:02d},"
+                         f"{end[0]:02d}:{end[1]:02d},{room},Given{person},Family{person},"
+                         f"bench{person}@example.org,{('Chair', 'Presenter', 'Panel member')[k % 3]}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def import_preview(site: Site) -> None:
+    """Read + plan (with its clash warnings) of a 50,000-row export; writes nothing."""
+    from disclosures.extensions import db
+    from disclosures.models import Meeting
+    from disclosures.programme.operations import plan_import
+    from disclosures.programme.reading import read_programme
+
+    step("Programme import preview, 50,000 rows")
+    with site.app.test_request_context():
+        meeting = db.session.get(Meeting, site.meeting_id)
+        data = scheduler_export(meeting)
+        started = time.perf_counter()
+        parsed = read_programme(data, "export.csv", meeting, max_bytes=len(data) + 1)
+        read = time.perf_counter()
+        plan = plan_import(meeting, parsed)
+        done = time.perf_counter()
+        db.session.rollback()
+    add("import", "50,000-row export: read", read - started, "s", "< 15 s", lambda v: v < 15,
+        note=f"{len(parsed.errors)} problems")
+    add("import", "50,000-row export: plan with clash warnings", done - read, "s", "< 15 s",
+        lambda v: v < 15, note=f"{plan.warnings_total:,} warnings, "
+        f"{len(plan.room_matches)} room spellings matched")
+
+
 def main() -> int:
-    if shutil.which("wrk") is None and (ONLY or set(SECTIONS)) - {"openpayments"}:
+    if shutil.which("wrk") is None and (ONLY or set(SECTIONS)) - {"openpayments", "import"}:
         print("wrk is needed: apt-get install -y wrk (make bench installs it)", file=sys.stderr)
         return 2
     unknown = ONLY - set(SECTIONS)
@@ -885,6 +933,8 @@ def main() -> int:
             from openpayments_bench import open_payments
 
             open_payments(dbs, workdir, add, step)
+        if "import" in wanted:
+            import_preview(sites["large"])
     finally:
         for site in locals().get("sites", {}).values():
             with site.app.app_context():

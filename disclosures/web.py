@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from flask import Flask, abort, render_template, request, session
 from flask_login import current_user
@@ -13,7 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.routing import IntegerConverter
 
-from . import permissions, wording
+from . import permissions, wording, words
 from .auth import operations as account_operations
 from .auth.views import LOGIN_SESSION_KEY
 from .extensions import db, limiter, login_manager
@@ -53,6 +53,21 @@ ERROR_HINTS = {
     429: "For your security we limit how often this can be tried. Wait a minute, then try again.",
     500: "The error has been recorded and nothing you sent was half-saved. Please try again.",
 }
+
+
+DATE_TIME_FORMAT = "%b %-d, %Y %-I:%M %p"
+
+
+def format_local(moment: datetime | None, meeting=None, fmt: str = DATE_TIME_FORMAT) -> str:
+    """``moment`` in ``meeting``'s time zone (in UTC without one). A format that shows a
+    time of day gets the zone's abbreviation ("CDT", "UTC") unless it names it already, so
+    nobody reads a bare time and guesses the zone."""
+    if moment is None:
+        return ""
+    moment = meeting.local(moment) if meeting is not None else moment.astimezone(UTC)
+    if any(code in fmt for code in ("%H", "%I", "%-I", "%-H")) and "%Z" not in fmt:
+        fmt += " %Z"
+    return moment.strftime(fmt)
 
 
 class IdConverter(IntegerConverter):
@@ -213,12 +228,15 @@ def register_web(app: Flask) -> None:
         return {"permissions": permissions, "today": date.today()}
 
     @app.template_filter("local_dt")
-    def local_dt(moment: datetime | None, meeting=None, fmt: str = "%a %b %-d, %Y %-I:%M %p"):
-        if moment is None:
-            return ""
-        if meeting is not None:
-            moment = meeting.local(moment)
-        return moment.strftime(fmt)
+    def local_dt(moment: datetime | None, meeting=None, fmt: str = DATE_TIME_FORMAT):
+        """A moment in the meeting's time zone (UTC without a meeting), its zone named
+        whenever a time of day is shown: "Oct 7, 2027 9:00 AM CDT"."""
+        return format_local(moment, meeting, fmt)
+
+    @app.template_filter("plural")
+    def plural(count: int, singular: str, plural: str | None = None) -> str:
+        """``{{ n|plural("room") }}`` → "1 room", "2 rooms"."""
+        return words.plural(count or 0, singular, plural)
 
     @app.template_filter("day")
     def day(value: date | datetime | None, fmt: str = "%b %-d, %Y") -> str:

@@ -48,7 +48,7 @@ MITIGATED = (
     "All relevant financial relationships listed for this individual have been mitigated."
 )
 NO_RELATIONSHIPS = (
-    "has no relevant financial relationship(s) with ineligible companies to disclose."
+    "has no relevant financial relationships with ineligible companies to disclose."
 )
 UNDER_REVIEW = "Disclosure under review."
 # Never submitted, or expired (or submitted only) after the session started.
@@ -93,7 +93,7 @@ def pending(names: Iterable[str]) -> str:
 
 
 def no_relationships(name: str) -> str:
-    """"<name> has no relevant financial relationship(s) with ineligible companies …"."""
+    """"<name> has no relevant financial relationships with ineligible companies …"."""
     return f"{name} {NO_RELATIONSHIPS}"
 
 

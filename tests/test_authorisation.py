@@ -70,6 +70,7 @@ openpayments.person_npi             GET      302L  403   403   403   403   200  
 openpayments.person_npi             POST     302L  403   403   403   403   302   403   403   302
 openpayments.record_action          POST     302L  403   403   403   400   400   403   403   400
 programme.confirm                   POST     302L  403   403   403   403   400   403   403   400
+programme.map_columns               POST     302L  403   403   403   403   400   403   403   400
 programme.upload                    GET      302L  403   403   403   403   200   403   403   200
 programme.upload                    POST     302L  403   403   403   403   400   403   403   400
 public.all_faculty                  GET      200   200   200   200   200   200   200   200   200

@@ -192,3 +192,36 @@ def test_roles_become_memberships_and_nobody_loses_access(make_app, empty_databa
         assert roles == {"staff@example.org": "staff", "reviewer@example.org": "reviewer",
                          "faculty@example.org": "faculty"}
         db.engine.dispose()
+
+
+def test_provider_and_column_map_columns_upgrade_keep_meetings_and_downgrade_cleanly(make_app, empty_database):
+    """0016p: a meeting keeps its rows through the upgrade (no provider, no column map yet),
+    the provider's name is bounded like every text, and the downgrade removes the columns
+    and keeps the meeting."""
+    from disclosures.extensions import db
+
+    url, options = empty_database
+    app = make_app(SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS=options)
+    with app.app_context():
+        flask_migrate.upgrade(revision="0019")  # 0016p follows 0019
+        with db.engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO meeting (id, name, slug, starts_on, ends_on, timezone, created_at, "
+                "publication_seq) VALUES (1, 'Spine', 'spine', '2027-10-06', '2027-10-09', 'UTC', "
+                "CURRENT_TIMESTAMP, 0)"))
+        flask_migrate.upgrade(revision="0016p")
+        with db.engine.begin() as conn:
+            row = conn.execute(sa.text("SELECT name, provider_name, import_column_map FROM meeting")).one()
+            assert tuple(row) == ("Spine", None, None)
+            conn.execute(sa.text("UPDATE meeting SET provider_name = 'Society', "
+                                 "disclosure_policy_url = 'https://example.org/p', "
+                                 "import_column_map = :map"), {"map": '{"day": "programmeday"}'})
+        with pytest.raises((sa.exc.IntegrityError, sa.exc.DataError)), db.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE meeting SET provider_name = :name"), {"name": "x" * 201})
+        flask_migrate.downgrade(revision="0019")
+        columns = {c["name"] for c in sa.inspect(db.engine).get_columns("meeting")}
+        assert not columns & {"provider_name", "joint_provider_name", "disclosure_policy_url",
+                              "import_column_map"}
+        with db.engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT name FROM meeting")).scalar() == "Spine"
+        db.engine.dispose()

@@ -181,7 +181,7 @@ def test_review_summary_goes_to_reviewers_only(login_as, scene, smtp):
     assert response.status_code == 302
     assert [m["To"] for m in smtp.messages] == ["rita@example.org"]
     body = smtp.messages[0].get_content()
-    assert "Spine Annual" in body and "1 assignment(s) awaiting a relevance decision" in body
+    assert "Spine Annual" in body and "1 assignment awaiting a relevance decision" in body
     assert "https://cme.example.org/review/" in body
     client.post(f"/staff/meetings/{scene['meeting'].id}/reminders/review")
     assert len(smtp.messages) == 1
@@ -211,18 +211,18 @@ def test_send_reminders_cli_dry_run_then_send_then_skip(app, scene, smtp):
     runner = app.test_cli_runner()
     dry = runner.invoke(args=["send-reminders", "--meeting", "spine", "--dry-run"])
     assert dry.exit_code == 0, dry.output
-    assert "Would send 2 disclosure reminder(s)" in dry.output and "invited@example.org" in dry.output
+    assert "Would send 2 disclosure reminders" in dry.output and "invited@example.org" in dry.output
     assert smtp.messages == []
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count(Reminder.id))) == 0
 
     sent = runner.invoke(args=["send-reminders"])
     assert sent.exit_code == 0, sent.output
-    assert "Sent 2 disclosure reminder(s)" in sent.output and "Sent 1 reviewer summary(s)" in sent.output
+    assert "Sent 2 disclosure reminders" in sent.output and "Sent 1 reviewer summary" in sent.output
     assert sorted(m["To"] for m in smtp.messages) == [
         "invited@example.org", "member@example.org", "rita@example.org"]
     again = runner.invoke(args=["send-reminders"])
-    assert "Sent 0 disclosure reminder(s); 2 skipped" in again.output
+    assert "Sent 0 disclosure reminders; 2 skipped" in again.output
     assert len(smtp.messages) == 3
     db.session.rollback()
     reminders = db.session.scalars(sa.select(Reminder)).all()
@@ -294,8 +294,8 @@ def test_cli_without_a_mail_server_says_nothing_was_delivered(app, scene):
     db.session.commit()
     result = app.test_cli_runner().invoke(args=["send-reminders", "--meeting", "spine"])
     assert result.exit_code == 0, result.output
-    assert "Sent 0 disclosure reminder(s)" in result.output
-    assert "Not delivered: 2 disclosure reminder(s)" in result.output
+    assert "Sent 0 disclosure reminders" in result.output
+    assert "Not delivered: 2 disclosure reminders" in result.output
     assert _count(Reminder) == 0
 
 

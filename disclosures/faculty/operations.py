@@ -36,6 +36,7 @@ from ..models import (
 from ..publication.operations import refresh
 from ..registry.operations import find_company
 from ..state import months_before
+from ..words import plural, signature_key
 
 
 def lookback_months() -> int:
@@ -117,9 +118,12 @@ def _fmt(day: date) -> str:
     return f"{day:%B} {day.day}, {day.year}"
 
 
-def names_match(typed: str, account_name: str) -> bool:
-    """The attestation signature: same words, ignoring case and spacing."""
-    return " ".join(typed.split()).casefold() == " ".join(account_name.split()).casefold()
+def names_match(typed: str, *names: str | None) -> bool:
+    """The attestation signature: the same words as one of ``names`` (the account's full
+    name, or the name as the person writes it with degrees), after Unicode normalisation
+    (NFKD: a name pasted in decomposed form matches) and ignoring case and spacing."""
+    key = signature_key(typed)
+    return any(key == signature_key(name) for name in names if name)
 
 
 # --------------------------------------------------------------------------- rules
@@ -197,7 +201,7 @@ def check_disclosure(entry: DisclosureEntry, person: User, submitted_on: date) -
         problems.append(
             Problem(
                 "has_relationships",
-                f"You chose “I have had none” but filled in {len(rows)} relationship row(s). "
+                f"You chose “I have had none” but filled in {plural(len(rows), 'relationship row')}. "
                 "Choose “I have had financial relationships”, or remove the rows.",
             )
         )
@@ -220,7 +224,7 @@ def check_disclosure(entry: DisclosureEntry, person: User, submitted_on: date) -
         )
     if not (entry.attestation_name or "").strip():
         problems.append(Problem("attestation_name", "Type your full name to sign the disclosure."))
-    elif not names_match(entry.attestation_name, person.full_name):
+    elif not names_match(entry.attestation_name, person.full_name, person.display_name):
         problems.append(
             Problem(
                 "attestation_name",

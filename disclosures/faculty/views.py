@@ -21,6 +21,7 @@ from ..extensions import db
 from ..models import Activity, Assignment, Disclosure, Relationship, utcnow
 from ..registry import operations as registry
 from ..state import StateView
+from ..words import plural
 from . import operations
 from .forms import CompanyQueryForm, DisclosureForm, RelationshipForm
 
@@ -96,7 +97,8 @@ def disclose():
                     ) + "."
                 if result.carried:
                     message += (
-                        f" {result.carried} unchanged relationship(s) keep their review."
+                        f" {plural(result.carried, 'unchanged relationship')} "
+                        f"{'keeps its' if result.carried == 1 else 'keep their'} review."
                     )
                 flash(message, "success")
                 return redirect(url_for("faculty.disclosure", disclosure_id=disclosure.id))

@@ -7,6 +7,8 @@ import logging
 import click
 from flask import current_app
 
+from ..words import plural
+
 
 @click.command("worker")
 @click.option("--workers", default=2, show_default=True, help="Jobs run at the same time.")
@@ -26,7 +28,7 @@ def worker_command(workers: int):
     stale = float(current_app.config["JOB_STALE_SECONDS"])
     resume_stalled_task.schedule(delay=0)
     resume_stalled_task.schedule(delay=stale + 1)
-    click.echo(f"Worker: {workers} thread(s), queue {type(huey.storage).__name__}")
+    click.echo(f"Worker: {plural(workers, 'thread')}, queue {type(huey.storage).__name__}")
     consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=True,
                                     check_worker_health=True)
     consumer.run()

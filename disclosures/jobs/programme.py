@@ -48,6 +48,7 @@ def _batches(plan: ImportPlan, size: int):
         sub.updated = [updated[c] for c in chunk if c in updated]
         sub.unchanged = [c for c in chunk if c in unchanged]
         sub.new_rooms = list(plan.new_rooms) if start == 0 else []
+        sub.room_names = plan.room_names
         sub.new_assignments = [p for c in chunk for p in assignments.get(c, [])]
         sub.kept_removed = [p for c in chunk for p in removed.get(c, [])]
         for person in sub.new_assignments:
@@ -60,9 +61,11 @@ def _batches(plan: ImportPlan, size: int):
 def run_programme_import(job: Job) -> None:
     meeting, filename = job.meeting, job.input_name or "programme"
     progress(job, stage="Reading the file")
-    parsed = read_programme(job.input_data or b"", filename, meeting)
+    # The columns as the preview read them (the map kept with the draft).
+    parsed = read_programme(job.input_data or b"", filename, meeting,
+                            column_map=column_map_of(job))
     progress(job, stage="Checking it against the programme as it is now")
-    plan = plan_import(meeting, parsed)
+    plan = plan_import(meeting, parsed, warn=False)  # staff saw the warnings on the preview
     if not plan.ok:
         raise ValueError("The programme changed since the preview and now has errors: nothing "
                          "more was imported. Upload the file again to see them.")
@@ -86,9 +89,11 @@ def run_programme_import(job: Job) -> None:
 # --- The upload between preview and confirmation -----------------------------------------
 
 
-def keep_upload(actor, meeting, data: bytes, filename: str) -> str:
+def keep_upload(actor, meeting, data: bytes, filename: str,
+                column_map: dict | None = None) -> str:
     """Keep a previewed upload in the database (a draft job: any app server can confirm
-    it), for its uploader; returns the id the confirm form carries. Flushes; the caller
+    it), for its uploader, with the column map it was read with (column → header key, in
+    the job's params); returns the id the confirm form carries. Flushes; the caller
     commits. Drafts older than a day are dropped by the worker."""
     import secrets
 
@@ -97,8 +102,20 @@ def keep_upload(actor, meeting, data: bytes, filename: str) -> str:
 
     token = secrets.token_urlsafe(18)
     job = new_job(actor, JobKind.PROGRAMME_IMPORT, meeting, status=JobStatus.DRAFT,
-                  params={"upload": token}, input_name=filename[:200], input_data=data)
+                  params={"upload": token, "column_map": dict(column_map or {})},
+                  input_name=filename[:200], input_data=data)
     return f"{job.id}-{token}"
+
+
+def set_draft_column_map(job: Job, column_map: dict) -> None:
+    """Read this draft's file with ``column_map`` from now on (its preview and its import).
+    The caller commits."""
+    job.params = {**(job.params or {}), "column_map": dict(column_map)}  # a new dict: saved
+
+
+def column_map_of(job: Job) -> dict:
+    column_map = (job.params or {}).get("column_map")
+    return column_map if isinstance(column_map, dict) else {}
 
 
 def draft_for(upload_id: str, meeting, user) -> Job | None:

@@ -21,6 +21,7 @@ from ..enums import DeliveryStatus, JobKind, ReminderKind
 from ..extensions import db
 from ..models import Job, JobMessage, utcnow
 from ..reminders import operations as reminder_operations
+from ..words import plural
 from .operations import TryLater, progress, still_ours
 from .smtp import MailConnection, Refused, Unavailable
 
@@ -50,7 +51,7 @@ def _record_plan(job: Job, kind: ReminderKind, plan) -> None:
         db.session.add(JobMessage(job_id=job.id, user_id=user.id, kind=kind,
                                   position=SKIPPED_START, status=DeliveryStatus.SKIPPED,
                                   reason=f"reminded within the last {hours} hours"))
-    progress(job, done=0, total=len(plan.due), stage=f"Sending {len(plan.due)} message(s)")
+    progress(job, done=0, total=len(plan.due), stage=f"Sending {plural(len(plan.due), 'message')}")
 
 
 def run_reminders(job: Job, connection_factory=MailConnection) -> None:

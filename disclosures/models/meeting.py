@@ -24,8 +24,10 @@ if TYPE_CHECKING:
 
 
 def new_room_token() -> str:
-    """256 bits from the OS CSPRNG, URL-safe: unguessable, and printed in QR codes."""
-    return secrets.token_urlsafe(32)
+    """128 bits from the OS CSPRNG, URL-safe (22 characters): unguessable, short enough to
+    type from a sign, and a coarse QR code. Codes issued before were 43 characters (256
+    bits); they keep working until they are re-issued."""
+    return secrets.token_urlsafe(16)
 
 
 class Meeting(db.Model):
@@ -39,6 +41,13 @@ class Meeting(db.Model):
     ends_on: Mapped[date]
     timezone: Mapped[str] = mapped_column(sa.String(64), default="America/Chicago")
     disclosure_deadline: Mapped[Optional[date]]
+    # The accredited provider (and joint provider) named on sheets, and its disclosure
+    # policy (an https address). Empty until staff set them.
+    provider_name: Mapped[Optional[str]] = mapped_column(sa.String(200))
+    joint_provider_name: Mapped[Optional[str]] = mapped_column(sa.String(200))
+    disclosure_policy_url: Mapped[Optional[str]] = mapped_column(sa.String(500))
+    # Programme import: required column -> header key staff chose (programme.reading).
+    import_column_map: Mapped[Optional[dict]] = mapped_column(sa.JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Bumped, with a PublicationStep, in the transaction that changes anything public.
     publication_seq: Mapped[int] = mapped_column(default=0)

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ..extensions import db
+from ..words import plural
 from .operations import OpenPaymentsError, Progress, import_file
 
 
@@ -50,7 +51,7 @@ def import_open_payments_command(files: tuple[Path, ...], quiet: bool):
         db.session.commit()
         click.echo(f"{report.file} ({report.kind.label.lower()}): {report.rows_read:,} rows read, "
                    f"{report.rows_kept:,} kept, {report.rows_refused:,} left out; "
-                   f"{report.manufacturers_new} new manufacturer(s), "
+                   f"{plural(report.manufacturers_new, 'new manufacturer')}, "
                    f"{report.manufacturers_matched} matched to the registry.")
         for problem in report.problems:
             click.echo(f"  {problem}", err=True)

@@ -49,6 +49,7 @@ from ..models import (
     User,
     utcnow,
 )
+from ..words import plural_form
 from .npi import clean_npi, npi_problem
 
 BATCH_ROWS = 2000
@@ -203,7 +204,8 @@ def _layout(header: list[str], file_name: str) -> _Layout:
     if missing:
         raise OpenPaymentsError(
             f"{file_name} looks like an Open Payments {kind.label.lower()} file but its header "
-            f"lacks the column(s) {', '.join(missing)}. Use the file as CMS publishes it.")
+            f"lacks the {plural_form(len(missing), 'column')} {', '.join(missing)}. Use the file "
+            "as CMS publishes it.")
     return _Layout(kind=kind, npi=npis, paid_on=found.pop("paid_on", None),
                    nature=found.pop("nature", None), **found)
 

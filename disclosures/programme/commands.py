@@ -8,8 +8,9 @@ import click
 
 from ..cli import meeting_by_slug
 from ..extensions import db
+from ..words import plural
 from .operations import apply_import, plan_import
-from .reading import import_max_bytes, read_programme
+from .reading import MissingColumns, import_max_bytes, read_programme
 from .spreadsheet import ProgrammeFileError
 
 
@@ -23,7 +24,13 @@ def import_programme_command(meeting_slug: str, file: Path, dry_run: bool):
     if file.stat().st_size > import_max_bytes():
         raise click.ClickException(f"{file} is larger than the import limit ({import_max_bytes()} bytes).")
     try:
-        plan = plan_import(meeting, read_programme(file.read_bytes(), file.name, meeting))
+        # The columns staff chose for this meeting on the import page, if any.
+        plan = plan_import(meeting, read_programme(file.read_bytes(), file.name, meeting,
+                                                   column_map=meeting.import_column_map))
+    except MissingColumns as exc:
+        raise click.ClickException(
+            f"{exc} Upload the file once on the meeting's import page to choose the columns; "
+            "this command then reads the same columns the same way.") from exc
     except ProgrammeFileError as exc:
         raise click.ClickException(str(exc)) from exc
     if not plan.ok:
@@ -32,7 +39,7 @@ def import_programme_command(meeting_slug: str, file: Path, dry_run: bool):
         if plan.parsed.stopped_at_row:
             click.echo(f"Checking stopped there: rows from {plan.parsed.stopped_at_row} on were "
                        "not checked.", err=True)
-        raise click.ClickException(f"{len(plan.errors)} problem(s) in {file.name}: nothing imported.")
+        raise click.ClickException(f"{plural(len(plan.errors), 'problem')} in {file.name}: nothing imported.")
     summary = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in plan.counts().items())
     if dry_run:
         click.echo(f"Dry run, nothing written. Would do: {summary}.")

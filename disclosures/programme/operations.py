@@ -1,8 +1,12 @@
 """Programme import, compared and written: ``plan_import`` compares a parsed file with the
 database (writes nothing), ``apply_import`` writes the plan and one
 ``programme.imported`` audit event. The uploaded bytes are kept with the import job between
-the preview and the confirmation (``disclosures.jobs``), so staff confirm exactly what
-they previewed.
+the preview and the confirmation (``disclosures.jobs``), with the column map they were read
+with, so staff confirm exactly what they previewed. ``remember_column_map`` keeps the
+columns staff chose for a meeting (audited ``programme.columns_mapped``).
+
+The plan matches rooms ignoring case, spaces and punctuation, and warns (never refuses)
+when two activities overlap in one room or one person is in two rooms at once.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 
 from ..audit import record
 from ..auth import operations as account_operations
@@ -20,6 +25,7 @@ from ..models import Activity, Assignment, Meeting, Room, User
 from ..openpayments.operations import apply_npis
 from ..publication.operations import refresh
 from ..staff import operations as ops
+from ..words import comparison_key
 from .reading import (
     COLUMNS,
     MAX_REPORTED_ERRORS,
@@ -49,6 +55,12 @@ class ImportPlan:
     new_assignments: list[FacultyRow] = field(default_factory=list)
     kept_removed: list[FacultyRow] = field(default_factory=list)  # removed by staff, left so
     errors: list[RowError] = field(default_factory=list)
+    # Each room of the file (as written) → the room it lands in; matched ones whose name
+    # is written differently are listed in ``room_matches`` (as written, room).
+    room_names: dict[str, str] = field(default_factory=dict)
+    room_matches: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # shown, never refused
+    warnings_total: int = 0
 
     @property
     def ok(self) -> bool:
@@ -75,10 +87,10 @@ def _local_instant(meeting: Meeting, day: date, moment: time) -> datetime:
     return datetime.combine(day, moment).replace(tzinfo=meeting.tz)
 
 
-def _wanted_values(meeting: Meeting, row: ActivityRow) -> dict:
+def _wanted_values(meeting: Meeting, row: ActivityRow, room: str | None) -> dict:
     return {
         "title": row.title,
-        "room": row.room,
+        "room": room,
         "starts_at": _local_instant(meeting, row.day, row.start),
         "ends_at": _local_instant(meeting, row.day, row.end),
         "topics": row.topics,
@@ -86,18 +98,19 @@ def _wanted_values(meeting: Meeting, row: ActivityRow) -> dict:
     }
 
 
-def plan_import(meeting: Meeting, parsed: ParsedProgramme) -> ImportPlan:
+def plan_import(meeting: Meeting, parsed: ParsedProgramme, *, warn: bool = True) -> ImportPlan:
     """What importing ``parsed`` would do to ``meeting``. Reads only."""
     plan = ImportPlan(parsed=parsed, errors=list(parsed.errors))
     activities = {
         a.code: a for a in db.session.scalars(
-            sa.select(Activity).where(Activity.meeting_id == meeting.id))
+            sa.select(Activity).where(Activity.meeting_id == meeting.id)
+            .options(selectinload(Activity.room)))
     }
-    room_names = set(db.session.scalars(sa.select(Room.name).where(Room.meeting_id == meeting.id)))
+    rooms_by_key = {comparison_key(name): name for name in db.session.scalars(
+        sa.select(Room.name).where(Room.meeting_id == meeting.id).order_by(Room.id))}
     for code, row in parsed.activities.items():
-        wanted = _wanted_values(meeting, row)
-        if row.room and row.room not in room_names and row.room not in plan.new_rooms:
-            plan.new_rooms.append(row.room)
+        room = _room_for(plan, rooms_by_key, row.room)
+        wanted = _wanted_values(meeting, row, room)
         existing = activities.get(code)
         if existing is None:
             plan.created.append(ActivityChange(code, row.title, {}))
@@ -148,7 +161,95 @@ def plan_import(meeting: Meeting, parsed: ParsedProgramme) -> ImportPlan:
         elif found.removed_at is not None:
             plan.kept_removed.append(person)
     plan.errors.sort(key=lambda e: (e.row, COLUMNS.index(e.column) if e.column in COLUMNS else 99))
+    if plan.ok and warn:  # the import job re-plans only to write: staff saw the warnings
+        _schedule_warnings(meeting, plan, activities)
     return plan
+
+
+def _room_for(plan: ImportPlan, rooms_by_key: dict[str, str], written: str | None) -> str | None:
+    """The room a file's room name lands in: an existing (or already planned) room with the
+    same name ignoring case, spaces and punctuation, else a new room as written."""
+    if not written:
+        return None
+    if written in plan.room_names:
+        return plan.room_names[written]
+    key = comparison_key(written)
+    name = rooms_by_key.get(key)
+    if name is None:
+        name = rooms_by_key[key] = written
+        plan.new_rooms.append(written)
+    elif name != written:
+        plan.room_matches.append((written, name))
+    plan.room_names[written] = name
+    return name
+
+
+MAX_WARNINGS = 200
+
+
+@dataclass
+class _Slot:
+    code: str
+    starts_at: datetime
+    ends_at: datetime
+    room: str | None
+    row: int | None  # row of the file, None for an activity already in the programme
+
+
+def _overlaps(slots: list[_Slot]):
+    """Pairs of slots whose times overlap (touching ends do not), in order of start."""
+    active: list[_Slot] = []
+    for slot in sorted(slots, key=lambda s: (s.starts_at, s.code)):
+        active = [a for a in active if a.ends_at > slot.starts_at]
+        for earlier in active:
+            yield earlier, slot
+        active.append(slot)
+
+
+def _schedule_warnings(meeting: Meeting, plan: ImportPlan, activities: dict[str, Activity]) -> None:
+    """Warn when two activities overlap in one room, and when one person would be in two
+    rooms at once, as the programme will be after the import (activities already in it
+    count too). Reads only."""
+    slots: dict[str, _Slot] = {}
+    for code, activity in activities.items():
+        slots[code] = _Slot(code, activity.starts_at, activity.ends_at,
+                            activity.room.name if activity.room else None, None)
+    for code, row in plan.parsed.activities.items():
+        slots[code] = _Slot(code, _local_instant(meeting, row.day, row.start),
+                            _local_instant(meeting, row.day, row.end),
+                            plan.room_names.get(row.room) if row.room else None, row.first_row)
+
+    def when(slot: _Slot) -> str:
+        start, end = meeting.local(slot.starts_at), meeting.local(slot.ends_at)
+        where = f"row {slot.row}" if slot.row else "already in the programme"
+        return f"{slot.code} ({where}, {start:%a %b %-d %-I:%M %p}–{end:%-I:%M %p %Z})"
+
+    found: list[str] = []
+    by_room: dict[str, list[_Slot]] = {}
+    for slot in slots.values():
+        if slot.room:
+            by_room.setdefault(comparison_key(slot.room), []).append(slot)
+    for room_slots in by_room.values():
+        for first, second in _overlaps(room_slots):
+            found.append(f"{first.room}: {when(first)} and {when(second)} overlap in this room.")
+
+    codes_of: dict[str, set[str]] = {}
+    for email, code in db.session.execute(
+        sa.select(User.email, Activity.code).join(Assignment, Assignment.user_id == User.id)
+        .join(Activity, Assignment.activity_id == Activity.id)
+        .where(Activity.meeting_id == meeting.id, Assignment.removed_at.is_(None))
+    ):
+        codes_of.setdefault(email, set()).add(code)
+    for person in plan.parsed.faculty:
+        codes_of.setdefault(person.email, set()).add(person.code)
+    for email in sorted(codes_of):
+        placed = [slots[c] for c in codes_of[email] if c in slots and slots[c].room]
+        for first, second in _overlaps(placed):
+            if comparison_key(first.room) != comparison_key(second.room):
+                found.append(f"{email} is in two rooms at once: {when(first)} in {first.room}, "
+                             f"and {when(second)} in {second.room}.")
+    plan.warnings_total = len(found)
+    plan.warnings = found[:MAX_WARNINGS]
 
 
 def apply_import(actor: User | None, meeting: Meeting, plan: ImportPlan,
@@ -163,11 +264,12 @@ def apply_import(actor: User | None, meeting: Meeting, plan: ImportPlan,
     """
     if not plan.ok:
         raise ProgrammeFileError("The file has errors: nothing was imported.")
-    rooms = {r.name: r for r in db.session.scalars(sa.select(Room).where(Room.meeting_id == meeting.id))}
+    rooms = {comparison_key(r.name): r
+             for r in db.session.scalars(sa.select(Room).where(Room.meeting_id == meeting.id))}
     for name in plan.new_rooms:
-        if name not in rooms:
-            rooms[name] = Room(meeting=meeting, name=name)
-            db.session.add(rooms[name])
+        if comparison_key(name) not in rooms:
+            rooms[comparison_key(name)] = Room(meeting=meeting, name=name)
+            db.session.add(rooms[comparison_key(name)])
     activities = {
         a.code: a for a in db.session.scalars(sa.select(Activity).where(Activity.meeting_id == meeting.id))
     }
@@ -179,9 +281,12 @@ def apply_import(actor: User | None, meeting: Meeting, plan: ImportPlan,
         for code, row in plan.parsed.activities.items():
             if code not in changed_codes:
                 continue
-            wanted = _wanted_values(meeting, row)
+            # Rooms are keyed ignoring case, spaces and punctuation (as the plan matched them).
+            room = (rooms.get(comparison_key(plan.room_names.get(row.room) or row.room))
+                    if row.room else None)
+            wanted = _wanted_values(meeting, row, room.name if room else None)
             values = ops.ActivityValues(
-                code=code, title=row.title, room=rooms.get(row.room) if row.room else None,
+                code=code, title=row.title, room=room,
                 starts_at=wanted["starts_at"], ends_at=wanted["ends_at"], topics=row.topics,
                 credit_hours=row.credit_hours, commercial_supporters=None,
             )
@@ -220,3 +325,27 @@ def apply_import(actor: User | None, meeting: Meeting, plan: ImportPlan,
     if plan.changes_anything:
         refresh(meetings=[meeting.id])
     return counts
+
+
+def remember_column_map(actor: User | None, meeting: Meeting, column_map: dict[str, str],
+                        headers: dict[str, str], filename: str) -> bool:
+    """Staff chose which column of a file holds each required programme column: keep the
+    choice for the meeting's next files (and the command line).
+
+    ``column_map`` is column → header key; ``headers`` column → header as written (for
+    the record). Side effects: sets ``Meeting.import_column_map``; audit
+    ``programme.columns_mapped`` with the before/after map and the file name (nothing
+    written when the map is unchanged). Returns whether it changed.
+    """
+    before = dict(meeting.import_column_map or {})
+    after = {**before, **column_map}
+    if after == before:
+        return False
+    meeting.import_column_map = after
+    record(actor, "programme.columns_mapped", meeting, {
+        "columns": {"before": before, "after": after},
+        "headers": {column: headers.get(column, "")[:60] for column in column_map},
+        "file": filename[:200],
+    })
+    db.session.flush()
+    return True

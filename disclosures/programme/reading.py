@@ -11,9 +11,20 @@ columns (any order, any case)::
   time zone. ``topics`` are separated by ``;``. ``credit hours`` may be empty (0).
 - ``faculty name``, ``email`` and ``role`` may be empty for an activity without faculty;
   ``role`` is speaker, moderator, panelist, planner, author or other (empty: speaker).
-- An optional ``npi`` column gives the person's NPI (10 digits, check digit verified):
-  it is put on their profile (the Open Payments cross-check matches by it).
-- Rooms are matched (and created) by name. New people get an account without a password;
+- Scheduling tools name columns their own way: ``SYNONYMS`` lists the names accepted for
+  each column ("Session Code", "Presenter Email", "Start Time", …), compared ignoring case,
+  spaces and punctuation; "First Name" and "Last Name" together make the faculty name.
+  Only the ``REQUIRED_COLUMNS`` must be there. When one is still missing, staff choose
+  which of the file's columns holds it (``column_map``: column → header key, remembered
+  for the meeting) instead of the file being refused (``MissingColumns``).
+- Roles also have synonyms (``ROLE_SYNONYMS``: Chair → moderator, Presenter → speaker, …);
+  the preview shows how each was read. A course director is a meeting-level role, which
+  an import cannot give yet: such a row is refused with that reason.
+- An optional ``npi`` column (also "NPI Number", "National Provider Identifier") gives
+  the person's NPI (10 digits, check digit verified): it is put on their profile (the
+  Open Payments cross-check matches by it).
+- Rooms are matched by name ignoring case, spaces and punctuation ("ballroom a" is
+  Ballroom A), and created when new. New people get an account without a password;
   the next reminder carries their invitation link.
 - An import never removes anyone: a person missing from the file keeps their assignment,
   and a person staff removed is not put back. Commercial supporters are kept as entered
@@ -37,6 +48,7 @@ from flask import current_app
 from ..enums import AssignmentRole
 from ..models import Activity, Meeting, Room, User, normalise_email
 from ..openpayments.npi import clean_npi, npi_problem
+from ..words import comparison_key
 from .spreadsheet import MAX_COLUMNS, ProgrammeFileError, read_rows
 
 COLUMNS = (
@@ -45,6 +57,55 @@ COLUMNS = (
 )
 REQUIRED_COLUMNS = ("activity code", "title", "day", "start", "end")
 OPTIONAL_COLUMNS = ("npi",)  # read when the header has them
+NAME_PARTS = ("first name", "last name")  # together: the faculty name
+
+# The names each column goes by in scheduling tools' exports, compared with
+# ``comparison_key`` (so "Session_Code", "session code" and "SESSION-CODE" are one).
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "activity code": ("activity code", "session code", "session id", "session number",
+                      "session no", "activity id", "activity number", "code", "abstract code"),
+    "title": ("title", "session title", "activity title", "session name", "activity name",
+              "presentation title", "talk title"),
+    "day": ("day", "date", "session date", "activity date", "start date"),
+    "start": ("start", "start time", "session start", "session start time", "begins",
+              "time start", "from"),
+    "end": ("end", "end time", "session end", "session end time", "ends", "time end", "to"),
+    "room": ("room", "room name", "session room", "location", "venue", "hall"),
+    "topics": ("topics", "topic", "keywords", "session topics"),
+    "credit hours": ("credit hours", "credits", "cme credits", "cme hours", "credit",
+                     "ama pra category 1 credits"),
+    "faculty name": ("faculty name", "presenter name", "speaker name", "faculty full name",
+                     "full name", "name", "presenter", "speaker", "faculty"),
+    "email": ("email", "email address", "e-mail", "presenter email", "speaker email",
+              "faculty email", "presenter email address", "faculty email address"),
+    "role": ("role", "faculty role", "presenter role", "speaker role", "participant role",
+             "session role"),
+    "first name": ("first name", "given name", "firstname", "presenter first name",
+                   "faculty first name", "speaker first name"),
+    "last name": ("last name", "family name", "surname", "lastname", "presenter last name",
+                  "faculty last name", "speaker last name"),
+    "npi": ("npi", "npi number", "national provider identifier", "presenter npi",
+            "faculty npi", "speaker npi"),
+}
+_SYNONYM_OF = {comparison_key(name): column for column, names in SYNONYMS.items()
+               for name in names}
+
+# How scheduling tools name the roles (compared with ``comparison_key``).
+ROLE_SYNONYMS: dict[AssignmentRole, tuple[str, ...]] = {
+    AssignmentRole.SPEAKER: ("speaker", "faculty", "presenter", "lecturer", "invited speaker"),
+    AssignmentRole.MODERATOR: ("moderator", "chair", "co-chair", "cochair", "session chair",
+                               "chairperson", "co-moderator"),
+    AssignmentRole.PANELIST: ("panelist", "panellist", "panel member", "panel"),
+    AssignmentRole.PLANNER: ("planner", "planning committee", "planning committee member"),
+    AssignmentRole.AUTHOR: ("author", "co-author", "coauthor"),
+    AssignmentRole.OTHER: ("other",),
+}
+_ROLE_OF = {comparison_key(name): role for role, names in ROLE_SYNONYMS.items() for name in names}
+# Meeting-level roles (they control all the meeting's content, not one activity's): refused
+# with their reason until the programme can hold them.
+MEETING_LEVEL_ROLES = ("course director", "course co-director", "program director",
+                       "programme director", "meeting director")
+_MEETING_LEVEL = {comparison_key(name) for name in MEETING_LEVEL_ROLES}
 MAX_ROWS = 50_000
 MAX_CELL_CHARS = 1_000  # any cell of a programme column
 MAX_TOPICS = 20
@@ -81,6 +142,32 @@ class FacultyRow:
     email: str
     role: AssignmentRole
     npi: str | None = None
+    role_text: str = ""  # as written in the file
+
+
+@dataclass
+class HeaderColumn:
+    """One column of the file's header row, for choosing what it holds."""
+
+    index: int
+    text: str  # as written (shortened)
+    key: str  # ``comparison_key``: what a column map remembers
+    sample: str  # the first programme row's value, shortened
+
+
+class MissingColumns(ProgrammeFileError):
+    """The header row lacks a required column even after synonyms and the meeting's map:
+    staff choose which of the file's ``columns`` holds each of ``missing``."""
+
+    def __init__(self, missing: list[str], columns: list[HeaderColumn], found: dict[str, str]):
+        self.missing = missing
+        self.columns = columns
+        self.found = found  # required column -> header key already recognised
+        names = ", ".join(h.text for h in columns[:30]) or "none"
+        super().__init__(
+            f"The header row has no column for {', '.join(missing)} (columns found: {names}). "
+            "Choose which of the file's columns holds each one, or name the columns in the "
+            "first row: " + ", ".join(COLUMNS) + ".")
 
 
 @dataclass
@@ -89,6 +176,9 @@ class ParsedProgramme:
     faculty: list[FacultyRow] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
+    columns_read: list[tuple[str, str]] = field(default_factory=list)  # (header, column)
+    role_synonyms: dict[str, AssignmentRole] = field(default_factory=dict)  # as written → role
+    column_map: dict[str, str] = field(default_factory=dict)  # the map that was applied
     row_count: int = 0
     stopped_at_row: int | None = None  # checking stopped here after MAX_REPORTED_ERRORS
 
@@ -100,9 +190,9 @@ def import_max_bytes() -> int:
 # --- Reading the file ------------------------------------------------------------------
 
 
-def _header_key(value) -> str:
+def _header_text(value) -> str:
     text = "" if value is None else str(value)
-    return " ".join(re.sub(r"[_\-]+", " ", text).split()).lower().lstrip("\ufeff")
+    return " ".join(text.lstrip("\ufeff").split())[:60]
 
 
 def _cell_text(value) -> str:
@@ -144,14 +234,19 @@ def _parse_time(value) -> time:
 
 
 def _parse_role(value) -> AssignmentRole:
-    text = _cell_text(value).lower()
-    if not text:
+    key = comparison_key(_cell_text(value))
+    if not key:
         return AssignmentRole.SPEAKER
-    for role in AssignmentRole:
-        if text in (role.value, role.label.lower()):
-            return role
+    if key in _ROLE_OF:
+        return _ROLE_OF[key]
+    if key in _MEETING_LEVEL:
+        raise ValueError(
+            f"{_quoted(_cell_text(value))} is a meeting-level role (it controls the content of "
+            "the whole meeting, not of one activity), which a programme import cannot give "
+            "yet. Remove this row, or give the person's role in this activity (e.g. moderator).")
     allowed = ", ".join(r.value for r in AssignmentRole)
-    raise ValueError(f"{_quoted(_cell_text(value))} is not a role: use one of {allowed}.")
+    raise ValueError(f"{_quoted(_cell_text(value))} is not a role: use one of {allowed} "
+                     "(or chair, presenter, panel member, planning committee).")
 
 
 def _parse_hours(value) -> Decimal:
@@ -186,13 +281,16 @@ def _row_values(number: int, values: tuple, positions: dict[str, int], first: da
                 ) -> tuple[list[RowError], ActivityRow | None, FacultyRow | None]:
     """Check one row: its problems, or the activity and the person it names."""
     errors: list[RowError] = []
-    raw = {name: (values[i] if i < len(values) else None) for name, i in positions.items()}
+    raw = {name: (values[positions[name]] if positions.get(name, len(values)) < len(values)
+                  else None) for name in (*COLUMNS, *OPTIONAL_COLUMNS, *NAME_PARTS)}
     for name, value in raw.items():
         if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
             errors.append(RowError(number, name, f"This cell has {len(value):,} characters; a "
                                    f"cell may hold at most {MAX_CELL_CHARS:,}: shorten it."))
             raw[name] = None  # reported: not checked further
     text = {name: _cell_text(value) for name, value in raw.items()}
+    if not text["faculty name"]:  # "First Name" + "Last Name"
+        text["faculty name"] = " ".join(t for t in (text["first name"], text["last name"]) if t)
     too_long = {e.column for e in errors}
 
     def check(name, parse):
@@ -243,7 +341,8 @@ def _row_values(number: int, values: tuple, positions: dict[str, int], first: da
         return errors, None, None
     activity = ActivityRow(text["activity code"], text["title"], day, start, end,
                            text["room"] or None, topics, hours, number)
-    person = (FacultyRow(number, activity.code, name, normalise_email(email), role, npi)
+    person = (FacultyRow(number, activity.code, name, normalise_email(email), role, npi,
+                          text["role"])
               if email else None)
     return errors, activity, person
 
@@ -264,10 +363,63 @@ def _npi_differs(person: FacultyRow, npi_of: dict, holder_of: dict) -> RowError 
     return None
 
 
+def header_columns(header: list[str], sample_values) -> list[HeaderColumn]:
+    """The file's named columns with the first programme row's value of each."""
+    sample_values = tuple(sample_values or ())
+    found, seen = [], set()
+    for i, text in enumerate(header):
+        key = comparison_key(text)
+        if not key or key in seen:
+            continue
+        seen.add(key)
+        sample = _cell_text(sample_values[i]) if i < len(sample_values) else ""
+        found.append(HeaderColumn(i, text, key, sample if len(sample) <= 40 else sample[:39] + "…"))
+    return found
+
+
+def read_header(data: bytes, filename: str) -> list[HeaderColumn]:
+    """The named columns of a file's header row, each with its first programme row's value
+    (for staff to choose from). Raises ``ProgrammeFileError`` for an unreadable file."""
+    rows = read_rows(data, filename, last_row=3)
+    _number, values = next(rows, (None, ()))
+    _number, sample = next(rows, (None, ()))
+    header = [_header_text(v) for v in values[:MAX_COLUMNS]]
+    return header_columns(header, sample)
+
+
+def resolve_columns(header: list[str], column_map: dict | None = None
+                    ) -> tuple[dict[str, int], list[tuple[str, str]], list[str]]:
+    """Which column of the file holds each programme column: the ``column_map`` staff
+    chose first (column → header key), then ``SYNONYMS``. Returns (positions, the headers
+    read under another name as (header, column), the headers ignored)."""
+    keys = [comparison_key(text) for text in header]
+    positions: dict[str, int] = {}
+    for column, key in (column_map or {}).items():
+        if column in COLUMNS and isinstance(key, str) and key in keys:
+            index = keys.index(key)
+            if index not in positions.values():
+                positions[column] = index
+    for index, key in enumerate(keys):
+        column = _SYNONYM_OF.get(key)
+        if column and column not in positions and index not in positions.values():
+            positions[column] = index
+    if "faculty name" in positions:  # a full name wins over its parts
+        for part in NAME_PARTS:
+            positions.pop(part, None)
+    used = set(positions.values())
+    read_as = [(header[i], column) for column, i in positions.items()
+               if keys[i] != comparison_key(column)]
+    ignored = [header[i] for i in range(len(header)) if keys[i] and i not in used]
+    return positions, read_as, ignored
+
+
 def read_programme(data: bytes, filename: str, meeting: Meeting, *,
-                   max_bytes: int | None = None) -> ParsedProgramme:
+                   max_bytes: int | None = None, column_map: dict | None = None
+                   ) -> ParsedProgramme:
     """Parse a programme file. Raises ``ProgrammeFileError`` for a file that cannot be
-    read at all; row problems are collected in ``errors`` (row, column, reason).
+    read at all, ``MissingColumns`` when a required column is not found even with
+    ``column_map`` (column → header key, as staff chose); row problems are collected in
+    ``errors`` (row, column, reason).
 
     Reads the file as a stream of rows and keeps only what it parsed (the limits in
     ``spreadsheet`` bound what one row can cost); stops checking after
@@ -290,24 +442,18 @@ def read_programme(data: bytes, filename: str, meeting: Meeting, *,
         raise ProgrammeFileError(
             f"The header row has more than {MAX_COLUMNS} columns. Keep the programme's columns ("
             + ", ".join(COLUMNS) + ") and delete the others.")
-    header = [_header_key(v) for v in header_values]
+    header = [_header_text(v) for v in header_values]
     while header and not header[-1]:
         header.pop()
-    positions: dict[str, int] = {}
     parsed = ParsedProgramme()
-    for i, name in enumerate(header):
-        if (name in COLUMNS or name in OPTIONAL_COLUMNS) and name not in positions:
-            positions[name] = i
-        elif name:
-            parsed.ignored_columns.append(name[:60])
-    missing = [c for c in COLUMNS if c not in positions]
+    positions, parsed.columns_read, parsed.ignored_columns = resolve_columns(header, column_map)
+    parsed.column_map = {c: comparison_key(header[i]) for c, i in positions.items()
+                         if c in REQUIRED_COLUMNS}
+    missing = [c for c in REQUIRED_COLUMNS if c not in positions]
     if missing:
-        found = ", ".join(h[:60] for h in header[:30] if h) or "none"
-        raise ProgrammeFileError(
-            "The header row is missing the column(s): " + ", ".join(missing)
-            + f". Columns found: {found}. The first row must name the columns: "
-            + ", ".join(COLUMNS) + "."
-        )
+        _number, sample_values = next(rows, (None, ()))
+        raise MissingColumns(missing, header_columns(header, sample_values), {
+            c: comparison_key(header[i]) for c, i in positions.items() if c in REQUIRED_COLUMNS})
 
     first, last = meeting.starts_on, meeting.ends_on
     npi_of: dict[str, tuple[str, int]] = {}
@@ -339,6 +485,8 @@ def read_programme(data: bytes, filename: str, meeting: Meeting, *,
             if npi_error is not None:
                 parsed.errors.append(npi_error)
             parsed.faculty.append(person)
+            if person.role_text and comparison_key(person.role_text) != person.role.value:
+                parsed.role_synonyms.setdefault(person.role_text, person.role)
     if not parsed.row_count and not parsed.errors:
         raise ProgrammeFileError("The file has a header row but no programme rows.")
     return parsed

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from ..cli import meeting_by_slug
 from ..extensions import db
 from ..models import Meeting, PublicationStep, Room, SheetPdf, SheetVersion
+from ..words import plural
 from .operations import refresh
 
 
@@ -25,8 +26,9 @@ def refresh_record_command(meeting_slug: str | None):
     for meeting_id in ids:
         done = refresh(meetings=[meeting_id])
         db.session.commit()
-        click.echo(f"meeting {meeting_id}: {len(done.states_changed)} state(s) changed, "
-                   f"{done.statements} statement(s) and {done.sheet_versions} sheet version(s) "
+        click.echo(f"meeting {meeting_id}: {plural(len(done.states_changed), 'state')} changed, "
+                   f"{plural(done.statements, 'statement')} and "
+                   f"{plural(done.sheet_versions, 'sheet version')} "
                    "published")
 
 

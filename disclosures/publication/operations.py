@@ -124,7 +124,7 @@ def statement_words(data: dict) -> str:
     if data.get("off_label"):
         lines.append(str(wording.off_label(data["off_label"])))
     if data.get("support"):
-        lines.append(str(wording.commercial_support([tuple(s) for s in data["support"]])))
+        lines.append(str(wording.commercial_support([tuple(item) for item in data["support"]])))
     return "\n".join(lines)
 
 

@@ -31,6 +31,7 @@ from ..models import (
 )
 from ..permissions import MANAGE_MEETING, MANAGE_REGISTRY
 from ..state import StateView, judgements
+from ..words import plural
 from . import operations
 from .forms import AliasForm, CompanyFilterForm, ConfirmCompanyForm, MergeForm, OwnerDecisionForm
 
@@ -184,7 +185,7 @@ def company_merge(company: Company):
         lambda: operations.merge_into(current_user, company, form.target.data),
         refused=lambda error: _render_company(_reloaded(company), merge=form, problem=error,
                                               field=form.target))
-    flash(f"{source_name} merged into {target.name}: {moved} relationship(s) moved; "
+    flash(f"{source_name} merged into {target.name}: {plural(moved, 'relationship')} moved; "
           f"“{source_name}” is now an alias.", "success")
     return redirect(url_for("registry.company", company_id=target.id))
 

@@ -7,6 +7,7 @@ import click
 from ..cli import meeting_by_slug
 from ..enums import JobKind, JobStatus
 from ..extensions import db
+from ..words import plural, plural_form
 from .operations import plan_disclosure_reminders, plan_review_summaries
 
 KINDS = (("disclosure reminder", JobKind.DISCLOSURE_REMINDERS, plan_disclosure_reminders),
@@ -35,7 +36,7 @@ def send_reminders_command(meeting_slug: str | None, dry_run: bool):
     for label, kind, planner in KINDS:
         if dry_run:
             plan = planner(meeting)
-            click.echo(f"Would send {len(plan.due)} {label}(s); {len(plan.recently_reminded)} "
+            click.echo(f"Would send {plural(len(plan.due), label)}; {len(plan.recently_reminded)} "
                        "skipped (reminded within the interval).")
             for entry in plan.due:
                 click.echo(f"  {entry.user.email}")
@@ -47,25 +48,26 @@ def send_reminders_command(meeting_slug: str | None, dry_run: bool):
         except JobRunning as running:
             db.session.rollback()
             job = running.job
-            click.echo(f"Resuming job {job.id} ({label}s left unfinished).")
+            click.echo(f"Resuming job {job.id} ({plural_form(2, label)} left unfinished).")
         job_id = job.id
         if not run_job(job_id):
             failed = True
-            click.echo(f"A worker is sending the {label}s right now (job {job_id}).", err=True)
+            click.echo(f"A worker is sending the {plural_form(2, label)} right now (job {job_id}).",
+                       err=True)
             continue
         db.session.expire_all()
         job = db.session.get(Job, job_id)
         counts = report_counts(job)
-        click.echo(f"Sent {counts['sent']} {label}(s); {counts['skipped']} skipped "
+        click.echo(f"Sent {plural(counts['sent'], label)}; {counts['skipped']} skipped "
                    "(reminded within the interval).")
         if counts["undelivered"]:
-            click.echo(f"Not delivered: {counts['undelivered']} {label}(s), because mail sending "
+            click.echo(f"Not delivered: {plural(counts['undelivered'], label)}, because mail sending "
                        "is switched off (MAIL_SUPPRESS_SEND); not counted as sent. Set "
                        "MAIL_SERVER, or hand out the invitation links from the meeting's "
                        "reminders page.", err=True)
         if counts["failed"]:
             failed = True
-            click.echo(f"Refused by the mail server: {counts['failed']} {label}(s).", err=True)
+            click.echo(f"Refused by the mail server: {plural(counts['failed'], label)}.", err=True)
         if job.status is not JobStatus.DONE:
             failed = True
             waiting = counts["pending"] + counts["sending"]

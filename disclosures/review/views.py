@@ -27,6 +27,7 @@ from ..models import Activity, Assignment, Determination, Disclosure, Meeting, U
 from ..openpayments.views import review_panel
 from ..permissions import REVIEW_ANYWHERE, REVIEW_MEETING, meetings_where, require, review_refusal
 from ..state import STATE_CSS, StateView, state_counts
+from ..words import plural
 from . import operations as ops
 from .forms import (
     STATE_ALL,
@@ -349,7 +350,7 @@ def none_relevant(meeting_id: int, user_id: int):
         ),
     )
     if created:
-        flash(f"Recorded “not relevant” for {len(created)} undecided pair(s).", "success")
+        flash(f"Recorded “not relevant” for {plural(len(created), 'undecided pair')}.", "success")
     else:
         flash("Every pair was already decided: nothing was recorded.", "info")
     return _back(subject)

@@ -78,7 +78,31 @@ class MeetingForm(FlaskForm):
         description="Faculty must disclose by this day. Leave empty for no deadline.",
         validators=[Optional()],
     )
+    provider_name = StringField(
+        "Accredited provider",
+        description="The organisation accredited to provide the CME credit, as printed on the "
+        "disclosure sheets.",
+        validators=[Optional(), Length(max=200)],
+    )
+    joint_provider_name = StringField(
+        "Joint provider",
+        description="Only for jointly provided activities. Leave empty otherwise.",
+        validators=[Optional(), Length(max=200)],
+    )
+    disclosure_policy_url = StringField(
+        "Provider's disclosure policy (address)",
+        description="An https address, e.g. https://cme.example.org/disclosure-policy.",
+        validators=[Optional(), Length(max=500)],
+    )
     submit = SubmitField("Save meeting")
+
+    def validate_disclosure_policy_url(self, field):
+        value = (field.data or "").strip()
+        field.data = value
+        if value and (not value.lower().startswith("https://") or len(value) <= 8
+                      or any(c.isspace() for c in value)):
+            raise ValidationError("Enter an address that starts with https:// (a secure "
+                                  "link), e.g. https://cme.example.org/disclosure-policy.")
 
     def validate_slug(self, field):
         field.data = (field.data or "").strip().lower()

@@ -23,6 +23,7 @@ from ..errors import Conflict, Refusal
 from ..extensions import db
 from ..models import Activity, Assignment, Meeting, Membership, Room, User, utcnow
 from ..publication.operations import refresh
+from ..words import comparison_key
 
 
 class ProgrammeError(Refusal):
@@ -34,7 +35,9 @@ class ConcurrentEdit(Conflict, ProgrammeError):
 
 
 MEETING_FIELDS = ("name", "slug", "location", "starts_on", "ends_on", "timezone",
-                  "disclosure_deadline")
+                  "disclosure_deadline", "provider_name", "joint_provider_name",
+                  "disclosure_policy_url")
+PROVIDER_FIELDS = ("provider_name", "joint_provider_name", "disclosure_policy_url")
 
 
 def find_meeting(slug: str) -> Meeting:
@@ -60,8 +63,11 @@ def _check_slug(slug: str, meeting: Meeting | None) -> None:
 
 def create_meeting(actor: User | None, *, name: str, slug: str, location: str | None,
                    starts_on: date, ends_on: date, timezone: str,
-                   disclosure_deadline: date | None) -> Meeting:
-    """Create a meeting.
+                   disclosure_deadline: date | None, provider_name: str | None = None,
+                   joint_provider_name: str | None = None,
+                   disclosure_policy_url: str | None = None) -> Meeting:
+    """Create a meeting (with its accredited provider, joint provider and the provider's
+    disclosure policy address, when given; an address must be https).
 
     Side effects: adds the ``Meeting``; audit ``meeting.created`` with its fields; the
     person who creates it becomes its staff (``grant_role``).
@@ -70,7 +76,10 @@ def create_meeting(actor: User | None, *, name: str, slug: str, location: str | 
     _check_slug(slug, None)
     meeting = Meeting(name=" ".join(name.split()), slug=slug, location=(location or "").strip() or None,
                       starts_on=starts_on, ends_on=ends_on, timezone=timezone,
-                      disclosure_deadline=disclosure_deadline)
+                      disclosure_deadline=disclosure_deadline,
+                      **_provider_values(provider_name=provider_name,
+                                         joint_provider_name=joint_provider_name,
+                                         disclosure_policy_url=disclosure_policy_url))
     db.session.add(meeting)
     db.session.flush()
     record(actor, "meeting.created", meeting, diff({}, _meeting_values(meeting)))
@@ -148,6 +157,7 @@ def update_meeting(actor: User | None, meeting: Meeting, **values) -> dict:
         values["name"] = " ".join(values["name"].split())
     if "location" in values:
         values["location"] = (values["location"] or "").strip() or None
+    values.update(_provider_values(**{k: values[k] for k in PROVIDER_FIELDS if k in values}))
     before = _meeting_values(meeting)
     for key, value in values.items():
         if key not in MEETING_FIELDS:
@@ -160,12 +170,32 @@ def update_meeting(actor: User | None, meeting: Meeting, **values) -> dict:
     return changes
 
 
+def _provider_values(**values: str | None) -> dict:
+    """Provider names with spaces collapsed (empty: none); the policy address must be https
+    (``ProgrammeError`` on ``disclosure_policy_url`` otherwise)."""
+    cleaned = {key: " ".join((value or "").split()) or None for key, value in values.items()}
+    url = cleaned.get("disclosure_policy_url")
+    if url is not None:
+        if " " in url or not url.lower().startswith("https://") or len(url) <= len("https://"):
+            raise ProgrammeError("The disclosure policy address must start with https:// "
+                                 "(e.g. https://cme.example.org/disclosure-policy).",
+                                 "disclosure_policy_url")
+    return cleaned
+
+
 def _check_room_name(meeting: Meeting, name: str, room: Room | None) -> None:
-    stmt = sa.select(Room.id).where(Room.meeting_id == meeting.id, Room.name == name)
+    """One room per name ignoring case, spaces and punctuation ("ballroom a" is Ballroom
+    A): a twin would get a QR code of its own and split the room's sheet."""
+    stmt = sa.select(Room.name).where(Room.meeting_id == meeting.id)
     if room is not None:
         stmt = stmt.where(Room.id != room.id)
-    if db.session.scalar(stmt) is not None:
+    key = comparison_key(name)
+    twin = next((n for n in db.session.scalars(stmt) if comparison_key(n) == key), None)
+    if twin == name:
         raise ProgrammeError(f"This meeting already has a room called “{name}”.", "name")
+    if twin is not None:
+        raise ProgrammeError(f"This meeting already has the room “{twin}”, the same name written "
+                             "differently: use that room, or rename it.", "name")
 
 
 def add_room(actor: User | None, meeting: Meeting, name: str) -> Room:

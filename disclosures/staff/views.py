@@ -108,7 +108,10 @@ def invite():
 def _meeting_values(form: forms.MeetingForm) -> dict:
     return dict(name=form.name.data, slug=form.slug.data, location=form.location.data,
                 starts_on=form.starts_on.data, ends_on=form.ends_on.data,
-                timezone=form.timezone.data, disclosure_deadline=form.disclosure_deadline.data)
+                timezone=form.timezone.data, disclosure_deadline=form.disclosure_deadline.data,
+                provider_name=form.provider_name.data,
+                joint_provider_name=form.joint_provider_name.data,
+                disclosure_policy_url=form.disclosure_policy_url.data)
 
 
 @bp.route("/meetings/new", methods=["GET", "POST"])
@@ -292,7 +295,11 @@ def room_sign(room: Room):
     form = PageSizeForm(request.args)
     if not form.validate():
         abort(400, description="Choose the paper size with ?size=letter or ?size=a4.")
-    content = sign.sign_pdf(room.meeting.name, room.name, public_url(room), form.page_size())
+    meeting = room.meeting
+    content = sign.sign_pdf(meeting.name, room.name, public_url(room), form.page_size(),
+                            starts_on=meeting.starts_on, ends_on=meeting.ends_on,
+                            provider=meeting.provider_name,
+                            joint_provider=meeting.joint_provider_name)
     response = Response(content, mimetype="application/pdf")
     response.headers["Content-Disposition"] = (
         f'inline; filename="sign-{_file_slug(room.name)}-{form.page_size()}.pdf"'
