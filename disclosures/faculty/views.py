@@ -99,6 +99,8 @@ def disclose():
                         f" {result.carried} unchanged relationship(s) keep their review."
                     )
                 flash(message, "success")
+                for warning in form.printed_warnings():
+                    flash(warning, "warning")
                 return redirect(url_for("faculty.disclosure", disclosure_id=disclosure.id))
         status = 400
     return (
