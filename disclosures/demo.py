@@ -4,7 +4,9 @@ Deterministic (seeded): the same call gives the same meeting. Dates are set
 relative to ``today`` so the meeting is always upcoming and disclosures current.
 Every workflow state is present: awaiting disclosure, awaiting review, needs
 mitigation, cleared (with and without relevant relationships), excluded, and an
-expired disclosure.
+expired disclosure; and a company typed by faculty (with a ® staff must remove from its
+public name) that keeps a speaker from being cleared until staff confirm it, and an
+"Other" relationship learners read as its description.
 """
 
 from __future__ import annotations
@@ -147,6 +149,37 @@ def _email(name: str, index: int) -> str:
     return f"{parts[0]}.{parts[-1]}{index}@example.org"
 
 
+def _vetting_cases(faculty, by_person, unconfirmed, company, reviewer, today, now) -> None:
+    """Only vetted text reaches learners: a speaker whose relevant, mitigated relationship
+    names a company staff have not confirmed (not cleared until they do), and a speaker
+    with an "Other" relationship, which learners read as its description. Added after the
+    random profiles so those stay as they were."""
+    cases = [
+        (faculty[15], {"company": unconfirmed, "nature": Nature.CONSULTANT,
+                       "started_on": today - timedelta(days=200),
+                       "detail": "Advisory work on an expandable cage"}),
+        (faculty[16], {"company": company, "nature": Nature.OTHER,
+                       "started_on": today - timedelta(days=300),
+                       "detail": "Travel grant for a cadaver course"}),
+    ]
+    for person, values in cases:
+        disclosure = max(person.disclosures, key=lambda d: d.version)
+        disclosure.has_relationships = True
+        relationship = Relationship(disclosure=disclosure, **values)
+        db.session.add(relationship)
+        db.session.flush()
+        for assignment in by_person.get(person.id, []):
+            determination = Determination(
+                relationship=relationship, assignment=assignment, is_relevant=True,
+                rationale="The session covers products of this company.",
+                reviewer=reviewer, decided_at=now - timedelta(days=1))
+            determination.mitigations.append(Mitigation(
+                method=MitigationMethod.PEER_REVIEW,
+                notes="Slides peer reviewed by a planner without relevant relationships.",
+                recorded_by=reviewer, recorded_at=now - timedelta(hours=20)))
+            db.session.add(determination)
+
+
 def load_demo_meeting(today: date | None = None, password: str | None = None, seed: int = 2026) -> DemoLogins:
     """Create the demo meeting and its people. Caller commits."""
     rng = random.Random(seed)
@@ -176,8 +209,9 @@ def load_demo_meeting(today: date | None = None, password: str | None = None, se
     db.session.add_all(companies)
     eligible = [Company(name=name, is_ineligible=False, note=note) for name, note in ELIGIBLE_ORGANISATIONS]
     db.session.add_all(eligible)
-    # A company typed by a faculty member that staff have not confirmed yet.
-    unconfirmed = Company(name="Spinewave Startup Devices", is_ineligible=True, needs_review=True)
+    # A company typed by a faculty member that staff have not confirmed yet, as typed: with
+    # a trademark sign staff must remove from its public name before confirming it.
+    unconfirmed = Company(name="Spinewave® Startup Devices", is_ineligible=True, needs_review=True)
     db.session.add(unconfirmed)
 
     staff = User(email="staff@example.org", full_name="Carla Staffordson",
@@ -343,6 +377,7 @@ def load_demo_meeting(today: date | None = None, password: str | None = None, se
                 note="The talk recommends the company's implants: no exception applies."))
 
     db.session.flush()
+    _vetting_cases(faculty, by_person, unconfirmed, companies[2], reviewer, today, now)
     refresh(meetings=[meeting.id])  # every role judged, every statement and sheet published
     return DemoLogins(staff=staff.email, reviewer=reviewer.email, faculty="faculty@example.org",
                       password=password)

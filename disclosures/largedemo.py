@@ -104,6 +104,8 @@ _COMPANY_KINDS = ["Systems", "Labs", "Technologies", "Sciences", "Solutions", "G
 _NATURES = [Nature.CONSULTANT, Nature.RESEARCHER, Nature.SPEAKER, Nature.ADVISOR,
             Nature.ROYALTIES, Nature.CONTRACTOR, Nature.OWNERSHIP, Nature.OTHER]
 _NATURE_WEIGHTS = [30, 20, 20, 12, 6, 6, 3, 3]
+# What faculty write; an "Other" relationship must be described (learners read it).
+_DETAILS = {Nature.CONSULTANT: "Consulting on product design", Nature.OTHER: "Travel grant"}
 
 
 @dataclass
@@ -356,7 +358,7 @@ def plan_large_meeting(scale: float = 1.0, seed: int = 2026, today: date | None 
             plan.relationships.append({
                 "disclosure_ix": disclosure_ix, "company_ix": company_ix, "nature": nature,
                 "started_on": began, "ended_on": ended,
-                "detail": "Consulting on product design" if nature is Nature.CONSULTANT else None,
+                "detail": _DETAILS.get(nature),
             })
         return made
 

@@ -18,6 +18,11 @@ As of a role's start (the day it starts, in the meeting's time zone):
     awaiting_owner_decision: owner or employee of an ineligible company, staff to decide
     excluded: owner or employee of an ineligible company, no exception applies
 
+A relevant relationship whose company staff have not yet confirmed in the registry (one
+typed in by faculty: ``Company.needs_review``) keeps the role from being cleared: only
+vetted company names reach learners. The registry is read as it stands now (as for a
+company's name and eligibility); confirming a company refreshes the roles that name it.
+
 Time passing changes nothing here: every fact is timestamped and read as of a fixed
 moment. The stored ``Assignment.state`` is written by ``publication.refresh`` only.
 """
@@ -94,9 +99,11 @@ class RelationshipFact:
     company_id: int
     company_name: str
     company_ineligible: bool
+    company_confirmed: bool  # staff confirmed the company and its public name
     nature: Nature
     started_on: date | None
     ended_on: date | None
+    detail: str | None = None  # what the person wrote; for "Other", what learners read
 
 
 @dataclass(frozen=True)
@@ -129,6 +136,14 @@ class RelevantLine:
     relationship_id: int
     company: str
     nature: Nature
+    detail: str | None = None  # the description of an "Other" relationship
+
+    @property
+    def described_nature(self) -> str:
+        """The nature as learners read it: an "Other" relationship's own description."""
+        if self.nature is Nature.OTHER and (self.detail or "").strip():
+            return " ".join(self.detail.split())
+        return self.nature.label
 
 
 @dataclass(frozen=True)
@@ -197,12 +212,20 @@ def judge(facts: RoleFacts) -> Judgement:
             disclosure=disclosure, owners=owners, late=facts.late)
     unmitigated = [r for r in counted
                    if facts.decisions[r.id].is_relevant and not facts.decisions[r.id].mitigated]
+    unconfirmed = {r.company_id for r in counted
+                   if facts.decisions[r.id].is_relevant and not r.company_confirmed}
+    reasons = []
     if unmitigated:
-        return Judgement(AssignmentState.NEEDS_MITIGATION, (
-            _count(len(unmitigated), "relevant relationship without a mitigation",
-                   "relevant relationships without a mitigation"),),
-            disclosure=disclosure, owners=owners, late=facts.late)
-    relevant = tuple(RelevantLine(r.id, r.company_name, r.nature)
+        reasons.append(_count(len(unmitigated), "relevant relationship without a mitigation",
+                              "relevant relationships without a mitigation"))
+    if unconfirmed:  # never published before staff vet the company's public name
+        reasons.append(_count(len(unconfirmed), "company awaiting confirmation by staff",
+                              "companies awaiting confirmation by staff"))
+    if reasons:
+        state = AssignmentState.NEEDS_MITIGATION if unmitigated else AssignmentState.AWAITING_REVIEW
+        return Judgement(state, tuple(reasons), disclosure=disclosure, owners=owners,
+                         late=facts.late)
+    relevant = tuple(RelevantLine(r.id, r.company_name, r.nature, r.detail)
                      for r in counted if facts.decisions[r.id].is_relevant)
     return Judgement(AssignmentState.CLEARED, (), disclosure=disclosure, relevant=relevant,
                      owners=owners, late=facts.late)
@@ -263,15 +286,16 @@ def gather(assignment_ids: Iterable[int], cutoff: str | datetime = START) -> dic
     if disclosure_ids:
         for row in db.session.execute(
             sa.select(Relationship.id, Relationship.disclosure_id, Relationship.company_id,
-                      Company.name, Company.is_ineligible, Relationship.nature,
-                      Relationship.started_on, Relationship.ended_on)
+                      Company.name, Company.is_ineligible, Company.needs_review,
+                      Relationship.nature, Relationship.started_on, Relationship.ended_on,
+                      Relationship.detail)
             .join(Company, Company.id == Relationship.company_id)
             .where(Relationship.disclosure_id.in_(disclosure_ids))
             .order_by(Relationship.id)
         ):
             relationships.setdefault(row.disclosure_id, []).append(RelationshipFact(
-                row.id, row.company_id, row.name, bool(row.is_ineligible), row.nature,
-                row.started_on, row.ended_on))
+                row.id, row.company_id, row.name, bool(row.is_ineligible),
+                not row.needs_review, row.nature, row.started_on, row.ended_on, row.detail))
 
     decided: dict[tuple[int, int], list] = {}
     decided_rows: dict[int, list] = {}  # by assignment, every decision row

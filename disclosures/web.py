@@ -13,7 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.routing import IntegerConverter
 
-from . import permissions, wording, words
+from . import permissions, vetting, wording, words
 from .auth import operations as account_operations
 from .auth.views import LOGIN_SESSION_KEY
 from .extensions import db, limiter, login_manager
@@ -222,6 +222,8 @@ def register_web(app: Flask) -> None:
         return render_error(500)
 
     app.jinja_env.globals["wording"] = wording  # what attendees read (disclosures/wording.py)
+    app.jinja_env.globals["printed_text_warning"] = vetting.warning  # ®, ™, "#1", URLs, prices
+    app.jinja_env.globals["printed_text_flags"] = vetting.flags
 
     @app.context_processor
     def template_helpers():

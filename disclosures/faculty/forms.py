@@ -22,6 +22,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
+from .. import vetting
 from ..enums import Nature
 from ..fields import DayField
 from . import operations
@@ -62,9 +63,10 @@ class RelationshipForm(Form):
     ended_on = DayField("Ended on", validators=[Optional()])
     ongoing = BooleanField("Ongoing", render_kw={"data-ongoing": ""})
     detail = StringField(
-        "Detail (optional)",
+        "Detail (required for “Other”)",
         validators=[Length(max=500, message="Keep the detail under 500 characters.")],
-        description="For example the product area or your role. No amounts are needed.",
+        description="For example the product area or your role. No amounts are needed. "
+        "For “Other”, a short description (learners read it in place of “Other”).",
     )
     remove = SubmitField("Remove this relationship", render_kw={"data-remove-row": ""})
 
@@ -142,6 +144,18 @@ class DisclosureForm(FlaskForm):
             discusses_off_label=_yes_no(self.discusses_off_label.data),
             off_label_detail=self.off_label_detail.data,
         )
+
+    def printed_warnings(self) -> list[str]:
+        """What to check in the printed fields (each "Other" description, the off-label
+        detail) before learners read them: warnings, never refusals."""
+        found = []
+        for number, row in enumerate(self.relationships.entries, start=1):
+            if row.form.nature.data == Nature.OTHER.value:
+                found.append(vetting.warning(row.form.detail.data,
+                                             f"Relationship {number}: the description"))
+        if _yes_no(self.discusses_off_label.data):
+            found.append(vetting.warning(self.off_label_detail.data, "The off-label detail"))
+        return [w for w in found if w]
 
     def add_problems(self, problems: list[operations.Problem]) -> None:
         """Attach each rule's message to the field it concerns."""

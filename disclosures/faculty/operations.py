@@ -44,6 +44,7 @@ def lookback_months() -> int:
     return int(current_app.config.get("DISCLOSURE_LOOKBACK_MONTHS", 24))
 
 DEFAULT_VALID_DAYS = 365
+OTHER_DETAIL_MAX = 150  # an "Other" relationship's description, printed for learners
 
 
 # --------------------------------------------------------------------------- errors
@@ -138,6 +139,17 @@ def check_relationship(entry: RelationshipEntry, row: int, submitted_on: date) -
         problems.append(Problem("company", "Shorten the company name to 200 characters.", row))
     if entry.nature is None:
         problems.append(Problem("nature", "Choose the nature of the relationship.", row))
+    elif entry.nature is Nature.OTHER:
+        described = " ".join((entry.detail or "").split())
+        if not described:
+            problems.append(Problem(
+                "detail", "Describe this “Other” relationship in a few words, for example "
+                "“Travel grant” or “Data safety monitoring board”: learners read your "
+                "description in place of “Other”.", row))
+        elif len(described) > OTHER_DETAIL_MAX:
+            problems.append(Problem(
+                "detail", f"Keep the description of an “Other” relationship to "
+                f"{OTHER_DETAIL_MAX} characters: learners read it on the disclosure sheet.", row))
     if entry.started_on is None:
         problems.append(
             Problem("started_on", "Enter when the relationship started (an approximate date is fine).", row)

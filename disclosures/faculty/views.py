@@ -101,6 +101,8 @@ def disclose():
                         f"{'keeps its' if result.carried == 1 else 'keep their'} review."
                     )
                 flash(message, "success")
+                for warning in form.printed_warnings():
+                    flash(warning, "warning")
                 return redirect(url_for("faculty.disclosure", disclosure_id=disclosure.id))
         status = 400
     return (

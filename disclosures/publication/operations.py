@@ -94,11 +94,12 @@ def statement_data(assignment: Assignment, judgement: Judgement) -> dict:
 
     Only a cleared role shows companies (its relevant relationships: company and nature,
     never a rationale, a note or an irrelevant relationship) and its off-label statement.
+    An "Other" relationship reads as its own short description, not as "Other".
     """
     kind = statement_kind(judgement)
     relationships: list[list[str]] = []
     for line in judgement.relevant:
-        pair = [line.company, line.nature.label]
+        pair = [line.company, line.described_nature]
         if pair not in relationships:
             relationships.append(pair)
     off_label = None

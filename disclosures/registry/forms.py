@@ -37,6 +37,12 @@ class CompanyFilterForm(Form):
 
 
 class ConfirmCompanyForm(FlaskForm):
+    name = StringField(
+        "Public name",
+        validators=[Length(max=200, message="Shorten the public name to 200 characters.")],
+        description="As learners will read it: the company's correct legal name, without "
+        "trade names, ® or ™, or slogans. Left blank, the name above is kept.",
+    )
     eligibility = RadioField(
         "Is this an ineligible company?",
         choices=[

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from .. import vetting
 from ..audit import record
 from ..enums import OwnerException
 from ..errors import Conflict, Refusal
@@ -95,19 +96,54 @@ def roles_with(company_ids) -> sa.Select:
     return sa.select(Assignment.id).where(Assignment.user_id.in_(people))
 
 
-def confirm_company(actor: User, company: Company, *, is_ineligible: bool, note: str | None) -> None:
-    """Staff confirm a company and say whether it is ineligible.
+def confirm_company(actor: User, company: Company, *, is_ineligible: bool, note: str | None,
+                    name: str | None = None) -> None:
+    """Staff confirm a company, its public name (``name``; blank keeps the current one) and
+    whether it is ineligible. Only then may learners read the name: until a company typed
+    by faculty is confirmed, no role whose relevant relationship names it is cleared.
 
-    Side effects: sets ``is_ineligible``, ``note``, clears ``needs_review``;
-    writes ``company.confirmed`` with the before/after values; refreshes the roles of
-    everyone with a relationship with it.
+    Raises ``RegistryError`` (on ``name``) when the public name carries ® or ™ (learners
+    read plain legal names) or when it already names another company (merge instead).
+    Side effects: sets ``name`` (the former spelling becomes an alias, so faculty typing
+    it still match), ``is_ineligible``, ``note``, clears ``needs_review``; writes
+    ``company.confirmed`` with the before/after values (and ``renamed``, never the names);
+    refreshes the roles of everyone with a relationship with it.
     """
+    public = " ".join((name or "").split()) or company.name
+    if vetting.has_trademark_sign(public):
+        raise RegistryError(
+            f"“{public}” carries a trademark sign (® or ™). Learners read the company's plain "
+            "legal name: remove the sign, then confirm.", "name")
+    if len(public) > 200:
+        raise RegistryError("Shorten the public name to 200 characters.", "name")
+    renamed = public != company.name
+    if renamed:
+        key = normalise_company_name(public)
+        if not key:
+            raise RegistryError("Type the company's public name.", "name")
+        other = find_company(public)
+        if other is not None and other.id != company.id:
+            raise RegistryError(
+                f"“{public}” already names {other.name} in the registry. If they are one "
+                "company, merge this one into it instead.", "name")
+        former = company.name
+        company.name = public
+        for alias in [a for a in company.aliases if a.normalized_name == company.normalized_name]:
+            company.aliases.remove(alias)  # the public name itself needs no alias
+        former_key = normalise_company_name(former)
+        if former_key != company.normalized_name and all(
+                a.normalized_name != former_key for a in company.aliases):
+            company.aliases.append(CompanyAlias(name=former))
     before = {"is_ineligible": company.is_ineligible, "needs_review": company.needs_review}
     company.is_ineligible = is_ineligible
     company.needs_review = False
     company.note = (note or "").strip() or None
     after = {"is_ineligible": company.is_ineligible, "needs_review": False}
-    record(actor, "company.confirmed", company, {k: {"before": before[k], "after": after[k]} for k in after})
+    changes = {k: {"before": before[k], "after": after[k]} for k in after}
+    if renamed:
+        changes["renamed"] = True
+    db.session.flush()
+    record(actor, "company.confirmed", company, changes)
     refresh(db.session.scalars(roles_with([company.id])))
 
 

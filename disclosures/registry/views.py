@@ -121,6 +121,7 @@ def _render_company(company: Company, *, confirm=None, alias=None, merge=None, s
     if confirm is None:
         confirm = ConfirmCompanyForm(
             formdata=None,
+            name=company.name,
             eligibility="ineligible" if company.is_ineligible else "eligible",
             note=company.note,
         )
@@ -152,8 +153,10 @@ def company_confirm(company: Company):
         return _render_company(company, confirm=form, status=400)
     save(lambda: operations.confirm_company(
              current_user, company, is_ineligible=form.eligibility.data == "ineligible",
-             note=form.note.data),
-         refused=lambda error: _render_company(_reloaded(company), confirm=form, problem=error))
+             note=form.note.data, name=form.name.data),
+         refused=lambda error: _render_company(
+             _reloaded(company), confirm=form, problem=error,
+             field=form.name if error.field == "name" else None))
     flash(
         f"{company.name} confirmed as {'ineligible' if company.is_ineligible else 'eligible'}.",
         "success",

@@ -33,6 +33,7 @@ from wtforms.validators import (
 )
 from wtforms.widgets import DateTimeLocalInput
 
+from .. import vetting
 from ..enums import AssignmentRole, MeetingRole, SiteRole
 from ..fields import DayField, as_choices
 
@@ -240,6 +241,12 @@ class ActivityForm(FlaskForm):
             return int(self.version_id.data)
         except (TypeError, ValueError):
             return None
+
+    def printed_warnings(self) -> list[str]:
+        """What to check in the printed fields (title, supporters): warnings, not refusals."""
+        found = [vetting.warning(self.title.data, f"The title of {self.code.data or 'the activity'}"),
+                 vetting.warning(self.commercial_supporters.data, "The commercial supporters")]
+        return [w for w in found if w]
 
     def topic_list(self) -> list[str]:
         return [" ".join(t.split()) for t in (self.topics.data or "").splitlines() if t.strip()]

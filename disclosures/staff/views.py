@@ -354,6 +354,8 @@ def activity_new(meeting: Meeting):
         lambda: ops.create_activity(current_user, meeting, _activity_values(form, meeting)),
         refused=_on_field(form, "code", page), retry_on_duplicate=True)
     flash(f"Activity {activity.code} added.", "success")
+    for warning in form.printed_warnings():
+        flash(warning, "warning")
     return _activity_page(activity)
 
 
@@ -379,6 +381,8 @@ def activity_edit(activity: Activity):
                                     expected_version=form.expected_version),
         refused=refused)
     flash(f"Activity {activity.code} saved." if changes else "Nothing to change.", "success")
+    for warning in form.printed_warnings():
+        flash(warning, "warning")
     return _activity_page(activity)
 
 
