@@ -9,7 +9,7 @@ from xml.sax.saxutils import unescape
 
 import pypdf
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from reportlab.platypus import Paragraph
 
@@ -41,7 +41,9 @@ def _assert_round_trip(value) -> None:
     # ReportLab keeps or drops a soft hyphen (U+00AD) depending on where the line breaks.
     paragraph = Paragraph(markup, pdf.styles()["base"])
     paragraph.wrap(300, 5000)
-    assert paragraph.getPlainText().replace("\xad", "") == cleaned.replace("\xad", "")
+    # And a paragraph's leading or trailing blank is layout, not text (a soft hyphen then a
+    # line break in front of "&" printed "&": hypothesis found '\xad\r&').
+    assert paragraph.getPlainText().replace("\xad", "").strip() == cleaned.replace("\xad", "").strip()
 
 
 @pytest.mark.parametrize("value", HOSTILE)
@@ -52,6 +54,7 @@ def test_markup_of_hostile_text_round_trips(value):
 @pytest.mark.slow  # property test: many generated examples
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=300))
+@example("\xad\r&")
 def test_markup_round_trips_for_any_text(value):
     _assert_round_trip(value)
 
