@@ -31,7 +31,10 @@ def _booklet_pdf(booklet: Booklet, size: str) -> bytes:
     if not booklet.people:
         story.append(Paragraph(wording.NO_FACULTY_FOR_MEETING, st["base"]))
     for person in booklet.people:
-        block: list[Flowable] = [Paragraph(markup(person.name, 300), st["activity"])]
+        name = markup(person.name, 300)
+        # An entry running onto the next page opens it with "<name> (continued)".
+        block: list[Flowable] = [pdf.RunningHeading(f"{name} (continued)", st["activity"]),
+                                 Paragraph(name, st["activity"])]
         for entry in person.entries:
             where = f" · {markup(entry.room, 120)}" if entry.room else ""
             block.append(Paragraph(
@@ -42,10 +45,12 @@ def _booklet_pdf(booklet: Booklet, size: str) -> bytes:
                 block.append(labelled(wording.off_label(markup(entry.statement.off_label, 2000)),
                                       st["note"]))
         block.append(Spacer(1, 4))
-        # Keep a short entry on one page; long ones may split between their lines.
-        story.append(KeepTogether(block) if len(block) <= 12 else block[0])
-        if len(block) > 12:
-            story.extend(block[1:])
+        # Keep a short entry (12 lines or fewer) on one page; long ones may split between
+        # their lines.
+        if len(block) <= 13:
+            story.append(KeepTogether(block))
+        else:
+            story.extend(block)
     return pdf.build(
         story,
         title=f"Faculty disclosures — {booklet.meeting}",

@@ -107,6 +107,8 @@ def _room_sheet_pdf(sheet: RoomSheet, size: str) -> bytes:
     if not sheet.days:
         story.append(Paragraph(wording.NO_ACTIVITIES, st["base"]))
     for day in sheet.days:
+        # A page that starts within the day opens with "Thursday, October 7, 2027 (continued)".
+        story.append(pdf.RunningHeading(f"{day_heading(day.day)} (continued)", st["day"]))
         heading = Paragraph(day_heading(day.day) + (" (today)" if day.is_today else ""), st["day"])
         heading.keepWithNext = True
         story.append(heading)

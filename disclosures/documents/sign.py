@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 
 from reportlab.lib.units import cm, mm
-from reportlab.pdfgen import canvas as pdf_canvas
 
 from . import fonts, pdf, qr
 from .text import clean
@@ -58,7 +57,7 @@ def sign_pdf(meeting: str, room: str, url: str, size: str = "letter") -> bytes:
     fonts.register()
     width, height = pdf.page_size(size)
     buffer = io.BytesIO()
-    c = pdf_canvas.Canvas(buffer, pagesize=(width, height), lang="en-US")
+    c = pdf.Canvas(buffer, pagesize=(width, height), lang="en-US")
     c.setTitle(clean(f"Room sign: {room} — {meeting}", 300))
     c.setAuthor(pdf.AUTHOR)
     c.setSubject("Room sign with the QR code of the faculty disclosure sheet")
