@@ -33,8 +33,8 @@ def _booklet_pdf(booklet: Booklet, size: str) -> bytes:
     for person in booklet.people:
         name = markup(person.name, 300)
         # An entry running onto the next page opens it with "<name> (continued)".
-        block: list[Flowable] = [pdf.RunningHeading(f"{name} (continued)", st["activity"]),
-                                 Paragraph(name, st["activity"])]
+        block: list[Flowable] = [pdf.continued(Paragraph(name, st["activity"]),
+                                               f"{name} (continued)", st["activity"])]
         for entry in person.entries:
             where = f" · {markup(entry.room, 120)}" if entry.room else ""
             block.append(Paragraph(
@@ -45,12 +45,10 @@ def _booklet_pdf(booklet: Booklet, size: str) -> bytes:
                 block.append(labelled(wording.off_label(markup(entry.statement.off_label, 2000)),
                                       st["note"]))
         block.append(Spacer(1, 4))
-        # Keep a short entry (12 lines or fewer) on one page; long ones may split between
-        # their lines.
-        if len(block) <= 13:
-            story.append(KeepTogether(block))
-        else:
-            story.extend(block)
+        # Keep a short entry on one page; long ones may split between their lines.
+        story.append(KeepTogether(block) if len(block) <= 12 else block[0])
+        if len(block) > 12:
+            story.extend(block[1:])
     return pdf.build(
         story,
         title=f"Faculty disclosures — {booklet.meeting}",

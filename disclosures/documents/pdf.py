@@ -396,24 +396,21 @@ class NumberedCanvas(Canvas):
 
 
 # --- Running headings ----------------------------------------------------------------------
+#
+# A section (a day of a room sheet, a person's booklet entry) whose first flowable is marked
+# with ``continued(flowable, text, style)``: every later page that starts inside the section
+# opens with ``text`` (paragraph markup) in ``style``, a paragraph made like any other. The
+# mark is an attribute, not a flowable of its own, so the layout of everything else is the
+# one ReportLab gives without it.
+
+_CONTINUED = "continued_heading"
 
 
-class RunningHeading(Flowable):
-    """Where a section (a day of a room sheet, a person's booklet entry) starts: drawn
-    (it takes no room), it makes ``text`` (paragraph markup, in ``style``) the heading
-    that opens every later page starting inside the section, until the next one. It is
-    kept with what follows it, so it always lands on the page where its section starts."""
-
-    def __init__(self, text: str, style: ParagraphStyle):
-        super().__init__()
-        self.text, self.style = text, style
-        self.keepWithNext = True
-
-    def wrap(self, availWidth, availHeight):  # noqa: N803
-        return 0, 0
-
-    def draw(self):
-        self.canv._running_heading = (self.text, self.style)
+def continued(flowable: Flowable, text: str, style: ParagraphStyle) -> Flowable:
+    """Mark ``flowable`` as the start of a section whose continuation pages open with
+    ``text`` in ``style`` (until the next marked flowable)."""
+    setattr(flowable, _CONTINUED, (text, style))
+    return flowable
 
 
 def _first_content(flowables: list[Flowable]) -> Flowable | None:
@@ -428,22 +425,30 @@ def _first_content(flowables: list[Flowable]) -> Flowable | None:
 
 
 class _Document(BaseDocTemplate):
-    """Pages that start inside a section open with its running heading."""
+    """Pages that start inside a section (see ``continued``) open with its heading."""
 
     _fresh_page = False
+    _section: tuple[str, ParagraphStyle] | None = None
 
     def handle_pageBegin(self):  # noqa: N802 (ReportLab's name)
         super().handle_pageBegin()
         self._fresh_page = True
 
-    def filterFlowables(self, flowables):  # noqa: N802
-        if not self._fresh_page or flowables is self._hanging or not flowables:
+    def filterFlowables(self, flowables):  # noqa: N802 (called before each flowable is placed)
+        if flowables is self._hanging or not flowables:
             return
-        self._fresh_page = False
-        running = getattr(self.canv, "_running_heading", None)
-        first = _first_content(flowables)
-        if running is not None and first is not None and not isinstance(first, RunningHeading):
-            flowables.insert(0, Paragraph(*running))
+        if self._fresh_page:
+            self._fresh_page = False
+            first = _first_content(flowables)
+            if (self._section is not None and first is not None
+                    and not hasattr(first, _CONTINUED)):  # not a new section's start
+                flowables.insert(0, Paragraph(*self._section))
+                return
+        # A section starts with its first flowable: placed here, or at the top of the next
+        # page (which is then not a continuation).
+        section = getattr(flowables[0], _CONTINUED, None)
+        if section is not None:
+            self._section = section
 
 
 def _header_footer(header: str, footer: str):

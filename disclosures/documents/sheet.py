@@ -107,10 +107,10 @@ def _room_sheet_pdf(sheet: RoomSheet, size: str) -> bytes:
     if not sheet.days:
         story.append(Paragraph(wording.NO_ACTIVITIES, st["base"]))
     for day in sheet.days:
-        # A page that starts within the day opens with "Thursday, October 7, 2027 (continued)".
-        story.append(pdf.RunningHeading(f"{day_heading(day.day)} (continued)", st["day"]))
         heading = Paragraph(day_heading(day.day) + (" (today)" if day.is_today else ""), st["day"])
         heading.keepWithNext = True
+        # A page that starts within the day opens with "Thursday, October 7, 2027 (continued)".
+        pdf.continued(heading, f"{day_heading(day.day)} (continued)", st["day"])
         story.append(heading)
         for activity in day.activities:
             story.extend(activity_flowables(activity, st))
