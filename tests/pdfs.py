@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import io
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
@@ -178,8 +179,20 @@ def text_off_the_page(content: bytes, tolerance: float = 0.01) -> list[TextBox]:
 #   pypdf takes the drawing order for visual order and reverses each right-to-left run,
 #   with the digits, punctuation and spaces inside it. ReportLab draws them in logical
 #   order (it does no bidi). On a page with any of them only the characters are compared,
-#   not their order.
+#   not their order. (tests/test_documents_rtl_issue16.py checks their order.)
+# * Arabic letters: drawn in their joined forms (presentation forms, text.visual), which
+#   is what comes back; both sides are compared in compatibility form (NFKC) for these.
 RTL_RANGES = ((0x0590, 0x08FF), (0xFB1D, 0xFDFF), (0xFE70, 0xFEFF))
+PRESENTATION_FORMS = ((0xFB50, 0xFDFF), (0xFE70, 0xFEFF))
+
+
+def base_letters(value: str) -> str:
+    """``value`` with Arabic presentation forms (joined letters, lam-alef) as base letters."""
+    if not any(low <= ord(char) <= high for char in value for low, high in PRESENTATION_FORMS):
+        return value
+    return "".join(unicodedata.normalize("NFKC", char)
+                   if any(low <= ord(char) <= high for low, high in PRESENTATION_FORMS) else char
+                   for char in value)
 
 
 def is_rtl(char: str) -> bool:
@@ -195,7 +208,7 @@ def returned_by_text_layer(char: str) -> bool:
 @functools.lru_cache(maxsize=64)
 def comparable(value: str) -> str:
     """``value`` without what the text layer cannot return (see above)."""
-    return "".join(char for char in value if returned_by_text_layer(char))
+    return base_letters("".join(char for char in value if returned_by_text_layer(char)))
 
 
 def shows(extracted: str, value: str) -> bool:

@@ -31,7 +31,10 @@ def _booklet_pdf(booklet: Booklet, size: str) -> bytes:
     if not booklet.people:
         story.append(Paragraph(wording.NO_FACULTY_FOR_MEETING, st["base"]))
     for person in booklet.people:
-        block: list[Flowable] = [Paragraph(markup(person.name, 300), st["activity"])]
+        name = markup(person.name, 300)
+        # An entry running onto the next page opens it with "<name> (continued)".
+        block: list[Flowable] = [pdf.continued(Paragraph(name, st["activity"]),
+                                               f"{name} (continued)", st["activity"])]
         for entry in person.entries:
             where = f" · {markup(entry.room, 120)}" if entry.room else ""
             block.append(Paragraph(

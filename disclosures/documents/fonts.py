@@ -14,12 +14,18 @@ in its Unicode ranges that DejaVu lacks turns up: most documents never need one,
 a Korean name loads only NanumSquare, a Hindi name only Noto Sans Devanagari.
 Text DejaVu covers never looks further than one set lookup.
 
-ReportLab does no complex shaping here: Indic conjuncts, vowel-sign reordering
-and Arabic joining are drawn as the separate glyphs of the font's cmap.
+ReportLab does no complex shaping here: Indic conjuncts and vowel-sign reordering are
+drawn as the separate glyphs of the font's cmap (Arabic joining and right-to-left order
+are done before, in ``text.visual``).
+
+No fallback font has a bold face. Each is also registered as ``bold_of(name)``: the same
+parsed face under another name, which the PDF canvas (``pdf.Canvas``) draws in
+synthetic bold.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import threading
 from dataclasses import dataclass
@@ -34,6 +40,7 @@ FONT_DIR = Path(__file__).resolve().parent.parent / "fonts"
 REGULAR = "DejaVuSans"
 BOLD = "DejaVuSans-Bold"
 FALLBACK = "DroidSansFallback"  # the catch-all fallback (Chinese, Japanese, …)
+SYNTHETIC_BOLD = "-SyntheticBold"  # suffix of a fallback font's name drawn in synthetic bold
 
 
 @dataclass(frozen=True)
@@ -110,12 +117,45 @@ def _fallback_coverage(fallback: Fallback) -> frozenset[str]:
         if fallback.name not in _coverage:
             coverage = _load(fallback.name, fallback.filename)
             # One face: <b> and <i> inside a fallback run use it too. (A bold style does
-            # not reach the run anyway: ReportLab's <font name=…> resets bold.)
+            # not reach the run anyway: ReportLab's <font name=…> resets bold; text.embolden
+            # names the bold variant instead.)
             for bold in (0, 1):
                 for italic in (0, 1):
                     addMapping(fallback.name, bold, italic, fallback.name)
+            _register_synthetic_bold(fallback.name)
             _coverage[fallback.name] = coverage
         return _coverage[fallback.name]
+
+
+def _register_synthetic_bold(name: str) -> None:
+    """``bold_of(name)``: the font ``name`` (its face parsed once, shared) under a name of
+    its own, so a bold run is its own PDF font, drawn in synthetic bold by ``pdf.Canvas``."""
+    regular = pdfmetrics.getFont(name)
+    bold = copy.copy(regular)
+    bold.fontName = bold_of(name)
+    bold.state = type(regular.state)()  # its own subsets per document
+    bold.face = copy.copy(regular.face)  # shares the parsed tables; its own name (ReportLab
+    bold.face.name = regular.face.name + SYNTHETIC_BOLD.encode()  # keys faces on it)
+    pdfmetrics.registerFont(bold)
+    for is_bold in (0, 1):
+        for italic in (0, 1):
+            addMapping(bold.fontName, is_bold, italic, bold.fontName)
+
+
+def bold_of(name: str) -> str:
+    """The font to set a fallback font's run in bold (synthetic bold)."""
+    return name + SYNTHETIC_BOLD
+
+
+def is_synthetic_bold(name: str) -> bool:
+    return name.endswith(SYNTHETIC_BOLD)
+
+
+_FALLBACK_NAMES = frozenset(fallback.name for fallback in FALLBACKS)
+
+
+def is_fallback(name: str) -> bool:
+    return name in _FALLBACK_NAMES
 
 
 def main_font_covers(text: str) -> bool:

@@ -1,4 +1,5 @@
-"""Shared parts of every PDF: page sizes, styles, header and "Page n of m" footer."""
+"""Shared parts of every PDF: page sizes, styles, header and "Page n of m" footer, the
+canvas every PDF is drawn on (synthetic bold for fallback fonts), running headings."""
 
 from __future__ import annotations
 
@@ -16,16 +17,19 @@ from reportlab import rl_config
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4, letter
+from reportlab.lib.rl_accel import fp_str
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen import canvas as pdf_canvas
-from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageTemplate
+from reportlab.pdfgen import textobject
+from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageTemplate, Spacer
 from reportlab.platypus import paragraph as rl_paragraph
+from reportlab.platypus.doctemplate import ActionFlowable
 from reportlab.platypus.paraparser import ParaParser
 
 from . import fonts
-from .text import clean, font_runs
+from .text import clean, embolden, font_runs, visual
 
 # Page streams Flate-compressed only, not also ASCII85-encoded: ReportLab's pure-Python
 # base-85 encoder was 10 % of a booklet build, and the files are 15 % smaller.
@@ -116,6 +120,8 @@ def Paragraph(text, style=None, bulletText=None, **kwargs):  # noqa: N802, N803 
     """The paragraph every sheet and booklet is made of: ``FastParagraph`` while the switch
     is on (the default), ReportLab's own ``Paragraph`` when ``PDF_FAST_PARAGRAPHS=0``."""
     kind = FastParagraph if _fast_paragraphs else rl_paragraph.Paragraph
+    if isinstance(text, str) and style is not None:
+        text = embolden(text, style.fontName == fonts.BOLD)
     return kind(text, style, bulletText, **kwargs)
 
 
@@ -298,7 +304,72 @@ def _plain_template(style: ParagraphStyle, case_sensitive: int, cleaner) -> tupl
     return found
 
 
-class NumberedCanvas(pdf_canvas.Canvas):
+# --- Synthetic bold ----------------------------------------------------------------------
+#
+# No shipped fallback font has a bold face (a TrueType CJK bold is ~10 MB; Noto CJK is CFF,
+# which ReportLab cannot embed). A fallback run set in bold (``text.embolden`` gives it the
+# font ``fonts.bold_of(name)``: the same glyphs under another name) is drawn filled and
+# then stroked in its own colour (text render mode 2), the outline thickened by
+# ``EMBOLDEN`` of the font size. A text object that used it is wrapped in q … Q, so the
+# stroke colour, line width and render mode it set end with it.
+EMBOLDEN = 0.035
+
+
+class _TextObject(textobject.PDFTextObject):
+    _emboldened = False  # drawing in synthetic bold now
+    _used_bold = False  # did at some point: the object is drawn inside q … Q
+
+    def __init__(self, canvas, x=0, y=0, direction=None):
+        super().__init__(canvas, x, y, direction)
+        self._embolden(self._fontname, self._fontsize)  # the canvas's font (drawString)
+
+    def setFont(self, psfontname, size, leading=None):  # noqa: N802, N803 (ReportLab's names)
+        super().setFont(psfontname, size, leading)
+        self._embolden(psfontname, size)
+
+    def _setFont(self, psfontname, size):  # noqa: N802, N803
+        super()._setFont(psfontname, size)
+        self._embolden(psfontname, size)
+
+    def setFillColor(self, aColor, alpha=None):  # noqa: N802, N803
+        super().setFillColor(aColor, alpha)
+        if self._emboldened:
+            self._stroke_as_filled()
+
+    def _embolden(self, name: str, size: float) -> None:
+        if fonts.is_synthetic_bold(name):
+            if not self._emboldened:
+                self._stroke_as_filled()
+                self._code.append("1 j 2 Tr")
+            self._code.append(f"{fp_str(size * EMBOLDEN)} w")
+            self._emboldened = self._used_bold = True
+        elif self._emboldened:
+            self._code.append("0 Tr")
+            self._emboldened = False
+
+    def _stroke_as_filled(self) -> None:
+        color = getattr(self, "_fillColorObj", None) or self._canvas._fillColorObj
+        if isinstance(color, colors.CMYKColor):
+            d = color.density
+            self._code.append(f"{fp_str(d * color.cyan, d * color.magenta, d * color.yellow, d * color.black)} K")
+        elif isinstance(color, colors.Color):
+            self._code.append(f"{fp_str(color.red, color.green, color.blue)} RG")
+        elif isinstance(color, (tuple, list)) and len(color) in (3, 4):
+            self._code.append(f"{fp_str(*color)} {'RG' if len(color) == 3 else 'K'}")
+
+    def getCode(self):  # noqa: N802
+        code = super().getCode()
+        return f"q {code} Q" if self._used_bold else code
+
+
+class Canvas(pdf_canvas.Canvas):
+    """The canvas of every PDF: its text objects draw fallback runs set in bold in bold."""
+
+    def beginText(self, x=0, y=0, direction=None):  # noqa: N802
+        return _TextObject(self, x, y, direction=direction)
+
+
+class NumberedCanvas(Canvas):
     """Draws "Page n of m" once the page count is known."""
 
     def __init__(self, *args, **kwargs):
@@ -322,6 +393,62 @@ class NumberedCanvas(pdf_canvas.Canvas):
         self.setFont(fonts.REGULAR, 8)
         self.setFillColor(MUTED)
         self.drawRightString(width - 18 * mm, 10 * mm, f"Page {self._pageNumber} of {total}")
+
+
+# --- Running headings ----------------------------------------------------------------------
+#
+# A section (a day of a room sheet, a person's booklet entry) whose first flowable is marked
+# with ``continued(flowable, text, style)``: every later page that starts inside the section
+# opens with ``text`` (paragraph markup) in ``style``, a paragraph made like any other. The
+# mark is an attribute, not a flowable of its own, so the layout of everything else is the
+# one ReportLab gives without it.
+
+_CONTINUED = "continued_heading"
+
+
+def continued(flowable: Flowable, text: str, style: ParagraphStyle) -> Flowable:
+    """Mark ``flowable`` as the start of a section whose continuation pages open with
+    ``text`` in ``style`` (until the next marked flowable)."""
+    setattr(flowable, _CONTINUED, (text, style))
+    return flowable
+
+
+def _first_content(flowables: list[Flowable]) -> Flowable | None:
+    """The first flowable a page would show: inside groups (KeepTogether), past spacers and
+    actions (a KeepTogether taller than the page puts one in front of its content)."""
+    for flowable in flowables:
+        while getattr(flowable, "_content", None):
+            flowable = flowable._content[0]
+        if not isinstance(flowable, (Spacer, ActionFlowable)):
+            return flowable
+    return None
+
+
+class _Document(BaseDocTemplate):
+    """Pages that start inside a section (see ``continued``) open with its heading."""
+
+    _fresh_page = False
+    _section: tuple[str, ParagraphStyle] | None = None
+
+    def handle_pageBegin(self):  # noqa: N802 (ReportLab's name)
+        super().handle_pageBegin()
+        self._fresh_page = True
+
+    def filterFlowables(self, flowables):  # noqa: N802 (called before each flowable is placed)
+        if flowables is self._hanging or not flowables:
+            return
+        if self._fresh_page:
+            self._fresh_page = False
+            first = _first_content(flowables)
+            if (self._section is not None and first is not None
+                    and not hasattr(first, _CONTINUED)):  # not a new section's start
+                flowables.insert(0, Paragraph(*self._section))
+                return
+        # A section starts with its first flowable: placed here, or at the top of the next
+        # page (which is then not a continuation).
+        section = getattr(flowables[0], _CONTINUED, None)
+        if section is not None:
+            self._section = section
 
 
 def _header_footer(header: str, footer: str):
@@ -365,7 +492,8 @@ def _fitted_runs(text: str, width: float, size: float) -> tuple[tuple[str, str, 
 
 
 def _runs(text: str) -> list[tuple[str, str]]:
-    return [(run, font or fonts.REGULAR) for run, font in font_runs(text)]
+    """(run, font) of one line of cleaned text, in the order it is drawn (``text.visual``)."""
+    return [(run, font or fonts.REGULAR) for run, font in font_runs(visual(text))]
 
 
 MIN_TEXT_SIZE = 8  # draw_text shrinks a line to this size, then shortens it
@@ -373,7 +501,8 @@ MIN_TEXT_SIZE = 8  # draw_text shrinks a line to this size, then shortens it
 
 def draw_text(canvas, text: str, x: float, y: float, size: float, *, bold: bool = False,
               center: bool = False, max_width: float | None = None) -> None:
-    """A single line of user text (cleaned, fallback font per run), optionally centred.
+    """A single line of user text (cleaned, in visual order, fallback font per run, those
+    in bold in synthetic bold), optionally centred.
 
     With ``max_width``, a line too wide is set smaller, down to ``MIN_TEXT_SIZE`` points;
     one still too wide then is shortened to fit, ending in "…".
@@ -382,7 +511,8 @@ def draw_text(canvas, text: str, x: float, y: float, size: float, *, bold: bool 
     main = fonts.BOLD if bold else fonts.REGULAR
 
     def runs_of(value: str) -> list[tuple[str, str]]:
-        return [(run, main if font == fonts.REGULAR else font) for run, font in _runs(value)]
+        return [(run, main if font == fonts.REGULAR else fonts.bold_of(font) if bold else font)
+                for run, font in _runs(value)]
 
     def width_at(s: float) -> float:
         return sum(canvas.stringWidth(run, font, s) for run, font in runs)
@@ -426,7 +556,7 @@ def build(story: Iterable[Flowable], *, title: str, header: str, footer: str,
     fonts.register()
     buffer = io.BytesIO()
     pagesize = page_size(size)
-    doc = BaseDocTemplate(
+    doc = _Document(
         buffer, pagesize=pagesize, leftMargin=18 * mm, rightMargin=18 * mm,
         topMargin=20 * mm, bottomMargin=19 * mm, title=clean(title, 300), author=AUTHOR,
         subject=clean(subject, 300), creator=AUTHOR, lang="en-US",

@@ -109,6 +109,8 @@ def _room_sheet_pdf(sheet: RoomSheet, size: str) -> bytes:
     for day in sheet.days:
         heading = Paragraph(day_heading(day.day) + (" (today)" if day.is_today else ""), st["day"])
         heading.keepWithNext = True
+        # A page that starts within the day opens with "Thursday, October 7, 2027 (continued)".
+        pdf.continued(heading, f"{day_heading(day.day)} (continued)", st["day"])
         story.append(heading)
         for activity in day.activities:
             story.extend(activity_flowables(activity, st))

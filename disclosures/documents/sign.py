@@ -7,7 +7,6 @@ import io
 from datetime import date
 
 from reportlab.lib.units import cm, mm
-from reportlab.pdfgen import canvas as pdf_canvas
 
 from . import fonts, pdf, qr
 from .text import clean
@@ -85,7 +84,7 @@ def sign_pdf(meeting: str, room: str, url: str, size: str = "letter", *,
     fonts.register()
     width, height = pdf.page_size(size)
     buffer = io.BytesIO()
-    c = pdf_canvas.Canvas(buffer, pagesize=(width, height), lang="en-US")
+    c = pdf.Canvas(buffer, pagesize=(width, height), lang="en-US")
     c.setTitle(clean(f"Room sign: {room} — {meeting}", 300))
     c.setAuthor(pdf.AUTHOR)
     c.setSubject("Room sign with the QR code of the faculty disclosure sheet")

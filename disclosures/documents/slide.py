@@ -6,13 +6,13 @@ import io
 
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import inch
-from reportlab.pdfgen import canvas as pdf_canvas
-from reportlab.platypus import Frame, KeepInFrame, Paragraph
+from reportlab.platypus import Frame, KeepInFrame
 
 from .. import wording
 from ..enums import StatementKind
 from . import fonts, pdf
 from .data import Slide
+from .pdf import Paragraph
 from .text import clean, markup
 
 WIDTH, HEIGHT = 13.333 * inch, 7.5 * inch  # 16:9, the size of a widescreen slide
@@ -22,7 +22,7 @@ WIDTH, HEIGHT = 13.333 * inch, 7.5 * inch  # 16:9, the size of a widescreen slid
 def slide_pdf(slide: Slide) -> bytes:
     fonts.register()
     buffer = io.BytesIO()
-    c = pdf_canvas.Canvas(buffer, pagesize=(WIDTH, HEIGHT), lang="en-US")
+    c = pdf.Canvas(buffer, pagesize=(WIDTH, HEIGHT), lang="en-US")
     c.setTitle(clean(f"Disclosure: {slide.name} — {slide.activity}", 300))
     c.setAuthor(pdf.AUTHOR)
     c.setSubject("First-slide disclosure of relevant financial relationships")
