@@ -158,6 +158,16 @@ def test_disclose_review_and_read_the_room_sheet(live_server, browser, step, con
     other.get_by_label(re.compile("Rationale", re.I)).fill("Reagents are unrelated to this talk.")
     other.get_by_role("button", name="Save decision").click()
     reviewer.wait_for_load_state()
+    # The speaker typed the company: until staff confirm it (and its public name) it is
+    # printed nowhere, and a role whose relevant relationship names it is not cleared.
+    assert "company awaiting confirmation by staff" in reviewer.locator("main").inner_text()
+    staff.goto(f"{base}/staff/companies")
+    staff.get_by_role("link", name=re.compile("Review " + re.escape(RELEVANT))).first.click()
+    staff.wait_for_load_state()
+    staff.get_by_label(re.compile("^Ineligible:")).check()
+    staff.get_by_role("button", name="Confirm", exact=True).click()
+    staff.wait_for_load_state()
+    reviewer.reload()
     assert "Cleared" in reviewer.locator("main").inner_text()
     step(reviewer, "reviewer-decided")
 
