@@ -199,11 +199,16 @@ class Published:
 
 
 def _lock(model, ids: Iterable[int]) -> None:
-    """PostgreSQL: lock these rows until the commit (SQLite serialises writers anyway)."""
+    """PostgreSQL: lock these rows until the commit (SQLite serialises writers anyway).
+
+    FOR NO KEY UPDATE, not FOR UPDATE: the operation has usually inserted a row pointing at
+    them already (a decision at its assignment, an audit event at its meeting), which holds
+    a KEY SHARE lock; two such transactions each waiting on the other's KEY SHARE for a
+    FOR UPDATE deadlocked under the soak. NO KEY UPDATE still serialises two refreshes."""
     ids = sorted(set(ids))
     if ids and db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(sa.select(model.id).where(model.id.in_(ids)).order_by(model.id)
-                           .with_for_update())
+                           .with_for_update(key_share=True))
 
 
 def refresh(assignment_ids: Iterable[int] = (), *, rooms: Iterable[int] = (),
