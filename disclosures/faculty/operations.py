@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import selectinload
 
 from ..audit import record
 from ..enums import Nature
@@ -33,6 +33,7 @@ from ..models import (
     normalise_company_name,
     utcnow,
 )
+from ..models.base import in_force
 from ..publication.operations import refresh
 from ..registry.operations import find_company
 from ..state import months_before
@@ -269,11 +270,10 @@ def latest_disclosure(person: User) -> Disclosure | None:
 def _carry_review(new: Relationship, old: Relationship) -> None:
     """Copy each decision in force about ``old`` (and its mitigations) onto ``new``: a
     first decision about ``new``, dated as the decision it copies."""
-    later = aliased(Determination)
     determinations = db.session.scalars(
         sa.select(Determination)
         .where(Determination.relationship_id == old.id,
-               ~sa.exists().where(later.supersedes_id == Determination.id))
+               in_force(Determination))
         .options(selectinload(Determination.mitigations))
     ).all()
     for previous in determinations:

@@ -154,6 +154,13 @@ def drop_append_only_triggers(table: str) -> dict[str, list[str]]:
     }
 
 
+def in_force(model):
+    """The clause "nothing supersedes this row" of an appended record with ``supersedes_id``
+    (a decision changed is a new row superseding the old one)."""
+    later = sa.orm.aliased(model)
+    return ~sa.exists().where(later.supersedes_id == model.id)
+
+
 def record_tables(metadata_owner) -> list[str]:
     """The tables of every mapped ``AppendOnly`` model under ``metadata_owner`` (db.Model)."""
     return sorted(

@@ -33,6 +33,7 @@ from ..models import (
     normalise_company_name,
     utcnow,
 )
+from ..models.base import in_force
 from ..permissions import shares_activity
 from ..publication.operations import refresh
 
@@ -230,11 +231,10 @@ def merge_companies(actor: User, source: Company, target: Company) -> int:
 
 def owner_decision(person: User, company: Company) -> OwnerDecision | None:
     """The decision in force now about ``person`` and ``company``, if any."""
-    later = sa.orm.aliased(OwnerDecision)
     return db.session.scalar(
         sa.select(OwnerDecision).where(
             OwnerDecision.user_id == person.id, OwnerDecision.company_id == company.id,
-            ~sa.exists().where(later.supersedes_id == OwnerDecision.id)))
+            in_force(OwnerDecision)))
 
 
 def record_owner_decision(

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased, joinedload, selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from ..audit import diff, record
 from ..enums import AssignmentRole, MitigationMethod
@@ -39,7 +39,7 @@ from ..models import (
     Relationship,
     User,
 )
-from ..models.base import utcnow
+from ..models.base import in_force, utcnow
 from ..models.review import mitigation_notes_key
 from ..publication.operations import refresh
 
@@ -185,12 +185,11 @@ def check_seen_disclosure(subject: ReviewSubject, seen_disclosure_id: int | None
 
 def current_decisions(relationship_ids, assignment_ids) -> dict[tuple[int, int], Determination]:
     """(relationship id, assignment id) → the decision in force now (none supersedes it)."""
-    later = aliased(Determination)
     rows = db.session.scalars(
         sa.select(Determination).where(
             Determination.relationship_id.in_(list(relationship_ids)),
             Determination.assignment_id.in_(list(assignment_ids)),
-            ~sa.exists().where(later.supersedes_id == Determination.id),
+            in_force(Determination),
         )
     )
     return {(d.relationship_id, d.assignment_id): d for d in rows}
@@ -471,12 +470,11 @@ def record_mitigation(
 def decisions_with_people(relationship_ids, assignment_ids) -> dict[tuple[int, int], Determination]:
     """``current_decisions`` with who decided and who recorded each mitigation loaded (one
     statement: the review page names them)."""
-    later = aliased(Determination)
     rows = db.session.scalars(
         sa.select(Determination).where(
             Determination.relationship_id.in_(list(relationship_ids)),
             Determination.assignment_id.in_(list(assignment_ids)),
-            ~sa.exists().where(later.supersedes_id == Determination.id),
+            in_force(Determination),
         ).options(joinedload(Determination.reviewer),
                   joinedload(Determination.mitigations).joinedload(Mitigation.recorded_by))
     ).unique()
