@@ -556,16 +556,16 @@ def _verify(app, tally: Tally) -> tuple[int, int, int]:
 
     from disclosures.extensions import db
     from disclosures.models import AuditEvent, Determination
+    from disclosures.models.base import in_force
 
     with app.app_context():
         found = 0
-        later = sa.orm.aliased(Determination)
         for pair, (is_relevant, rationale) in tally.posted.items():
             # Decisions are appended: the one in force is the one nothing supersedes.
             row = db.session.scalar(sa.select(Determination).where(
                 Determination.relationship_id == pair.relationship_id,
                 Determination.assignment_id == pair.assignment_id,
-                ~sa.exists().where(later.supersedes_id == Determination.id)))
+                in_force(Determination)))
             if row is not None and row.is_relevant == is_relevant and row.rationale == rationale:
                 found += 1
         events = db.session.scalar(

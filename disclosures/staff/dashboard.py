@@ -189,7 +189,7 @@ def _blocked_groups(meeting: Meeting, day: date | None) -> list[RoomDay]:
             display_name=format_display_name(row.full_name, row.degrees),
             email=row.email,
             role=row.role,
-            status=StateView(row.state, tuple(row.state_reasons or ()), bool(row.is_late)),
+            status=StateView.of(row),
         ))
     return [groups[key] for key in sorted(groups)]
 
