@@ -196,6 +196,8 @@ class Config:
     PUBLISH_STATIC_DIR = os.environ.get("PUBLISH_STATIC_DIR") or None
     DAILY_REMINDERS_HOUR = _int("DAILY_REMINDERS_HOUR", 8)
     STARTING_SOON_DAYS = _int("STARTING_SOON_DAYS", 3)
+    # Staff's "starting soon" list: roles not cleared whose session starts within these hours.
+    STARTING_SOON_HOURS = _int("STARTING_SOON_HOURS", 48)
 
     @staticmethod
     def init_app(app) -> None:

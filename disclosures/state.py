@@ -62,6 +62,8 @@ STATE_CSS = {
 }
 
 START = "start"  # the cutoff that is each role's own start
+# In a reason when a typed-in company still awaits staff (who must act: ``staff.soon``).
+AWAITING_COMPANY_CONFIRMATION = "awaiting confirmation by staff"
 
 
 def months_before(day: date, months: int) -> date:
@@ -219,8 +221,8 @@ def judge(facts: RoleFacts) -> Judgement:
         reasons.append(_count(len(unmitigated), "relevant relationship without a mitigation",
                               "relevant relationships without a mitigation"))
     if unconfirmed:  # never published before staff vet the company's public name
-        reasons.append(_count(len(unconfirmed), "company awaiting confirmation by staff",
-                              "companies awaiting confirmation by staff"))
+        reasons.append(_count(len(unconfirmed), f"company {AWAITING_COMPANY_CONFIRMATION}",
+                              f"companies {AWAITING_COMPANY_CONFIRMATION}"))
     if reasons:
         state = AssignmentState.NEEDS_MITIGATION if unmitigated else AssignmentState.AWAITING_REVIEW
         return Judgement(state, tuple(reasons), disclosure=disclosure, owners=owners,

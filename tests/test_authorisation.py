@@ -115,6 +115,7 @@ staff.assignment_new                GET      302L  403   403   403   403   200  
 staff.assignment_new                POST     302L  403   403   403   403   400   403   403   400
 staff.assignment_remove             POST     302L  403   403   403   403   302!  403   403   302!
 staff.dashboard                     GET      302L  403   403   403   403   200   403   403   200
+staff.starting_soon                 GET      302L  403   403   403   403   200   403   403   200
 staff.dashboard_csv                 GET      302L  403   403   403   403   200   403   403   200
 staff.invite                        GET      302L  403   403   403   403   403   403   403   200
 staff.invite                        POST     302L  403   403   403   403   403   403   403   400

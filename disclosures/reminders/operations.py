@@ -48,6 +48,9 @@ class PendingActivity:
     meeting: Meeting
     activity: Activity
     role_label: str
+    # The disclosure on file expires on this day, before the session: renew it (None: none
+    # was submitted).
+    expires_on: date | None = None
 
 
 @dataclass
@@ -90,7 +93,8 @@ def _current_assignments(meetings: list[Meeting]) -> list[Assignment]:
         sa.select(Assignment)
         .join(Activity, Assignment.activity_id == Activity.id)
         .where(Activity.meeting_id.in_([m.id for m in meetings]), Assignment.removed_at.is_(None))
-        .options(joinedload(Assignment.user), joinedload(Assignment.activity).joinedload(Activity.meeting))
+        .options(joinedload(Assignment.user), joinedload(Assignment.state_disclosure),
+                 joinedload(Assignment.activity).joinedload(Activity.meeting))
         .order_by(Activity.starts_at, Activity.code, Assignment.id)
     ).unique())
 
@@ -108,7 +112,11 @@ def _recent(kind: ReminderKind, user_ids: Iterable[int], now: datetime) -> set[i
 
 def plan_disclosure_reminders(meeting: Meeting | None, now: datetime | None = None) -> ReminderPlan:
     """Who is due a disclosure reminder: an active person with at least one current
-    assignment awaiting disclosure (in ``meeting``, or in every meeting not yet over)."""
+    assignment awaiting disclosure (in ``meeting``, or in every meeting not yet over).
+
+    That includes a role whose disclosure on file expires before its session (the rule
+    judges it as of the session's day): the person is asked, ahead of the session, to
+    renew it, and the message names the day it expires."""
     now = now or utcnow()
     today = now.date()
     meetings = _meetings(meeting, today)
@@ -118,7 +126,8 @@ def plan_disclosure_reminders(meeting: Meeting | None, now: datetime | None = No
         if a.state is not AssignmentState.AWAITING_DISCLOSURE or not a.user.is_active:
             continue
         entry = people.setdefault(a.user_id, DisclosureReminder(a.user))
-        entry.items.append(PendingActivity(a.activity.meeting, a.activity, a.role.label))
+        expiring = a.state_disclosure.valid_until if a.state_disclosure is not None else None
+        entry.items.append(PendingActivity(a.activity.meeting, a.activity, a.role.label, expiring))
     recent = _recent(ReminderKind.DISCLOSURE, people, now)
     due = [p for uid, p in people.items() if uid not in recent]
     due.sort(key=lambda p: p.user.full_name.lower())

@@ -32,6 +32,7 @@ from ..reminders.operations import reminder_overview
 from ..state import STATE_CSS, StateView
 from . import forms
 from . import operations as ops
+from . import soon
 from .dashboard import (
     CSV_HEADER,
     build_dashboard,
@@ -452,6 +453,26 @@ def dashboard(meeting: Meeting):
         link_reviews=REVIEW_MEETING(current_user, meeting),
         states=AssignmentState,
         state_css=STATE_CSS,
+    ), (400 if problem else 200)
+
+
+@bp.route("/meetings/<int:meeting_id>/starting-soon")
+@guarded(MANAGE_MEETING, Meeting)
+def starting_soon(meeting: Meeting):
+    """Every role not cleared whose session starts within the next STARTING_SOON_HOURS
+    (``?hours=`` from 1 to 336 for another window), with who must act before it."""
+    hours, problem = soon.window_hours(), None
+    raw = request.args.get("hours")
+    if raw is not None:
+        if raw.isdigit() and 1 <= int(raw) <= 336:
+            hours = int(raw)
+        else:
+            problem = (f"“{raw[:20]}” is not a number of hours from 1 to 336: "
+                       f"showing the next {hours} hours instead.")
+    roles = soon.starting_soon(meeting, clock.now(), hours)
+    return render_template(
+        "staff/starting_soon.html", meeting=meeting, roles=roles, hours=hours, problem=problem,
+        actors=soon.Actor, link_reviews=REVIEW_MEETING(current_user, meeting),
     ), (400 if problem else 200)
 
 

@@ -1,0 +1,118 @@
+"""Starting soon: every role whose session starts within the next hours and is not
+cleared, and who must act on it before then (the pages are in ``views``).
+
+Read from the stored states (one query): nothing is judged here. Who must act follows
+from the state:
+
+- awaiting disclosure: the person discloses (or renews a disclosure that expires before
+  the session);
+- awaiting review or needs mitigation: a reviewer of the meeting (staff, when what holds
+  the role back is a typed-in company not yet confirmed in the registry);
+- awaiting an owner/employee decision: staff decide which exception applies;
+- excluded: staff replace the person (an owner or employee no exception lets take part).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from ..enums import AssignmentRole, AssignmentState
+from ..extensions import db
+from ..models import Activity, Assignment, Meeting, Room, User
+from ..models.user import format_display_name
+from ..state import AWAITING_COMPANY_CONFIRMATION, StateView
+
+
+class Actor:
+    """Who must act (the values are what the page groups and filters by)."""
+
+    PERSON = "person"
+    REVIEWER = "reviewer"
+    STAFF = "staff"
+
+
+@dataclass(frozen=True)
+class Action:
+    actor: str  # an ``Actor`` value
+    who: str  # in words: "Dr Ana Ruiz", "A reviewer", "Staff"
+    what: str  # what they must do, in words
+
+
+@dataclass(frozen=True)
+class SoonRole:
+    assignment_id: int
+    user_id: int
+    display_name: str
+    email: str
+    role: AssignmentRole
+    status: StateView
+    activity_id: int
+    code: str
+    title: str
+    starts_at: datetime
+    room_name: str
+
+    @property
+    def action(self) -> Action:
+        return who_must_act(self.status, self.display_name)
+
+
+def who_must_act(status: StateView, name: str) -> Action:
+    """Who must act on a role in ``status`` before its session, and what they must do."""
+    state = status.state
+    if state is AssignmentState.AWAITING_DISCLOSURE:
+        expiring = next((r for r in status.reasons if r.startswith("Disclosure expires")), None)
+        return Action(Actor.PERSON, name,
+                      "Renew the disclosure: " + expiring[0].lower() + expiring[1:] if expiring
+                      else "Submit a disclosure")
+    if state is AssignmentState.AWAITING_OWNER_DECISION:
+        return Action(Actor.STAFF, "Staff",
+                      "Decide which Standard 3 exception, if any, lets this owner or employee take part")
+    if state is AssignmentState.EXCLUDED:
+        return Action(Actor.STAFF, "Staff",
+                      "Replace this person: an owner or employee no exception lets take part")
+    if any(AWAITING_COMPANY_CONFIRMATION in r for r in status.reasons) and not any(
+            "mitigation" in r for r in status.reasons):
+        return Action(Actor.STAFF, "Staff", "Confirm the company and its public name in the registry")
+    if state is AssignmentState.NEEDS_MITIGATION:
+        return Action(Actor.REVIEWER, "A reviewer", "Record how each relevant relationship was mitigated")
+    return Action(Actor.REVIEWER, "A reviewer", "Decide whether each relationship is relevant")
+
+
+def window_hours() -> int:
+    return int(current_app.config["STARTING_SOON_HOURS"])
+
+
+def starting_soon(meeting: Meeting, now: datetime, hours: int) -> list[SoonRole]:
+    """The roles of ``meeting`` starting between ``now`` and ``hours`` later that are not
+    cleared, by start (one query)."""
+    until = now + timedelta(hours=hours)
+    rows = db.session.execute(
+        sa.select(
+            Assignment.id, Assignment.user_id, Assignment.state, Assignment.state_reasons,
+            Assignment.is_late, Assignment.role, Assignment.activity_id, Activity.code,
+            Activity.title, Activity.starts_at, Room.name.label("room_name"), User.full_name,
+            User.degrees, User.email,
+        )
+        .join(Activity, Activity.id == Assignment.activity_id)
+        .join(User, User.id == Assignment.user_id)
+        .outerjoin(Room, Room.id == Activity.room_id)
+        .where(Activity.meeting_id == meeting.id, Assignment.removed_at.is_(None),
+               Assignment.state != AssignmentState.CLEARED,
+               Activity.starts_at >= now, Activity.starts_at < until)
+        .order_by(Activity.starts_at, Activity.code, Assignment.id)
+    )
+    return [
+        SoonRole(
+            assignment_id=row.id, user_id=row.user_id,
+            display_name=format_display_name(row.full_name, row.degrees), email=row.email,
+            role=row.role, status=StateView.of(row), activity_id=row.activity_id,
+            code=row.code, title=row.title, starts_at=row.starts_at,
+            room_name=row.room_name if row.room_name is not None else "No room assigned",
+        )
+        for row in rows
+    ]
