@@ -30,9 +30,8 @@ from ..permissions import (
 )
 from ..reminders.operations import reminder_overview
 from ..state import STATE_CSS, StateView
-from . import forms
+from . import forms, soon
 from . import operations as ops
-from . import soon
 from .dashboard import (
     CSV_HEADER,
     build_dashboard,
