@@ -172,6 +172,9 @@ def test_disclose_review_and_read_the_room_sheet(live_server, browser, step, con
     step(reviewer, "reviewer-decided")
 
     # 4. The attendee: decode the room's QR code, open it on a phone, read the sheet.
+    staff.goto(meeting_url + "/starting-soon?hours=336")
+    assert "Starting soon" in staff.locator("h1").inner_text()
+    step(staff, "staff-starting-soon")
     staff.goto(meeting_url + "/rooms")
     step(staff, "staff-room-codes")
     png_href = staff.get_by_role("link", name=re.compile("PNG", re.I)).first.get_attribute("href")
