@@ -45,6 +45,12 @@ def _upload(client, meeting, data: bytes, filename="export.csv"):
                        content_type="multipart/form-data")
 
 
+def _warnings(html: str) -> str:
+    """The text of the preview's warnings section (empty when there is none)."""
+    found = re.search(r'<section class="panel warning-summary".*?</section>', html, re.S)
+    return " ".join(found.group(0).split()) if found else ""
+
+
 def _hidden(html: str, name: str) -> str:
     return re.search(rf'name="{name}" type="hidden" value="([^"]*)"', html).group(1)
 
@@ -284,7 +290,7 @@ def test_preview_warns_but_does_not_refuse_when_two_activities_overlap_in_one_ro
     assert ("Hall B: S1 (row 2, Thu Oct 7 8:00 AM–9:30 AM CDT) and S2 (row 3, Thu Oct 7 "
             "9:00 AM–10:00 AM CDT) overlap in this room.") in html
     assert "S3 (row 4, Thu Oct 7 10:00 AM–11:00 AM CDT) and S900 (already in the programme" in html
-    assert "S4" not in html.split("import-warnings")[1].split("</section>")[0]
+    assert "S4" not in _warnings(html)
     assert _confirm(client, meeting, html).status_code == 302  # a warning, not a refusal
 
 
@@ -316,3 +322,23 @@ def test_import_cli_reads_the_columns_staff_chose_for_the_meeting(app, meeting, 
     assert db.session.scalar(sa.select(sa.func.count(Activity.id))) == 2
     assert list(db.session.scalars(sa.select(Room.name))) == ["ballroom a"]
     assert db.session.scalar(sa.select(sa.func.count(User.id))) == 3
+
+
+def test_preview_flags_printed_titles_and_rooms_with_trade_marks_slogans_addresses_or_prices(login_as, meeting):
+    """Standard 3 statements and Standard 4 acknowledgements name companies plainly; what is
+    printed for learners (an activity's title, a room's name) is flagged when it carries
+    ®/™, a ranking claim such as "#1", a web address or a price. A warning, not a refusal."""
+    data = ("activity code,title,day,start,end,room\n"
+            "S1,Spinefuse® Lunch Symposium,2027-10-07,08:00,09:30,Hall B\n"
+            "S2,The #1 fusion system: visit www.spinefuse.com,2027-10-07,10:00,11:00,Hall B\n"
+            "S3,Lumbar fusion outcomes,2027-10-07,12:00,13:00,Hall B\n"
+            "S4,Implant pricing,2027-10-07,12:00,13:00,Acme™ Lounge\n").encode()
+    client = login_as(factories.staff(meeting))
+    html = _upload(client, meeting, data).get_data(as_text=True)
+    warnings = _warnings(html)
+    assert "The title of S1 (row 2) contains a trademark sign (® or ™)" in warnings
+    assert ("The title of S2 (row 3) contains a ranking claim such as “#1” and a web address"
+            in warnings)
+    assert "S3" not in warnings
+    assert "The new room “Acme™ Lounge” contains a trademark sign" in warnings
+    assert _confirm(client, meeting, html).status_code == 302  # a warning, not a refusal

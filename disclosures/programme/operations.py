@@ -17,6 +17,7 @@ from datetime import date, datetime, time
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from .. import vetting
 from ..audit import record
 from ..auth import operations as account_operations
 from ..enums import AssignmentRole
@@ -162,6 +163,7 @@ def plan_import(meeting: Meeting, parsed: ParsedProgramme, *, warn: bool = True)
             plan.kept_removed.append(person)
     plan.errors.sort(key=lambda e: (e.row, COLUMNS.index(e.column) if e.column in COLUMNS else 99))
     if plan.ok and warn:  # the import job re-plans only to write: staff saw the warnings
+        _printed_text_warnings(plan)
         _schedule_warnings(meeting, plan, activities)
     return plan
 
@@ -206,6 +208,19 @@ def _overlaps(slots: list[_Slot]):
         active.append(slot)
 
 
+def _printed_text_warnings(plan: ImportPlan) -> None:
+    """Warn about what learners would read as printed: an activity's title or a room's
+    name with a trade mark sign, a ranking claim, a web address or a price (``vetting``)."""
+    for code, row in plan.parsed.activities.items():
+        found = vetting.warning(row.title, f"The title of {code} (row {row.first_row})")
+        if found:
+            plan.warnings.append(found)
+    for name in plan.new_rooms:
+        found = vetting.warning(name, f"The new room “{name}”")
+        if found:
+            plan.warnings.append(found)
+
+
 def _schedule_warnings(meeting: Meeting, plan: ImportPlan, activities: dict[str, Activity]) -> None:
     """Warn when two activities overlap in one room, and when one person would be in two
     rooms at once, as the programme will be after the import (activities already in it
@@ -248,6 +263,7 @@ def _schedule_warnings(meeting: Meeting, plan: ImportPlan, activities: dict[str,
             if comparison_key(first.room) != comparison_key(second.room):
                 found.append(f"{email} is in two rooms at once: {when(first)} in {first.room}, "
                              f"and {when(second)} in {second.room}.")
+    found = plan.warnings + found
     plan.warnings_total = len(found)
     plan.warnings = found[:MAX_WARNINGS]
 
