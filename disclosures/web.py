@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 
-from flask import Flask, abort, render_template, request, session
+from flask import Flask, abort, jsonify, render_template, request, session
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm.exc import StaleDataError
@@ -211,6 +211,15 @@ def register_web(app: Flask) -> None:
         description = error.description
         default = type(error).description
         message = description if description and description != default else None
+        if request.path == "/api" or request.path.startswith("/api/"):
+            # The JSON API answers in JSON even when routing fails (an unknown path, a
+            # method the endpoint does not take), as its own errors do.
+            response = jsonify({"error": message or error.name, "status": error.code})
+            response.status_code = error.code
+            response.headers["Cache-Control"] = "no-store"
+            if error.code == 405 and getattr(error, "valid_methods", None):
+                response.headers["Allow"] = ", ".join(error.valid_methods)
+            return response
         response = render_error(error.code, message)
         if error.code == 405 and getattr(error, "valid_methods", None):
             return (*response, {"Allow": ", ".join(error.valid_methods)})

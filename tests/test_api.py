@@ -339,6 +339,14 @@ def test_every_response_of_the_demo_meeting_matches_the_openapi_description(app,
     assert missing.status_code == 404
     assert _response_schema(spec, "/api/v1/rooms/{room_id}", "404") == "Error"
     errors.validate(missing.json)
+    # Routing errors as well: a path the API does not have, a method it does not take.
+    unknown = _get(api, "/api/v1/no-such-thing", raw)
+    assert unknown.status_code == 404 and unknown.is_json
+    errors.validate(unknown.json)
+    wrong_method = api.post("/api/v1/meetings", headers={"Authorization": f"Bearer {raw}"})
+    assert wrong_method.status_code == 405 and wrong_method.is_json
+    assert "GET" in wrong_method.headers["Allow"]
+    errors.validate(wrong_method.json)
 
 
 @pytest.mark.slow
