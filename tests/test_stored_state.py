@@ -34,7 +34,7 @@ from . import factories
 
 pytestmark = pytest.mark.slow
 
-NATURES = [Nature.CONSULTANT, Nature.SPEAKER, Nature.EMPLOYEE, Nature.OWNERSHIP, Nature.RESEARCHER]
+NATURES = [Nature.CONSULTANT, Nature.SPEAKER, Nature.EMPLOYEE, Nature.PRIVATE_STOCK, Nature.PUBLIC_STOCK, Nature.EXECUTIVE, Nature.RESEARCHER]
 
 
 def check_stored_equals_judged() -> None:
