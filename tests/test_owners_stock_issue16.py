@@ -13,7 +13,13 @@ import sqlalchemy as sa
 
 from disclosures import clock, wording
 from disclosures.api import operations as api_ops
-from disclosures.enums import AssignmentRole, AssignmentState, MitigationMethod, Nature, OwnerException
+from disclosures.enums import (
+    AssignmentRole,
+    AssignmentState,
+    MitigationMethod,
+    Nature,
+    OwnerException,
+)
 from disclosures.extensions import db
 from disclosures.models import Assignment, AuditEvent, Mitigation, OwnerDecision
 
