@@ -380,3 +380,11 @@ def test_a_mitigation_recorded_before_the_start_but_in_place_after_it_does_not_c
     db.session.flush()
     factories.refresh([relevant["assignment"].id])
     assert state(relevant["assignment"]).state is AssignmentState.CLEARED
+    # The accreditor's records say when it was in place and that it was late.
+    from disclosures.records.operations import meeting_records
+
+    records = meeting_records(relevant["meeting"])
+    mitigations = [m for item in records["assignments"] for r in item["relationships"]
+                   for d in r["decisions"] for m in d["mitigations"]]
+    assert {(m["in_place_on"], m["late"]) for m in mitigations} == {
+        ((start_day + timedelta(days=1)).isoformat(), True), (start_day.isoformat(), False)}

@@ -13,7 +13,7 @@ documents, and the day each mitigation was put in place (issue 16).
   the reviewer says. Existing rows get none and count from when they were recorded.
 
 Stored states are not judged here: ``executive`` now makes an owner or employee, so run
-``flask publication refresh`` (or any refresh) after upgrading a database with data.
+``flask --app wsgi refresh-record`` after upgrading a database with data.
 
 SQLite rebuilds a table to change a CHECK constraint, which drops its append-only
 triggers: they are created again. Downgrade maps the new values to the nearest old ones
