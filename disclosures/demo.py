@@ -180,6 +180,69 @@ def _vetting_cases(faculty, by_person, unconfirmed, company, reviewer, today, no
             db.session.add(determination)
 
 
+def _demo_issue16b(activities, companies, staff, reviewer, shared_hash, today, now) -> None:
+    """Owners, employees and stock (issue 16), each decided as staff would:
+
+    - Dr. Priya Founder holds stock in a privately held ineligible company (an owner):
+      staff decided the basic-science exception; the relationship is relevant, mitigated,
+      and learners read it;
+    - Dr. Mark Shareholder holds publicly traded stock: an ordinary relationship, judged
+      relevant and mitigated (put in place the day before it was recorded), cleared;
+    - Dr. Nadia Boardman said "Executive or board member" for a scientific advisory board:
+      staff recorded "not an owner or employee", and the relationship was reviewed as any
+      other (relevant, mitigated, cleared);
+    - Dr. Owen Employee is an employee with no exception: excluded, shown to staff as a
+      role to replace, and left off every public document.
+    """
+    cases = [
+        ("priya.founder@example.org", "Priya Founder", companies[1], Nature.PRIVATE_STOCK,
+         "Co-founder", OwnerException.BASIC_SCIENCE,
+         "The lecture is limited to pre-clinical research methods; no care recommendations."),
+        ("mark.shareholder@example.org", "Mark Shareholder", companies[2], Nature.PUBLIC_STOCK,
+         None, None, None),
+        ("nadia.boardman@example.org", "Nadia Boardman", companies[3], Nature.EXECUTIVE,
+         "Scientific advisory board", OwnerException.NOT_OWNER,
+         "A scientific advisory board, not the company's board of directors: an advisor, "
+         "not an owner or employee."),
+        ("owen.employee@example.org", "Owen Employee", companies[0], Nature.EMPLOYEE,
+         "Medical director", OwnerException.NONE,
+         "The talk recommends the company's implants: no exception applies. Replace him."),
+    ]
+    for index, (email, name, company, nature, detail, exception, note) in enumerate(cases):
+        person = User(email=email, full_name=name, degrees="MD",
+                      institution="Great Lakes Spine Center")
+        person.password_hash = shared_hash
+        db.session.add(person)
+        submitted = now - timedelta(days=10)
+        disclosure = Disclosure(
+            user=person, version=1, submitted_at=submitted, attested_at=submitted,
+            valid_until=submitted.date() + timedelta(days=365), attestation_name=name,
+            attested_complete=True, has_relationships=True)
+        relationship = Relationship(company=company, nature=nature, detail=detail,
+                                    started_on=today - timedelta(days=400 + 30 * index))
+        disclosure.relationships.append(relationship)
+        assignment = Assignment(user=person, activity=activities[5 + 7 * index],
+                                role=AssignmentRole.PANELIST)
+        db.session.add_all([disclosure, assignment])
+        db.session.flush()
+        if exception is not None:
+            db.session.add(OwnerDecision(user=person, company=company, exception=exception,
+                                         note=note, decided_by=staff,
+                                         decided_at=now - timedelta(days=3)))
+        if exception is OwnerException.NONE:
+            continue  # excluded: nothing to review
+        determination = Determination(
+            relationship=relationship, assignment=assignment, is_relevant=True,
+            rationale=f"{company.name} markets products discussed in this session.",
+            reviewer=reviewer, decided_at=now - timedelta(days=2))
+        determination.mitigations.append(Mitigation(
+            method=MitigationMethod.PEER_REVIEW,
+            notes="Slides peer reviewed by a planner without relevant relationships.",
+            recorded_by=reviewer, recorded_at=now - timedelta(days=1),
+            in_place_on=clock.meeting_today(activities[0].meeting) - timedelta(days=2)))
+        db.session.add(determination)
+
+
 def load_demo_meeting(today: date | None = None, password: str | None = None, seed: int = 2026) -> DemoLogins:
     """Create the demo meeting and its people. Caller commits."""
     rng = random.Random(seed)
@@ -378,6 +441,7 @@ def load_demo_meeting(today: date | None = None, password: str | None = None, se
 
     db.session.flush()
     _vetting_cases(faculty, by_person, unconfirmed, companies[2], reviewer, today, now)
+    _demo_issue16b(activities, companies, staff, reviewer, shared_hash, today, now)
     refresh(meetings=[meeting.id])  # every role judged, every statement and sheet published
     return DemoLogins(staff=staff.email, reviewer=reviewer.email, faculty="faculty@example.org",
                       password=password)

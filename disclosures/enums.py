@@ -51,9 +51,36 @@ class AssignmentRole(LabelledEnum):
 
 
 class Nature(LabelledEnum):
-    """Natures of a financial relationship named by ACCME Standard 3."""
+    """Natures of a financial relationship named by ACCME Standard 3, asked in plain words.
 
-    EMPLOYEE = ("employee", "Employee")
+    ACCME (Standard 3 FAQ): stock in a publicly traded ineligible company, and stock
+    options, are financial relationships, not ownership; stock in a privately held one,
+    founding or owning it, and employment (including an executive or board role) make
+    the person an owner or employee. The form asks which, so nobody has to know the rule.
+    ``OWNERSHIP`` is the former "ownership interest" (public or private not stated): kept
+    for rows disclosed before the question was asked, treated as ownership (staff decide),
+    and no longer offered on the form (``offered``).
+    """
+
+    EMPLOYEE = ("employee", "Employee", "Employed by the company, full or part time.")
+    EXECUTIVE = (
+        "executive",
+        "Executive or board member",
+        "An officer of the company or a member of its board of directors "
+        "(a scientific or advisory board is “Advisor”).",
+    )
+    PRIVATE_STOCK = (
+        "private_stock",
+        "Stock in a privately held company, or founder or owner",
+        "Shares in a company not listed on a stock exchange (a start-up, say), or having "
+        "founded or owning the company.",
+    )
+    PUBLIC_STOCK = (
+        "public_stock",
+        "Stock in a publicly traded company, or stock options",
+        "Individual shares of a company listed on a stock exchange, or stock options; "
+        "diversified mutual funds do not count.",
+    )
     RESEARCHER = (
         "researcher",
         "Researcher",
@@ -65,17 +92,30 @@ class Nature(LabelledEnum):
     SPEAKER = ("speaker", "Speaker / speakers bureau")
     CONTRACTOR = ("contractor", "Independent contractor (including contracted research)")
     ROYALTIES = ("royalties", "Royalties or patent beneficiary")
-    EXECUTIVE = ("executive", "Executive role")
-    OWNERSHIP = (
-        "ownership",
-        "Ownership interest (including stock and stock options)",
-        "Individual stocks and stock options count; diversified mutual funds do not.",
-    )
+    OWNERSHIP = ("ownership", "Ownership interest")  # former choice: see the class docstring
     OTHER = ("other", "Other")
 
     @property
     def makes_owner_or_employee(self) -> bool:
-        return self in (Nature.EMPLOYEE, Nature.OWNERSHIP)
+        """Standard 3: owners and employees of ineligible companies are excluded unless
+        staff decide an exception. Publicly traded stock and stock options never are."""
+        return self in (Nature.EMPLOYEE, Nature.EXECUTIVE, Nature.PRIVATE_STOCK, Nature.OWNERSHIP)
+
+    @property
+    def offered(self) -> bool:
+        """Offered on the disclosure form (the former "ownership interest" is not)."""
+        return self is not Nature.OWNERSHIP
+
+    @property
+    def staff_label(self) -> str:
+        """The nature as staff read it: the former choice says what it leaves unsaid."""
+        if self is Nature.OWNERSHIP:
+            return "Ownership interest (public or private not stated: treated as ownership)"
+        return self.label
+
+    @classmethod
+    def offered_choices(cls) -> list[tuple[str, str]]:
+        return [(member.value, member.label) for member in cls if member.offered]
 
 
 class MitigationMethod(LabelledEnum):
@@ -103,7 +143,9 @@ class AssignmentState(LabelledEnum):
 
 
 class OwnerException(LabelledEnum):
-    """Standard 3 exceptions under which an owner or employee may still control content."""
+    """What staff decide about a person and a company they may own or work for: one of the
+    three Standard 3 exceptions under which an owner or employee may still control content,
+    excluded (``NONE``), or not an owner or employee after all (``NOT_OWNER``)."""
 
     UNRELATED = ("unrelated", "Content is not related to the company's business lines or products")
     BASIC_SCIENCE = (
@@ -114,7 +156,11 @@ class OwnerException(LabelledEnum):
         "device_training",
         "Teaching the safe and proper use of a medical device, without recommending whether or when to use it",
     )
-    NONE = ("none", "No exception applies: the person may not control this content")
+    NONE = ("none", "Excluded: no exception applies, the person may not control this content")
+    # Not an exception: staff found the person is not an owner or employee (a stock
+    # holding that turns out to be publicly traded, say). The relationship is then judged
+    # for relevance like any other.
+    NOT_OWNER = ("not_owner", "Not an owner or employee: review the relationship as any other")
 
 
 class ReminderKind(LabelledEnum):
@@ -129,6 +175,8 @@ class StatementKind(LabelledEnum):
     NONE = ("none", "No relevant relationships")
     REVIEW = ("review", "Under review")  # what learners read for each is in wording.py
     AWAITING = ("awaiting", "No disclosure received yet")
+    # An excluded owner or employee: staff replace them; nothing about them is printed.
+    EXCLUDED = ("excluded", "Not presented to learners (excluded: to be replaced)")
 
 
 class OpenPaymentsFile(LabelledEnum):

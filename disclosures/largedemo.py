@@ -102,7 +102,7 @@ _COMPANY_WORDS_B = [
 ]
 _COMPANY_KINDS = ["Systems", "Labs", "Technologies", "Sciences", "Solutions", "Group", "Partners"]
 _NATURES = [Nature.CONSULTANT, Nature.RESEARCHER, Nature.SPEAKER, Nature.ADVISOR,
-            Nature.ROYALTIES, Nature.CONTRACTOR, Nature.OWNERSHIP, Nature.OTHER]
+            Nature.ROYALTIES, Nature.CONTRACTOR, Nature.PUBLIC_STOCK, Nature.OTHER]
 _NATURE_WEIGHTS = [30, 20, 20, 12, 6, 6, 3, 3]
 # What faculty write; an "Other" relationship must be described (learners read it).
 _DETAILS = {Nature.CONSULTANT: "Consulting on product design", Nature.OTHER: "Travel grant"}
@@ -348,8 +348,6 @@ def plan_large_meeting(scale: float = 1.0, seed: int = 2026, today: date | None 
         for company_ix in chosen:
             nature = nature_choices[nature_turn % len(nature_choices)]
             nature_turn += 1
-            if nature is Nature.OWNERSHIP:
-                nature = Nature.ROYALTIES  # owners are made on purpose below, not by chance
             began = today - timedelta(days=30 + rng.randrange(700))
             ended = None
             if rng.random() < 0.3:
@@ -389,7 +387,7 @@ def plan_large_meeting(scale: float = 1.0, seed: int = 2026, today: date | None 
             plan.relationships.append({
                 "disclosure_ix": disclosure_ix,
                 "company_ix": ineligible_ix[person % len(ineligible_ix)],
-                "nature": Nature.OWNERSHIP if profile == "owner_exception" else Nature.EMPLOYEE,
+                "nature": Nature.PRIVATE_STOCK if profile == "owner_exception" else Nature.EMPLOYEE,
                 "started_on": today - timedelta(days=500), "ended_on": None,
                 "detail": "Founder's shares" if profile == "owner_exception" else "Medical director",
             })

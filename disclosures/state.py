@@ -12,7 +12,15 @@ As of a role's start (the day it starts, in the meeting's time zone):
 - the relationships that count are those of the ``DISCLOSURE_LOOKBACK_MONTHS`` (24) before
   the start; only relationships with ineligible companies are judged;
 - a relevance decision, a mitigation or an owner/employee decision counts only if it was
-  recorded before the start. One recorded later is kept (and makes the role ``late``).
+  recorded before the start. One recorded later is kept (and makes the role ``late``);
+- a mitigation counts only once it is in place: the reviewer records the day it was put in
+  place (``Mitigation.in_place_on``). One in place after the start day is kept, makes the
+  role ``late``, and does not mitigate the role as of its start (rows recorded before the
+  day was asked have none: they count from when they were recorded);
+- an owner or employee (``Nature.makes_owner_or_employee``: employee, executive or board
+  member, private stock or founder; never publicly traded stock or stock options) awaits a
+  staff decision per company; "not an owner or employee" makes that company's
+  relationships ordinary ones, judged for relevance.
 
     awaiting_disclosure → awaiting_review → needs_mitigation → cleared
     awaiting_owner_decision: owner or employee of an ineligible company, staff to decide
@@ -115,7 +123,7 @@ class DecisionFact:
     id: int
     is_relevant: bool
     decided_at: datetime
-    mitigated: bool  # at least one mitigation recorded by the cutoff
+    mitigated: bool  # at least one mitigation recorded by the cutoff and in place by its day
 
 
 @dataclass(frozen=True)
@@ -196,8 +204,12 @@ def judge(facts: RoleFacts) -> Judgement:
         r for r in counted
         if r.nature.makes_owner_or_employee and (r.ended_on is None or r.ended_on >= facts.start_day)
     )
-    if owners:
-        exceptions = [facts.owner_decisions.get(r.company_id) for r in owners]
+    # Staff may find someone is not an owner or employee after all: that company's
+    # relationships are then judged for relevance like any other.
+    deciding = [r for r in owners
+                if facts.owner_decisions.get(r.company_id) is not OwnerException.NOT_OWNER]
+    if deciding:
+        exceptions = [facts.owner_decisions.get(r.company_id) for r in deciding]
         if OwnerException.NONE in exceptions:
             return Judgement(AssignmentState.EXCLUDED, (
                 "Owner or employee of an ineligible company: no exception applies",),
@@ -308,13 +320,13 @@ def gather(assignment_ids: Iterable[int], cutoff: str | datetime = START) -> dic
     ):
         decided.setdefault((row.relationship_id, row.assignment_id), []).append(row)
         decided_rows.setdefault(row.assignment_id, []).append(row)
-    mitigated_at: dict[int, list[datetime]] = {}
-    for determination_id, recorded_at in db.session.execute(
-        sa.select(Mitigation.determination_id, Mitigation.recorded_at)
+    mitigated_at: dict[int, list[tuple[datetime, date | None]]] = {}  # (recorded, in place)
+    for determination_id, recorded_at, in_place_on in db.session.execute(
+        sa.select(Mitigation.determination_id, Mitigation.recorded_at, Mitigation.in_place_on)
         .join(Determination, Determination.id == Mitigation.determination_id)
         .where(Determination.assignment_id.in_(ids))
     ):
-        mitigated_at.setdefault(determination_id, []).append(recorded_at)
+        mitigated_at.setdefault(determination_id, []).append((recorded_at, in_place_on))
 
     owner_rows: dict[tuple[int, int], list] = {}
     owner_rows_of: dict[int, list] = {}  # by person
@@ -329,7 +341,12 @@ def gather(assignment_ids: Iterable[int], cutoff: str | datetime = START) -> dic
     result: dict[int, RoleFacts] = {}
     for role in roles:
         moment = cutoffs[role.id]
-        start_day = role.starts_at.astimezone(ZoneInfo(role.timezone)).date()
+        zone = ZoneInfo(role.timezone)
+        start_day = role.starts_at.astimezone(zone).date()
+        moment_day = moment.astimezone(zone).date()
+
+        def in_place(at: datetime, on: date | None, moment=moment, moment_day=moment_day) -> bool:
+            return at <= moment and (on is None or on <= moment_day)
         disclosure = chosen[role.id]
         rels = tuple(relationships.get(disclosure.id, ())) if disclosure else ()
         decisions = {}
@@ -339,7 +356,7 @@ def gather(assignment_ids: Iterable[int], cutoff: str | datetime = START) -> dic
             if row is not None:
                 decisions[relationship.id] = DecisionFact(
                     row.id, bool(row.is_relevant), row.decided_at,
-                    any(at <= moment for at in mitigated_at.get(row.id, ())))
+                    any(in_place(at, on) for at, on in mitigated_at.get(row.id, ())))
         owners = {}
         for relationship in rels:
             row = _as_of(owner_rows.get((role.user_id, relationship.company_id), ()), moment,
@@ -350,7 +367,8 @@ def gather(assignment_ids: Iterable[int], cutoff: str | datetime = START) -> dic
         companies = {r.company_id for r in rels}
         late = (
             any(r.decided_at > role.starts_at for r in mine)
-            or any(at > role.starts_at for r in mine for at in mitigated_at.get(r.id, ()))
+            or any(at > role.starts_at or (on is not None and on > start_day)
+                   for r in mine for at, on in mitigated_at.get(r.id, ()))
             or any(r.decided_at > role.starts_at for r in owner_rows_of.get(role.user_id, ())
                    if r.company_id in companies)
         )

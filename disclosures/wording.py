@@ -19,7 +19,7 @@ from typing import NamedTuple
 from .enums import StatementKind
 
 __all__ = [
-    "AWAITING", "COMMERCIAL_SUPPORT", "INTRO", "SHEET_INTRO", "pending", "LISTED_BY_FAMILY_NAME", "MITIGATED", "NO_ACTIVITIES",
+    "AWAITING", "COMMERCIAL_SUPPORT", "EXCLUDED", "NOT_COMPLETE", "INTRO", "SHEET_INTRO", "pending", "LISTED_BY_FAMILY_NAME", "MITIGATED", "NO_ACTIVITIES",
     "NO_FACULTY_FOR_ACTIVITY", "NO_FACULTY_FOR_MEETING", "NO_RELATIONSHIPS", "OFF_LABEL",
     "OFF_LABEL_DEFAULT", "RELEVANT_HEADING", "UNDER_REVIEW", "UNDER_REVIEW_ON_SLIDE",
     "Labelled", "StatementKind", "closing", "commercial_support", "no_relationships",
@@ -51,6 +51,10 @@ NO_RELATIONSHIPS = (
     "has no relevant financial relationships with ineligible companies to disclose."
 )
 UNDER_REVIEW = "Disclosure under review."
+# An activity whose only unfinished role is an excluded one (not printed): no name given.
+NOT_COMPLETE = "Disclosure for this activity is not complete yet."
+# The record of an excluded role's statement (never printed: the role is left off).
+EXCLUDED = "Not presented to learners: excluded as an owner or employee, to be replaced."
 # Never submitted, or expired (or submitted only) after the session started.
 AWAITING = "No disclosure received yet."
 
@@ -82,8 +86,11 @@ class Labelled(NamedTuple):
 
 
 def pending(names: Iterable[str]) -> str:
-    """Said of an activity where not every role is cleared: who is still pending."""
+    """Said of an activity where not every role is cleared: who is still pending (no one
+    named when only an excluded role, left off the sheet, is still to be replaced)."""
     names = list(names)
+    if not names:
+        return NOT_COMPLETE
     if len(names) == 1:
         who = names[0]
     else:
@@ -101,6 +108,8 @@ def closing(kind: StatementKind, name: str) -> str:
     """The sentence that ends the statement of ``name``: mitigated, none, or under review."""
     if kind == StatementKind.REVIEW:
         return UNDER_REVIEW
+    if kind == StatementKind.EXCLUDED:
+        return EXCLUDED
     if kind == StatementKind.AWAITING:
         return AWAITING
     if kind == StatementKind.NONE:

@@ -110,7 +110,8 @@ def test_sentences_hold_no_markup_characters():
 def test_composed_sentences():
     assert wording.no_relationships("Dr A") == f"Dr A {wording.NO_RELATIONSHIPS}"
     assert [wording.closing(kind, "Dr A") for kind in StatementKind] == [
-        wording.MITIGATED, wording.no_relationships("Dr A"), wording.UNDER_REVIEW, wording.AWAITING]
+        wording.MITIGATED, wording.no_relationships("Dr A"), wording.UNDER_REVIEW, wording.AWAITING,
+        wording.EXCLUDED]  # the record of an excluded role (never printed: left off)
     support = wording.commercial_support([("A", None), ("B", "loaned devices")])
     assert support.label == wording.COMMERCIAL_SUPPORT
     assert str(support) == f"{support.label} {support.text}"

@@ -279,8 +279,10 @@ def test_resubmission_with_changed_dates_resets_review(app):
     assert second.relationships[1].carried_from_id == changed.id
 
 
-@pytest.mark.parametrize("nature", [Nature.EMPLOYEE, Nature.OWNERSHIP])
+@pytest.mark.parametrize("nature", [Nature.EMPLOYEE, Nature.EXECUTIVE, Nature.PRIVATE_STOCK])
 def test_owner_or_employee_of_ineligible_company_is_flagged_on_every_assignment(app, nature):
+    """ACCME: employment (including an executive or board role) and stock in a privately
+    held ineligible company make the person an owner or employee: staff must decide."""
     person = factories.user()
     meeting = factories.meeting()
     assignments = [factories.assignment(person, factories.activity(meeting)) for _ in range(2)]
@@ -307,7 +309,7 @@ def test_an_owner_decision_holds_per_company_and_a_new_company_needs_its_own(app
     assert factories.stored_states([a])[a.id].state is AssignmentState.AWAITING_REVIEW
     # A new one: staff must decide for that company.
     submit_disclosure(
-        person, entry(person, [row("Old Devices", Nature.EMPLOYEE), row("New Pharma", Nature.OWNERSHIP)]), now=NOW
+        person, entry(person, [row("Old Devices", Nature.EMPLOYEE), row("New Pharma", Nature.PRIVATE_STOCK)]), now=NOW
     )
     new = db.session.scalar(sa.select(Company).where(Company.name == "New Pharma"))
     assert registry.owner_decision(person, new) is None

@@ -158,12 +158,12 @@ def test_valid_submission_with_three_relationships_redirects_to_saved_version(ap
     response = client.post("/faculty/disclosure/new", data=form_data(person, [
         rel("J&J", "consultant"),
         rel("Globus Medical", "researcher", ended=TODAY - timedelta(days=10)),
-        rel("Brand New Implants", "ownership"),
+        rel("Brand New Implants", "private_stock"),
     ]))
     assert response.status_code == 302
     d = db.session.scalars(sa.select(Disclosure)).one()
     assert response.location.endswith(f"/faculty/disclosure/{d.id}")
-    assert [r.nature for r in d.relationships] == [Nature.CONSULTANT, Nature.RESEARCHER, Nature.OWNERSHIP]
+    assert [r.nature for r in d.relationships] == [Nature.CONSULTANT, Nature.RESEARCHER, Nature.PRIVATE_STOCK]
     assert d.attestation_name == person.full_name and d.attested_complete
     assert count(AuditEvent) >= 1
     page = client.get(response.location).get_data(as_text=True)

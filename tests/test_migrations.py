@@ -225,3 +225,45 @@ def test_provider_and_column_map_columns_upgrade_keep_meetings_and_downgrade_cle
         with db.engine.connect() as conn:
             assert conn.execute(sa.text("SELECT name FROM meeting")).scalar() == "Spine"
         db.engine.dispose()
+
+
+def test_stock_owner_decisions_and_mitigation_dates_upgrade_and_downgrade_keeping_the_record(
+        make_app, empty_database):
+    """0020b: new natures (private/public stock), "not an owner or employee", an excluded
+    role's statement and the day a mitigation was put in place: the downgrade maps them to
+    the nearest former values and drops the day; both ways the append-only tables still
+    refuse UPDATE (SQLite rebuilds a table to change its CHECK constraint)."""
+    from disclosures.demo import load_demo_meeting
+    from disclosures.extensions import db
+
+    url, options = empty_database
+    app = make_app(SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS=options)
+
+    def refuses_update(table):
+        with pytest.raises(sa.exc.DatabaseError), db.engine.begin() as conn:
+            conn.execute(sa.text(f"UPDATE {table} SET id = id"))  # noqa: S608 (our table names)
+
+    with app.app_context():
+        flask_migrate.upgrade()
+        load_demo_meeting()
+        db.session.commit()
+        db.session.remove()
+        with db.engine.connect() as conn:
+            count = conn.execute(sa.text("SELECT count(*) FROM relationship")).scalar()
+            assert conn.execute(sa.text("SELECT count(*) FROM statement WHERE kind = 'excluded'")).scalar() >= 1
+            assert conn.execute(sa.text(
+                "SELECT count(*) FROM owner_decision WHERE exception = 'not_owner'")).scalar() == 1
+        flask_migrate.downgrade(revision="0016p")
+        with db.engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM relationship")).scalar() == count
+            assert conn.execute(sa.text(
+                "SELECT count(*) FROM relationship WHERE nature IN ('private_stock', 'public_stock')")).scalar() == 0
+            assert conn.execute(sa.text("SELECT count(*) FROM statement WHERE kind = 'excluded'")).scalar() == 0
+        assert "in_place_on" not in {c["name"] for c in sa.inspect(db.engine).get_columns("mitigation")}
+        for table in ("owner_decision", "statement", "mitigation"):
+            refuses_update(table)
+        flask_migrate.upgrade()
+        flask_migrate.check()
+        for table in ("owner_decision", "statement", "mitigation"):
+            refuses_update(table)
+        db.engine.dispose()

@@ -92,8 +92,11 @@ def test_a_disclosure_that_expires_before_the_session_awaits_a_new_one(setting):
     assert "before the session" in status.reasons[0]
 
 
-@pytest.mark.parametrize("nature", [Nature.EMPLOYEE, Nature.OWNERSHIP])
+@pytest.mark.parametrize("nature", [Nature.EMPLOYEE, Nature.EXECUTIVE, Nature.PRIVATE_STOCK, Nature.OWNERSHIP])
 def test_owner_or_employee_waits_for_staff_then_an_exception_lets_them_take_part(setting, nature):
+    """ACCME: an owner or employee (employee, executive or board member, private stock or
+    founder; a former "ownership interest" row is treated as ownership) awaits the staff
+    decision, is then excluded (no exception) or takes part under an exception."""
     reviewer, person, assignment = setting
     company = factories.company()
     d = factories.disclosure(person, [(company, nature)])

@@ -3,7 +3,8 @@ one rule says when judged from scratch, whatever sequence of operations happened
 the clock moved in between (hypothesis stateful testing, on SQLite and PostgreSQL).
 
 The operations are the real ones (the ones the pages call): a disclosure submitted, a
-relevance decision recorded or changed, a mitigation, an owner/employee decision, a company
+relevance decision recorded or changed, a mitigation (put in place on a day drawn before or
+after the role's start), an owner/employee decision (any, "not an owner" included), a company
 confirmed eligible or ineligible, a person added to or taken off an activity, an activity
 moved. Days pass between them, sessions start and end, and nothing is refused for being late.
 """
@@ -34,7 +35,7 @@ from . import factories
 
 pytestmark = pytest.mark.slow
 
-NATURES = [Nature.CONSULTANT, Nature.SPEAKER, Nature.EMPLOYEE, Nature.OWNERSHIP, Nature.RESEARCHER]
+NATURES = [Nature.CONSULTANT, Nature.SPEAKER, Nature.EMPLOYEE, Nature.PRIVATE_STOCK, Nature.PUBLIC_STOCK, Nature.EXECUTIVE, Nature.RESEARCHER]
 
 
 def check_stored_equals_judged() -> None:
@@ -116,11 +117,14 @@ class Record(RuleBasedStateMachine):
         determination = data.draw(st.sampled_from(candidates))
         subject = review.review_subject(determination.assignment.user, self.meeting)
         method = review.mitigation_methods(determination.assignment.role)[0]
+        # Put in place some days ago (before or after the role's start, as time has passed).
+        in_place_on = clock.meeting_today(self.meeting) - timedelta(days=data.draw(st.integers(0, 40)))
         try:
             review.record_mitigation(self.staff, subject, determination, method=method,
                                      notes=f"Done {clock.now().isoformat()}",
                                      seen_determination_id=determination.id,
-                                     seen_disclosure_id=determination.relationship.disclosure_id)
+                                     seen_disclosure_id=determination.relationship.disclosure_id,
+                                     in_place_on=in_place_on)
             db.session.commit()
         except review.ReviewError:
             db.session.rollback()

@@ -235,7 +235,9 @@ def _activities(meeting: Meeting, only: int | None = None) -> list[dict]:
     for activity, room_name in activities:
         rows = sorted(people.get(activity.id, []),
                       key=lambda r: (ROLE_ORDER.get(r.role, 9), family_sort_key(r.full_name)))
-        shown = [_person(r.Statement.data, r.Statement, meeting) for r in rows]
+        # As on the sheets: an excluded role is left off, and the activity is not complete.
+        excluded = [r for r in rows if r.Statement.kind is StatementKind.EXCLUDED]
+        shown = [_person(r.Statement.data, r.Statement, meeting) for r in rows if r not in excluded]
         pending = [p["name"] for p in shown
                    if p["kind"] not in (StatementKind.RELEVANT.value, StatementKind.NONE.value)]
         result.append({
@@ -246,7 +248,7 @@ def _activities(meeting: Meeting, only: int | None = None) -> list[dict]:
             "ends_at": _iso(activity.ends_at, meeting),
             "room": room_name,
             "support": _support(publication.supporters(activity.commercial_supporters)),
-            "complete": bool(shown) and not pending,
+            "complete": bool(shown) and not pending and not excluded,
             "pending": pending,
             "people": shown,
         })

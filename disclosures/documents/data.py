@@ -244,7 +244,8 @@ def booklet(meeting: Meeting) -> Booklet:
         .join(User, User.id == Assignment.user_id)
         .join(PublishedStatement, PublishedStatement.id == Assignment.statement_id)
         .outerjoin(Room, Room.id == Activity.room_id)
-        .where(Activity.meeting_id == meeting.id, Assignment.removed_at.is_(None))
+        .where(Activity.meeting_id == meeting.id, Assignment.removed_at.is_(None),
+               PublishedStatement.kind != StatementKind.EXCLUDED)  # excluded: never printed
         .order_by(Activity.starts_at, Activity.id, Assignment.id)
     ).all()
     step_at = db.session.scalar(

@@ -37,7 +37,9 @@ YES_NO_OFF_LABEL = [
     SelectChoice("no", "No"),
 ]
 
-NATURE_HELP = " ".join(n.help_text for n in Nature if n.help_text)
+# Each choice that needs one says what it covers, so nobody has to know the rule (stock in
+# a publicly traded company is an ordinary relationship; private stock makes an owner).
+NATURE_HELP = " ".join(f"{n.label}: {n.help_text}" for n in Nature if n.offered and n.help_text)
 
 
 def _yes_no(value) -> bool | None:
@@ -55,7 +57,8 @@ class RelationshipForm(Form):
     )
     nature = SelectField(
         "Nature of the relationship",
-        choices=[SelectChoice("", "Choose…"), *(SelectChoice(v, label) for v, label in Nature.choices())],
+        choices=[SelectChoice("", "Choose…"),
+                 *(SelectChoice(v, label) for v, label in Nature.offered_choices())],
         validate_choice=False,
         description=NATURE_HELP,
     )

@@ -140,6 +140,10 @@ def check_relationship(entry: RelationshipEntry, row: int, submitted_on: date) -
         problems.append(Problem("company", "Shorten the company name to 200 characters.", row))
     if entry.nature is None:
         problems.append(Problem("nature", "Choose the nature of the relationship.", row))
+    elif not entry.nature.offered:  # the former "ownership interest": say which it is
+        problems.append(Problem(
+            "nature", "Say which kind of ownership this is: “"
+            f"{Nature.PUBLIC_STOCK.label}”, or “{Nature.PRIVATE_STOCK.label}”.", row))
     elif entry.nature is Nature.OTHER:
         described = " ".join((entry.detail or "").split())
         if not described:
@@ -293,6 +297,7 @@ def _carry_review(new: Relationship, old: Relationship) -> None:
                 notes_key=m.notes_key,  # keeps rows the 0004d migration kept apart apart
                 recorded_by_id=m.recorded_by_id,
                 recorded_at=m.recorded_at,
+                in_place_on=m.in_place_on,
             )
             for m in previous.mitigations
         ]

@@ -6,7 +6,7 @@ moment (a session's start, say) can always be read back."""
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Optional
 
 import sqlalchemy as sa
@@ -96,6 +96,9 @@ class Mitigation(AppendOnly, db.Model):
     notes: Mapped[Optional[str]] = mapped_column(sa.Text, info={"max_length": 2000})
     recorded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The day it was put in place (in the meeting's time zone), as the reviewer says; none on
+    # rows recorded before the day was asked (they count from ``recorded_at``).
+    in_place_on: Mapped[Optional[date]]
     notes_key: Mapped[str] = mapped_column(sa.String(64), default=_notes_key_default)
 
     determination: Mapped[Determination] = orm.relationship(back_populates="mitigations")

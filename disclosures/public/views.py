@@ -36,6 +36,7 @@ from .. import clock
 from ..documents import data
 from ..documents import slide as slide_doc
 from ..documents.text import fold
+from ..enums import AssignmentState
 from ..extensions import db, limiter
 from ..models import Activity, Assignment, Meeting, PublicationStep, Room, SheetVersion
 from ..permissions import disclosure_refusal, require
@@ -513,5 +514,9 @@ def assignment_slide(assignment_id: int):
         abort(404, description="This role does not exist or was removed from the programme.")
     refusal = disclosure_refusal(current_user, assignment.user)
     require(refusal is None, refusal)
+    if assignment.state is AssignmentState.EXCLUDED:  # never presented to learners
+        abort(404, description="No disclosure slide is made for this role: the person is "
+                               "excluded as an owner or employee of an ineligible company, "
+                               "and staff are replacing them.")
     content = slide_doc.slide_pdf(data.slide(assignment))
     return _pdf_response(content, f"disclosure-slide-{_slug(assignment.activity.code)}.pdf")

@@ -82,6 +82,8 @@ def supporters(items: list | None) -> list[list]:
 
 
 def statement_kind(judgement: Judgement) -> StatementKind:
+    if judgement.state is AssignmentState.EXCLUDED:
+        return StatementKind.EXCLUDED  # never presented to learners (left off every document)
     if judgement.state is AssignmentState.AWAITING_DISCLOSURE:
         return StatementKind.AWAITING
     if not judgement.is_cleared:
@@ -157,8 +159,11 @@ def _room_content(room: Room, meeting: Meeting) -> dict:
             people.setdefault(row.activity_id, []).append(row)
     content_activities = []
     for activity in activities:
-        rows = sorted(people.get(activity.id, []),
-                      key=lambda r: (ROLE_ORDER.get(r.role, 9), family_sort_key(r.full_name)))
+        everyone = sorted(people.get(activity.id, []),
+                          key=lambda r: (ROLE_ORDER.get(r.role, 9), family_sort_key(r.full_name)))
+        # An excluded owner or employee is left off the sheet (staff replace them), never
+        # shown as pending; the activity is not complete until they are replaced.
+        rows = [r for r in everyone if r.state is not AssignmentState.EXCLUDED]
         pending = [r.data["name"] for r in rows if r.state is not AssignmentState.CLEARED]
         content_activities.append({
             "code": activity.code,
@@ -166,7 +171,7 @@ def _room_content(room: Room, meeting: Meeting) -> dict:
             "starts_at": meeting.local(activity.starts_at).isoformat(),
             "ends_at": meeting.local(activity.ends_at).isoformat(),
             "support": supporters(activity.commercial_supporters),
-            "complete": bool(rows) and not pending,
+            "complete": bool(rows) and not pending and len(rows) == len(everyone),
             "pending": pending,
             "people": [{**r.data, "statement_id": r.id, "sha256": r.sha256} for r in rows],
         })

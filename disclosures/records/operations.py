@@ -89,7 +89,10 @@ def _determination(d: Determination, start: datetime) -> dict:
                 "notes": m.notes,
                 "recorded_by": _person(m.recorded_by),
                 "recorded_at": _iso(m.recorded_at),
-                "late": m.recorded_at > start,
+                "in_place_on": _iso(m.in_place_on),
+                # Recorded after the start, or put in place after its day: kept, flagged.
+                "late": m.recorded_at > start
+                or (m.in_place_on is not None and m.in_place_on > start.date()),
             }
             for m in d.mitigations
         ],
@@ -108,7 +111,7 @@ def _relationship(r: Relationship, decisions: list[Determination], version: int,
         "company": r.company.name,
         "company_is_ineligible": r.company.is_ineligible,
         "nature": r.nature.value,
-        "nature_label": r.nature.label,
+        "nature_label": r.nature.staff_label,
         "started_on": _iso(r.started_on),
         "ended_on": _iso(r.ended_on),
         "detail": r.detail,
@@ -173,7 +176,7 @@ def meeting_records(meeting: Meeting) -> dict:
     items = []
     for a in assignments:
         activity = a.activity
-        start = activity.starts_at
+        start = activity.starts_at.astimezone(meeting.tz)  # its date: the start day, locally
         disclosure: Disclosure | None = a.state_disclosure
         mine = determinations.get(a.id, [])
         by_relationship: dict[int, list[Determination]] = {}
@@ -272,6 +275,7 @@ def _mitigation_text(d: dict | None) -> str:
         return ""
     return " | ".join(
         f"{m['method_label']} — by {m['recorded_by']} at {m['recorded_at']}"
+        + (f", in place on {m['in_place_on']}" if m.get("in_place_on") else "")
         + (" (late)" if m["late"] else "") + (f": {m['notes']}" if m["notes"] else "")
         for m in d["mitigations"]
     )

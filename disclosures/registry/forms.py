@@ -97,9 +97,10 @@ class OwnerDecisionForm(FlaskForm):
     company = HiddenField(validators=[InputRequired("Reload the page and decide again.")])
     seen = HiddenField(default="0")  # the decision in force when the page was opened
     exception = RadioField(
-        "Which Standard 3 exception applies?",
+        "Is this person an owner or employee, and if so which Standard 3 exception applies?",
         choices=[SelectChoice(v, label) for v, label in OwnerException.choices()],
-        validators=[InputRequired("Choose the exception that applies, or that none does.")],
+        validators=[InputRequired("Choose the exception that applies, that none does (excluded), "
+                                  "or that the person is not an owner or employee.")],
     )
     note = TextAreaField(
         "Reasoning",
@@ -107,7 +108,8 @@ class OwnerDecisionForm(FlaskForm):
             InputRequired("Explain the decision in a sentence or two for the record."),
             Length(max=4000, message="Keep the reasoning under 4,000 characters."),
         ],
-        description="For example: the talk covers coding and billing, unrelated to the company's products.",
+        description="For example: the talk covers coding and billing, unrelated to the company's "
+        "products; or, for “not an owner or employee”: the shares are of a publicly traded company.",
     )
     save = SubmitField("Record decision")
 

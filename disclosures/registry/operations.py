@@ -42,6 +42,12 @@ class RegistryError(Refusal):
     """A company-registry or owner-decision change that cannot be made, with the reason."""
 
 
+class OwnerDecisionForbidden(RegistryError):
+    """This staff member may not decide about this person (themselves, or co-faculty)."""
+
+    status = 403
+
+
 # --------------------------------------------------------------------------- registry look-up
 
 
@@ -237,27 +243,42 @@ def owner_decision(person: User, company: Company) -> OwnerDecision | None:
             in_force(OwnerDecision)))
 
 
+def owner_decision_refusal(actor: User | None, person: User) -> str | None:
+    """Why ``actor`` may not decide whether ``person`` is an owner or employee, or which
+    exception applies (any owner decision), or None: never for oneself, never for someone
+    one shares an activity with."""
+    if actor is None:
+        return None
+    if actor.id == person.id:
+        return "You cannot decide about yourself as an owner or employee: another staff member must."
+    if shares_activity(actor, person):
+        return (f"You share an activity with {person.full_name}: another staff member must "
+                "decide whether they are an owner or employee, and which exception applies.")
+    return None
+
+
 def record_owner_decision(
     actor: User, person: User, company: Company, exception: OwnerException, note: str,
     *, seen_decision_id: int = 0,
 ) -> OwnerDecision:
-    """Staff record which Standard 3 exception (or none) lets ``person``, an owner or
-    employee of ``company``, control content. One decision per person and company, for
-    every role; a changed decision is a new row superseding the one staff saw.
+    """Staff record which Standard 3 exception (or none: excluded) lets ``person``, an
+    owner or employee of ``company``, control content, or that they are not an owner or
+    employee after all (``NOT_OWNER``: the relationship is then reviewed for relevance like
+    any other). One decision per person and company, for every role; a changed decision
+    is a new row superseding the one staff saw.
 
     Side effects: adds an ``OwnerDecision`` by ``actor``, now; audit
     ``owner_decision.recorded`` (before/after exception) with the person as subject;
-    refreshes the person's roles. Raises ``RegistryError`` for an empty note, for a
-    decision about oneself or someone one shares an activity with (another staff member
-    decides), and ``Conflict`` when someone decided after the page was opened.
+    refreshes the person's roles. Raises ``OwnerDecisionForbidden`` (403) for a decision
+    about oneself or someone one shares an activity with (another staff member decides),
+    ``RegistryError`` for an empty note (the reason is required, "not an owner or
+    employee" included), and ``Conflict`` when someone decided after the page was opened.
     """
+    refusal = owner_decision_refusal(actor, person)
+    if refusal:
+        raise OwnerDecisionForbidden(refusal)
     if not (note or "").strip():
         raise RegistryError("Explain the decision in a sentence or two for the record.")
-    if actor is not None and actor.id == person.id:
-        raise RegistryError("You cannot decide an exception for yourself: another staff member must.")
-    if actor is not None and shares_activity(actor, person):
-        raise RegistryError(f"You share an activity with {person.full_name}: another staff "
-                            "member must decide this exception.")
     current = owner_decision(person, company)
     if (current.id if current else 0) != (seen_decision_id or 0):
         who = current.decided_by.full_name if current and current.decided_by else "someone else"

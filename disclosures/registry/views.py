@@ -29,7 +29,7 @@ from ..models import (
     Relationship,
     User,
 )
-from ..permissions import MANAGE_MEETING, MANAGE_REGISTRY
+from ..permissions import MANAGE_MEETING, MANAGE_REGISTRY, require
 from ..state import StateView, judgements
 from ..words import plural
 from . import operations
@@ -233,8 +233,8 @@ def _owner_rows(meeting: Meeting, person_id: int | None = None) -> list[OwnerRow
             if row is None:
                 row = pairs[key] = OwnerRow(assignment.user, db.session.get(Company, relationship.company_id),
                                             [], [], None)
-            if relationship.nature.label not in row.natures:
-                row.natures.append(relationship.nature.label)
+            if relationship.nature.staff_label not in row.natures:
+                row.natures.append(relationship.nature.staff_label)
             if assignment not in row.roles:
                 row.roles.append(assignment)
     for row in pairs.values():
@@ -262,6 +262,8 @@ def owner_decision(assignment: Assignment):
     meeting = assignment.activity.meeting
     rows = _owner_rows(meeting, assignment.user_id)
     sent = OwnerDecisionForm() if request.method == "POST" else None
+    # Never about oneself or co-faculty: the page says so and offers no form; a post is 403.
+    refusal = operations.owner_decision_refusal(current_user, assignment.user)
 
     def page(http_status=200, problem_company=None):
         forms = {}
@@ -278,11 +280,12 @@ def owner_decision(assignment: Assignment):
                 forms[row.company.id] = form
         return render_template(
             "staff/owner_decision.html", assignment=assignment, meeting=meeting,
-            status=StateView.of(assignment), rows=rows, forms=forms,
+            status=StateView.of(assignment), rows=rows, forms=forms, refusal=refusal,
         ), http_status
 
     if sent is None:
         return page()
+    require(refusal is None, refusal)
     row = next((r for r in rows if r.company.id == sent.company_id), None)
     if row is None:
         abort(400, description="That company is not one this person owns or works for: "

@@ -16,7 +16,7 @@ from wtforms.validators import (
 )
 
 from ..enums import AssignmentRole, AssignmentState, MitigationMethod
-from ..fields import as_choices
+from ..fields import DayField, as_choices
 from .operations import FACULTY_METHODS, mitigation_methods
 
 RATIONALE_MAX = 2000
@@ -147,6 +147,13 @@ class MitigationForm(SeenDisclosure, FlaskForm):
         "Notes",
         validators=[Length(max=RATIONALE_MAX, message=f"Keep the notes under {RATIONALE_MAX} characters.")],
         description="Who did what and when, e.g. “Slides peer reviewed by Dr. Chen on May 2”.",
+    )
+    in_place_on = DayField(
+        "Put in place on",
+        validators=[Optional()],
+        description="The day the mitigation was in place (today if left blank). One put in "
+        "place after the session started is kept but flagged late, and the role is not "
+        "mitigated as of its start.",
     )
     version = HiddenField(default="0")
     submit = SubmitField("Record mitigation")

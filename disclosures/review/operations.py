@@ -21,10 +21,12 @@ written to the application log.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
+from .. import clock
 from ..audit import diff, record
 from ..enums import AssignmentRole, MitigationMethod
 from ..errors import Conflict, Refusal
@@ -396,6 +398,7 @@ def record_mitigation(
     notes: str,
     seen_determination_id: int,
     seen_disclosure_id: int | None,
+    in_place_on: date | None = None,
 ) -> tuple[Mitigation, bool]:
     """Record how a relevant relationship is mitigated for one assignment.
 
@@ -403,8 +406,13 @@ def record_mitigation(
     once: when the same one is already there (the form sent twice, or by two
     reviewers) it is returned and nothing is written. Returns (mitigation, created).
 
-    Side effects when created: adds a ``Mitigation`` with ``recorded_by`` = ``actor``
-    and ``recorded_at`` = now; audit ``mitigation.recorded`` with the method and
+    ``in_place_on``: the day it was put in place, in the meeting's time zone (default: the
+    meeting's today). A mitigation is recorded once it is in place, so a day after today
+    is refused. One in place after the role's start day is kept, but the role is judged
+    unmitigated as of its start and flagged late (``state``): never silently accepted.
+
+    Side effects when created: adds a ``Mitigation`` with ``recorded_by`` = ``actor``,
+    ``recorded_at`` = now and ``in_place_on``; audit ``mitigation.recorded`` with the method and
     notes as "after"; refreshes the role's state and statement. Flushes. Two identical mitigations inserted at the same moment
     fail the unique constraint at flush for the second: run again after the rollback,
     this function then finds the first and returns it.
@@ -430,6 +438,12 @@ def record_mitigation(
             f"{determination.assignment.role.label.lower()}: choose one of "
             + "; ".join(m.label for m in allowed) + "."
         )
+    today = clock.meeting_today(subject.meeting)
+    in_place_on = in_place_on or today
+    if in_place_on > today:
+        raise ReviewError(
+            f"{in_place_on:%B} {in_place_on.day}, {in_place_on.year} is after today: record a "
+            "mitigation once it is in place, with the day it was put in place.", "in_place_on")
     notes = (notes or "").strip() or None
     if method is MitigationMethod.OTHER and not notes:
         raise ReviewError("Describe the mitigation in the notes when you choose “Other”.")
@@ -448,6 +462,7 @@ def record_mitigation(
         notes=notes,
         recorded_by=actor,
         recorded_at=utcnow(),
+        in_place_on=in_place_on,
     )
     db.session.add(mitigation)
     db.session.flush()
@@ -459,7 +474,8 @@ def record_mitigation(
             "determination_id": determination.id,
             "relationship_id": determination.relationship_id,
             "assignment_id": determination.assignment_id,
-            **diff({}, {"method": method, "notes": notes}),
+            **diff({}, {"method": method, "notes": notes,
+                        "in_place_on": in_place_on.isoformat()}),
         },
         subject=subject.person,
     )

@@ -19,6 +19,7 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy.orm import aliased, joinedload
 
+from .. import clock
 from ..enums import AssignmentRole, AssignmentState, OwnerException
 from ..errors import Conflict
 from ..extensions import db
@@ -208,6 +209,7 @@ def _render_person(subject: ops.ReviewSubject, *, submitted=None, problem: str |
                     mitigation_form = MitigationForm(formdata=None, prefix=mprefix, role=assignment.role)
                     mitigation_form.version.data = str(determination.id)
                     mitigation_form.disclosure.data = shown_id
+                    mitigation_form.in_place_on.data = clock.meeting_today(subject.meeting)
             pairs[(relationship.id, assignment.id)] = {
                 "determination": determination,
                 "form": form,
@@ -378,7 +380,7 @@ def mitigate(meeting_id: int, user_id: int, determination_id: int):
         lambda: ops.record_mitigation(
             current_user, subject, determination,
             method=form.method_enum, notes=form.notes.data, seen_determination_id=form.seen_version,
-            seen_disclosure_id=form.seen_disclosure_id,
+            seen_disclosure_id=form.seen_disclosure_id, in_place_on=form.in_place_on.data,
         ),
         pair=pair,
         # The same mitigation sent twice at once: the second finds the first and succeeds.
