@@ -388,3 +388,12 @@ def test_a_mitigation_recorded_before_the_start_but_in_place_after_it_does_not_c
                    for d in r["decisions"] for m in d["mitigations"]]
     assert {(m["in_place_on"], m["late"]) for m in mitigations} == {
         ((start_day + timedelta(days=1)).isoformat(), True), (start_day.isoformat(), False)}
+
+
+def test_the_next_disclosure_asks_which_kind_a_former_ownership_interest_was(app, login_as):
+    """Starting a new version from one with a former "ownership interest", the form asks
+    the person which kind it is (public stock or options, or private stock/founder)."""
+    person = factories.user(full_name="Lena Legacy")
+    factories.disclosure(person, [(factories.company("Old Holdings Medical"), Nature.OWNERSHIP)])
+    page = html_text(login_as(person).get("/faculty/disclosure/new"))
+    assert "You disclosed an ownership interest in Old Holdings Medical. Say which kind" in page

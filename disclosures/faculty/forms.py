@@ -208,6 +208,12 @@ class DisclosureForm(FlaskForm):
                         "detail": r.detail or "",
                     }
                 )
+                if not r.nature.offered:  # the former "ownership interest": ask which kind
+                    field = self.relationships.entries[-1].form.nature
+                    field.data = ""
+                    field.errors = [
+                        f"You disclosed an ownership interest in {r.company.name}. Say which kind: "
+                        f"“{Nature.PUBLIC_STOCK.label}”, or “{Nature.PRIVATE_STOCK.label}”."]
 
 
 class CompanyQueryForm(Form):
