@@ -4,7 +4,9 @@ place. Every test runs on SQLite and, with DATABASE_URL, on PostgreSQL."""
 
 from __future__ import annotations
 
+import html
 import io
+import re
 from datetime import UTC, datetime, timedelta
 
 import pypdf
@@ -163,6 +165,11 @@ def test_not_an_owner_or_employee_sends_the_relationship_to_ordinary_review(worl
         note="Scientific advisory board, not the board of directors."))
     assert saved.status_code == 302
     assert state(assignment).state is AssignmentState.AWAITING_REVIEW
+    # The reviewer reads staff's decision beside the relationship, not "Owner or employee".
+    review = login_as(world["reviewer"]).get(
+        f"/review/meetings/{world['talk'].meeting_id}/people/{person.id}").get_data(as_text=True)
+    assert "Staff decided: not an owner or employee" in review
+    assert ">Owner or employee<" not in review
     det = factories.determination(d.relationships[0], assignment, world["reviewer"], relevant=False)
     assert state(assignment).state is AssignmentState.CLEARED
     factories.determination(d.relationships[0], assignment, world["reviewer"], relevant=True,
@@ -185,6 +192,9 @@ def test_staff_can_never_decide_an_exception_for_themselves_or_co_faculty(world,
     assignment = factories.assignment(person, world["talk"])
     factories.disclosure(person, [(company, Nature.PRIVATE_STOCK)])
     client = login_as(staff)
+    listed = client.get(f"/staff/meetings/{world['talk'].meeting_id}/owners").get_data(as_text=True)
+    row = re.search(r"<tr>(?:(?!</tr>).)*Own Devices.*?</tr>", listed, re.S).group(0)
+    assert "another staff member must" in html.unescape(row) and ">Decide<" not in row
     url = f"/staff/assignments/{assignment.id}/owner"
     page = client.get(url)
     assert page.status_code == 200

@@ -211,6 +211,7 @@ class OwnerRow:
     natures: list[str]
     roles: list[Assignment]
     decision: OwnerDecision | None
+    refusal: str | None = None  # why the staff member reading the list may not decide
 
 
 def _owner_rows(meeting: Meeting, person_id: int | None = None) -> list[OwnerRow]:
@@ -239,6 +240,7 @@ def _owner_rows(meeting: Meeting, person_id: int | None = None) -> list[OwnerRow
                 row.roles.append(assignment)
     for row in pairs.values():
         row.decision = operations.owner_decision(row.person, row.company)
+        row.refusal = operations.owner_decision_refusal(current_user, row.person)
     return sorted(pairs.values(), key=lambda r: (r.person.full_name.casefold(), r.company.name))
 
 

@@ -24,7 +24,8 @@ from ..enums import AssignmentRole, AssignmentState, OwnerException
 from ..errors import Conflict
 from ..extensions import db
 from ..handlers import guarded, save, signed_in
-from ..models import Activity, Assignment, Determination, Disclosure, Meeting, User
+from ..models import Activity, Assignment, Determination, Disclosure, Meeting, OwnerDecision, User
+from ..models.base import in_force
 from ..openpayments.views import review_panel
 from ..permissions import REVIEW_ANYWHERE, REVIEW_MEETING, meetings_where, require, review_refusal
 from ..state import STATE_CSS, StateView, state_counts
@@ -233,6 +234,10 @@ def _render_person(subject: ops.ReviewSubject, *, submitted=None, problem: str |
         problem=problem,
         changes=changes,
         OwnerException=OwnerException,
+        # company id -> the owner/employee decision in force about this person
+        owner_exceptions=dict(db.session.execute(
+            sa.select(OwnerDecision.company_id, OwnerDecision.exception)
+            .where(OwnerDecision.user_id == subject.person.id, in_force(OwnerDecision))).all()),
         open_payments=review_panel(subject.person, subject.meeting, subject.disclosure),
     ), status
 
