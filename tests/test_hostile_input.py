@@ -114,6 +114,7 @@ def _programme_through_forms(staff_client, payload: str) -> dict:
     activity = db.session.scalar(sa.select(Activity).where(Activity.meeting_id == meeting.id))
     # Commercial support from a registry company, in kind: what was given is the payload.
     factories.company("Hostile Support Devices")
+    db.session.commit()  # the request sees only what is committed
     response = staff_client.post(f"/staff/meetings/{meeting.id}/support", data={
         "company": "Hostile Support Devices", "activity_id": str(activity.id), "kind": "in_kind",
         "in_kind_detail": payload})

@@ -157,7 +157,7 @@ def test_people_of_a_non_accredited_session_are_not_asked_to_disclose_for_it(cli
     disclosure reminder, not in the reviewer queue, not counted or missing on the dashboard;
     the faculty page tells them no disclosure is needed for it."""
     meeting = scene["meeting"]
-    ivan, isla = scene["ivan"], scene["isla"]
+    ivan = scene["ivan"]
     assert scene["lunch"].state is AssignmentState.AWAITING_DISCLOSURE  # judged, kept
     judged = judgements([scene["lunch"].id])[scene["lunch"].id]
     assert judged.state is scene["lunch"].state
@@ -417,21 +417,22 @@ def test_migration_moves_off_label_to_each_role_and_supporters_to_the_registry(m
                 run(sa.text(
                     "INSERT INTO activity (id, meeting_id, code, title, starts_at, ends_at, topics, "
                     "credit_hours, commercial_supporters, updated_at, version_id) VALUES "
-                    f"({n}, 1, 'S{n}', 'Talk', '2027-10-07 {when}:00', '2027-10-07 {when}:30', "
-                    "'[]', 1, :s, CURRENT_TIMESTAMP, 1)"),
-                    {"s": '[{"name": "Acme Spine, Inc.", "in_kind": null}, '
+                    "(:n, 1, :code, 'Talk', :start, :end, '[]', 1, :s, CURRENT_TIMESTAMP, 1)"),
+                    {"n": n, "code": f"S{n}", "start": f"2027-10-07 {when}:00",
+                     "end": f"2027-10-07 {when}:30",
+                     "s": '[{"name": "Acme Spine, Inc.", "in_kind": null}, '
                           '{"name": "New Scopes Co", "in_kind": "loaned scopes"}]' if n == 1 else "[]"})
                 run(sa.text("INSERT INTO assignment (id, user_id, activity_id, role, created_at, "
                             "state, state_reasons, state_changed_at, is_late, version_id) VALUES "
-                            f"({n}, 1, {n}, 'speaker', CURRENT_TIMESTAMP, 'awaiting_disclosure', "
-                            "'[]', CURRENT_TIMESTAMP, false, 1)"))
-            for version, off_label in ((1, "false"), (2, "true")):
+                            "(:n, 1, :n, 'speaker', CURRENT_TIMESTAMP, 'awaiting_disclosure', "
+                            "'[]', CURRENT_TIMESTAMP, false, 1)"), {"n": n})
+            for version, off_label in ((1, False), (2, True)):
                 run(sa.text(
                     "INSERT INTO disclosure (user_id, version, submitted_at, valid_until, "
                     "has_relationships, attestation_name, attested_complete, attested_at, "
                     "discusses_off_label, off_label_detail) VALUES (1, :v, CURRENT_TIMESTAMP, "
-                    f"'2028-01-01', false, 'A', true, CURRENT_TIMESTAMP, {off_label}, :d)"),
-                    {"v": version, "d": "drug Z" if version == 2 else None})
+                    "'2028-01-01', false, 'A', true, CURRENT_TIMESTAMP, :o, :d)"),
+                    {"v": version, "o": off_label, "d": "drug Z" if version == 2 else None})
         flask_migrate.upgrade(revision="0020c")
         flask_migrate.check()
         with db.engine.connect() as conn:

@@ -26,6 +26,7 @@ from ..models import (
     Activity,
     Assignment,
     AuditEvent,
+    CommercialSupport,
     Determination,
     Disclosure,
     Meeting,
@@ -134,6 +135,8 @@ def meeting_records(meeting: Meeting) -> dict:
         .where(Activity.meeting_id == meeting.id)
         .options(
             joinedload(Assignment.activity).joinedload(Activity.room),
+            joinedload(Assignment.activity).selectinload(Activity.supports)
+            .joinedload(CommercialSupport.company),
             joinedload(Assignment.user),
             joinedload(Assignment.state_disclosure).selectinload(Disclosure.relationships)
             .joinedload(Relationship.company),

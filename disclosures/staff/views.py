@@ -150,6 +150,7 @@ def meeting(meeting: Meeting):
         .options(
             selectinload(Activity.room),
             selectinload(Activity.assignments).selectinload(Assignment.user),
+            selectinload(Activity.supports).joinedload(CommercialSupport.company),
         )
         .order_by(Activity.starts_at, Activity.code)
     ).all()
