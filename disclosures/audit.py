@@ -17,6 +17,7 @@ from .models import (
     ApiToken,
     Assignment,
     AuditEvent,
+    CommercialSupport,
     Determination,
     Meeting,
     Membership,
@@ -66,7 +67,8 @@ def meeting_id_of(obj: Any) -> int | None:
     if isinstance(obj, Assignment):
         obj = obj.activity
     return getattr(obj, "meeting_id", None) if isinstance(
-        obj, Activity | Room | Membership | Reminder | OpenPaymentsReview | ApiToken) else None
+        obj, Activity | Room | Membership | Reminder | OpenPaymentsReview | ApiToken
+        | CommercialSupport) else None
 
 
 def record(

@@ -19,11 +19,20 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from . import clock
-from .enums import AssignmentRole, MeetingRole, MitigationMethod, Nature, OwnerException, SiteRole
+from .enums import (
+    AssignmentRole,
+    MeetingRole,
+    MitigationMethod,
+    Nature,
+    OwnerException,
+    SiteRole,
+    SupportKind,
+)
 from .extensions import db
 from .models import (
     Activity,
     Assignment,
+    CommercialSupport,
     Company,
     CompanyAlias,
     Determination,
@@ -243,6 +252,50 @@ def _demo_issue16b(activities, companies, staff, reviewer, shared_hash, today, n
         db.session.add(determination)
 
 
+def _demo_issue16c(meeting, rooms, companies, activities, faculty, by_person, staff, tz,
+                   start) -> None:
+    """Issue 16 (printed documents): the accredited provider, joint provider and disclosure
+    policy; commercial support from the registry (a session with monetary and in-kind
+    support, others with one, and support of the whole meeting); an industry session that
+    is not accredited for CME; presentations declaring off-label use (per role)."""
+    meeting.provider_name = "North American Spine Forum"
+    meeting.joint_provider_name = "Lakeside University Office of CME"
+    meeting.disclosure_policy_url = "https://cme.example.org/disclosure-policy"
+    supports = [
+        CommercialSupport(meeting=meeting, activity=activities[5], company=companies[0],
+                          kind=SupportKind.MONETARY, created_by_id=staff.id),
+        CommercialSupport(meeting=meeting, activity=activities[5], company=companies[3],
+                          kind=SupportKind.IN_KIND, in_kind_detail="Loan of ultrasound equipment",
+                          created_by_id=staff.id),
+        CommercialSupport(meeting=meeting, activity=None, company=companies[1],
+                          kind=SupportKind.MONETARY, created_by_id=staff.id),
+    ]
+    for index in (11, 23, 35):
+        supports.append(CommercialSupport(meeting=meeting, activity=activities[index],
+                                          company=companies[index % len(companies)],
+                                          kind=SupportKind.MONETARY, created_by_id=staff.id))
+    db.session.add_all(supports)
+    # An industry lunch in the first room: listed apart, nobody asked to disclose for it.
+    lunch = datetime.combine(start, time(12, 20), tzinfo=tz)
+    industry = Activity(meeting=meeting, room=rooms[0], code="IND01",
+                        title="Industry lunch symposium (not CME)",
+                        starts_at=lunch.astimezone(UTC),
+                        ends_at=(lunch + timedelta(minutes=60)).astimezone(UTC),
+                        topics=[], credit_hours=Decimal("0"), is_accredited=False)
+    db.session.add(industry)
+    speaker = User(email="industry.speaker@example.org", full_name="Jordan Blake", degrees="MD")
+    db.session.add(speaker)  # no disclosure, and never reminded: only a non-accredited role
+    db.session.add(Assignment(user=speaker, activity=industry, role=AssignmentRole.SPEAKER))
+    # Off-label use, declared for one presentation of each of these people (not the others).
+    for person in (faculty[4], *faculty[7::7]):
+        roles = sorted(by_person.get(person.id, []), key=lambda a: a.activity.starts_at)
+        if roles:
+            roles[0].discusses_off_label = True
+            roles[0].off_label_detail = ("off-label use of recombinant bone morphogenetic "
+                                         "protein (rhBMP-2) in the cervical spine")
+    db.session.flush()
+
+
 def load_demo_meeting(today: date | None = None, password: str | None = None, seed: int = 2026) -> DemoLogins:
     """Create the demo meeting and its people. Caller commits."""
     rng = random.Random(seed)
@@ -316,17 +369,11 @@ def load_demo_meeting(today: date | None = None, password: str | None = None, se
                 title, topics = TOPICS[(code * 3 + room_index) % len(TOPICS)]
                 room = rooms[(day * 2 + room_index + slot_index) % len(rooms)]
                 local_start = datetime.combine(start + timedelta(days=day), slot, tzinfo=tz)
-                supporters = []
-                if code % 6 == 0:
-                    supporters = [{"name": companies[code % len(companies)].name, "in_kind": None}]
-                if code % 10 == 0:
-                    supporters.append({"name": companies[(code + 3) % len(companies)].name,
-                                       "in_kind": "Loan of cadaver-lab instruments"})
                 activities.append(Activity(
                     meeting=meeting, room=room, code=f"S{code:03d}", title=title,
                     starts_at=local_start.astimezone(UTC),
                     ends_at=(local_start + timedelta(minutes=75)).astimezone(UTC),
-                    topics=topics, credit_hours=Decimal("1.25"), commercial_supporters=supporters,
+                    topics=topics, credit_hours=Decimal("1.25"),
                 ))
     db.session.add_all(activities)
 
@@ -369,9 +416,6 @@ def load_demo_meeting(today: date | None = None, password: str | None = None, se
             old = now - timedelta(days=400)
             disclosure.submitted_at = disclosure.attested_at = old
             disclosure.valid_until = old.date() + timedelta(days=365)
-        if index % 7 == 0:
-            disclosure.discusses_off_label = True
-            disclosure.off_label_detail = "Off-label use of recombinant bone morphogenetic protein in the cervical spine."
         db.session.add(disclosure)
         if disclosure.has_relationships:
             count = 1 + rng.randint(0, 3)
@@ -442,6 +486,7 @@ def load_demo_meeting(today: date | None = None, password: str | None = None, se
     db.session.flush()
     _vetting_cases(faculty, by_person, unconfirmed, companies[2], reviewer, today, now)
     _demo_issue16b(activities, companies, staff, reviewer, shared_hash, today, now)
+    _demo_issue16c(meeting, rooms, companies, activities, faculty, by_person, staff, tz, start)
     refresh(meetings=[meeting.id])  # every role judged, every statement and sheet published
     return DemoLogins(staff=staff.email, reviewer=reviewer.email, faculty="faculty@example.org",
                       password=password)

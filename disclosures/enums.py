@@ -168,6 +168,13 @@ class ReminderKind(LabelledEnum):
     REVIEW_SUMMARY = ("review_summary", "Reviewer summary")
 
 
+class SupportKind(LabelledEnum):
+    """Commercial support of an activity (ACCME Standard 4): money, or goods and services."""
+
+    MONETARY = "monetary", "Monetary"
+    IN_KIND = "in_kind", "In kind"
+
+
 class StatementKind(LabelledEnum):
     """What the public statement for one person in one activity says (``documents.data``)."""
 

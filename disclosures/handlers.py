@@ -32,7 +32,17 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from .errors import CONCURRENT_SAVE, Conflict, Refusal
 from .extensions import db, login_manager
-from .models import Activity, ApiToken, Assignment, Company, Job, Meeting, Membership, Room
+from .models import (
+    Activity,
+    ApiToken,
+    Assignment,
+    CommercialSupport,
+    Company,
+    Job,
+    Meeting,
+    Membership,
+    Room,
+)
 from .permissions import Permission
 
 T = TypeVar("T")
@@ -44,6 +54,7 @@ _MEETING_OF: dict[type, Callable] = {
     Activity: lambda obj: obj.meeting,
     Assignment: lambda obj: obj.activity.meeting,
     Membership: lambda obj: obj.meeting,
+    CommercialSupport: lambda obj: obj.meeting,
     ApiToken: lambda obj: obj.meeting,
     Company: lambda obj: None,  # the registry is site-wide
     Job: lambda obj: obj.meeting,  # None: a site-wide job (daily reminders), admins only

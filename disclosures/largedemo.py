@@ -42,11 +42,20 @@ from .demo import (
     TOPICS,
     DemoLogins,
 )
-from .enums import AssignmentRole, MeetingRole, MitigationMethod, Nature, OwnerException, SiteRole
+from .enums import (
+    AssignmentRole,
+    MeetingRole,
+    MitigationMethod,
+    Nature,
+    OwnerException,
+    SiteRole,
+    SupportKind,
+)
 from .extensions import db
 from .models import (
     Activity,
     Assignment,
+    CommercialSupport,
     Company,
     CompanyAlias,
     Determination,
@@ -124,6 +133,7 @@ class LargePlan:
     determinations: list[dict[str, Any]] = field(default_factory=list)
     mitigations: list[dict[str, Any]] = field(default_factory=list)
     owner_decisions: list[dict[str, Any]] = field(default_factory=list)
+    supports: list[dict[str, Any]] = field(default_factory=list)  # commercial support
     staff_ix: int = 0
     reviewer_ix: int = 1
     reviewer_ixs: list[int] = field(default_factory=list)
@@ -271,17 +281,17 @@ def plan_large_meeting(scale: float = 1.0, seed: int = 2026, today: date | None 
             code += 1
             title, topics = TOPICS[(code * 7 + k) % len(TOPICS)]
             local_start = datetime.combine(start + timedelta(days=day), slot, tzinfo=tz)
-            supporters = []
             if code % 9 == 0:
-                supporters = [{"name": plan.companies[code % company_count]["name"],
-                               "in_kind": None}]
+                plan.supports.append({"activity_ix": len(plan.activities),
+                                      "company_ix": code % company_count,
+                                      "kind": SupportKind.MONETARY, "in_kind_detail": None,
+                                      "created_at": anchor - timedelta(days=30)})
             plan.activities.append({
                 "room_ix": room_ix, "code": f"L{code:04d}",
                 "title": f"{title} ({code})",
                 "starts_at": local_start.astimezone(UTC),
                 "ends_at": (local_start + timedelta(minutes=75)).astimezone(UTC),
                 "topics": topics, "credit_hours": Decimal("1.25"),
-                "commercial_supporters": supporters,
                 "updated_at": anchor - timedelta(days=30),
             })
 
@@ -304,9 +314,12 @@ def plan_large_meeting(scale: float = 1.0, seed: int = 2026, today: date | None 
             if activity_ix % 10 == 0 and role is AssignmentRole.PANELIST:
                 role = AssignmentRole.PLANNER
             by_person.setdefault(person, []).append(len(plan.assignments))
+            off_label = person % 7 == 0  # declared for each of their presentations
             plan.assignments.append({
                 "user_ix": faculty_base + person, "activity_ix": activity_ix, "role": role,
-                "created_at": anchor - timedelta(days=90),
+                "created_at": anchor - timedelta(days=90), "discusses_off_label": off_label,
+                "off_label_detail": ("Off-label use of recombinant bone morphogenetic protein "
+                                     "in the cervical spine.") if off_label else None,
             })
 
     # Relationship counts per current disclosure, adjusted to hit the target exactly.
@@ -375,10 +388,6 @@ def plan_large_meeting(scale: float = 1.0, seed: int = 2026, today: date | None 
             submitted = anchor - timedelta(days=400)
         disclosure = _disclosure(plan.users[user_ix], user_ix, version, submitted,
                                  profile != "nothing_to_disclose")
-        if person % 7 == 0:
-            disclosure["discusses_off_label"] = True
-            disclosure["off_label_detail"] = (
-                "Off-label use of recombinant bone morphogenetic protein in the cervical spine.")
         plan.disclosures.append(disclosure)
         disclosure_ix = len(plan.disclosures) - 1
         mine = relationships_for(disclosure_ix, counts[person], person)
@@ -446,7 +455,7 @@ def _disclosure(user: dict, user_ix: int, version: int, submitted: datetime,
         "user_ix": user_ix, "version": version, "submitted_at": submitted,
         "attested_at": submitted, "valid_until": submitted.date() + timedelta(days=365),
         "has_relationships": has_relationships, "attestation_name": user["full_name"],
-        "attested_complete": True, "discusses_off_label": False, "off_label_detail": None,
+        "attested_complete": True,
     }
 
 
@@ -500,6 +509,8 @@ def load_large_meeting(scale: float = 1.0, seed: int = 2026, today: date | None 
     ids = {"room": room_ids, "user": user_ids, "activity": activity_ids,
            "decided_by": user_ids, "company": company_ids, "reviewer": user_ids,
            "recorded_by": user_ids}
+    _insert(CommercialSupport, ({**_resolve(c, **ids), "meeting_id": meeting_id}
+                                for c in plan.supports))
     ids["assignment"] = _insert(Assignment, ({**_resolve(a, **ids), "version_id": 1}
                                              for a in plan.assignments))
     ids["disclosure"] = _insert(Disclosure, (_resolve(d, **ids) for d in plan.disclosures))

@@ -99,8 +99,6 @@ class DisclosureFact:
     version: int
     submitted_at: datetime
     valid_until: date
-    discusses_off_label: bool
-    off_label_detail: str | None
 
 
 @dataclass(frozen=True)
@@ -275,8 +273,7 @@ def gather(assignment_ids: Iterable[int], cutoff: str | datetime = START) -> dic
     versions: dict[int, list] = {}
     for row in db.session.execute(
         sa.select(Disclosure.id, Disclosure.user_id, Disclosure.version, Disclosure.submitted_at,
-                  Disclosure.valid_until, Disclosure.discusses_off_label,
-                  Disclosure.off_label_detail)
+                  Disclosure.valid_until)
         .where(Disclosure.user_id.in_(user_ids))
     ):
         versions.setdefault(row.user_id, []).append(row)
@@ -291,8 +288,7 @@ def gather(assignment_ids: Iterable[int], cutoff: str | datetime = START) -> dic
         mine = versions.get(role.user_id, [])
         row = _as_of(mine, moment, lambda r: r.submitted_at)
         chosen[role.id] = None if row is None else DisclosureFact(
-            row.id, row.version, row.submitted_at, row.valid_until,
-            bool(row.discusses_off_label), row.off_label_detail)
+            row.id, row.version, row.submitted_at, row.valid_until)
         later[role.id] = row is None and any(r.submitted_at > moment for r in mine)
 
     disclosure_ids = sorted({d.id for d in chosen.values() if d is not None})

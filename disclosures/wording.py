@@ -20,10 +20,11 @@ from .enums import StatementKind
 
 __all__ = [
     "AWAITING", "COMMERCIAL_SUPPORT", "EXCLUDED", "NOT_COMPLETE", "INTRO", "SHEET_INTRO", "pending", "LISTED_BY_FAMILY_NAME", "MITIGATED", "NO_ACTIVITIES",
-    "NO_FACULTY_FOR_ACTIVITY", "NO_FACULTY_FOR_MEETING", "NO_RELATIONSHIPS", "OFF_LABEL",
+    "NO_FACULTY_FOR_ACTIVITY", "NO_FACULTY_FOR_MEETING", "NO_RELATIONSHIPS",
     "OFF_LABEL_DEFAULT", "RELEVANT_HEADING", "UNDER_REVIEW", "UNDER_REVIEW_ON_SLIDE",
     "Labelled", "StatementKind", "closing", "commercial_support", "no_relationships",
-    "off_label", "supporter",
+    "supporter", "NOT_ACCREDITED", "NOT_ACCREDITED_HEADING", "POLICY_LINK",
+    "off_label_sentence", "provided_by", "meeting_support",
 ]
 
 # What a sheet is, at its top (it makes no claim about any one activity).
@@ -66,9 +67,15 @@ UNDER_REVIEW_ON_SLIDE = (
 )
 
 COMMERCIAL_SUPPORT = "Commercial support:"
-OFF_LABEL = "Off-label use"
 # When a person says the talk discusses off-label use but gives no detail.
-OFF_LABEL_DEFAULT = "This presentation discusses off-label or investigational use of a product."
+OFF_LABEL_DEFAULT = ("This presentation includes discussion of off-label or investigational use "
+                     "of a product.")
+
+# Industry sessions and meals: listed apart, never under the Standard 3 statement.
+NOT_ACCREDITED = "Not accredited for CME — not part of the accredited activity."
+NOT_ACCREDITED_HEADING = "Not accredited for CME"
+# The link to the accredited provider's disclosure policy.
+POLICY_LINK = "Disclosure policy of the accredited provider"
 
 NO_ACTIVITIES = "No activities are scheduled in this room."
 NO_FACULTY_FOR_ACTIVITY = "No faculty are listed for this activity yet."
@@ -128,9 +135,32 @@ def commercial_support(supporters: Iterable[tuple[str, str | None]]) -> Labelled
                     + "; ".join(supporter(name, in_kind) for name, in_kind in supporters) + ".")
 
 
-def off_label(detail: str, name: str | None = None) -> Labelled:
-    """The off-label statement: "Off-label use: detail", or "Off-label use (name): detail"
-    where several people's statements follow one another (a room sheet's activity)."""
-    if name is None:
-        return Labelled(f"{OFF_LABEL}:", detail)
-    return Labelled(OFF_LABEL, f"({name}): {detail}")
+def meeting_support(supporters: Iterable[tuple[str, str | None]]) -> Labelled:
+    """The acknowledgement of commercial support of the whole meeting."""
+    return Labelled(COMMERCIAL_SUPPORT, "this meeting received commercial support from "
+                    + "; ".join(supporter(name, in_kind) for name, in_kind in supporters) + ".")
+
+
+def provided_by(provider: str | None, joint_provider: str | None = None) -> str | None:
+    """"Provided by X" or "Jointly provided by X and Y" (None when no provider is set)."""
+    if provider and joint_provider:
+        return f"Jointly provided by {provider} and {joint_provider}."
+    if provider or joint_provider:
+        return f"Provided by {provider or joint_provider}."
+    return None
+
+
+def off_label_sentence(detail: str) -> str:
+    """The sentence learners read for one presentation: "This presentation includes
+    discussion of …", completed with what the person declared for it. A detail that does
+    not itself say off-label or investigational ("rhBMP-2 in the cervical spine") is
+    introduced by "off-label or investigational use of"."""
+    text = " ".join(detail.split()).rstrip(". ")
+    if text == OFF_LABEL_DEFAULT.rstrip("."):
+        return OFF_LABEL_DEFAULT
+    if len(text) > 1 and text[0].isupper() and text[1].islower() and "-" in text.split()[0]:
+        text = text[0].lower() + text[1:]  # "Off-label use of …" reads on after "of"
+    if not any(word in text.lower() for word in ("off-label", "off label", "investigational",
+                                                 "unlabeled", "unlabelled", "unapproved")):
+        text = f"off-label or investigational use of {text}"
+    return f"This presentation includes discussion of {text}."

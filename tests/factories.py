@@ -144,11 +144,12 @@ def activity(meeting_: Meeting, room_: Room | None = None, *, title: str | None 
         ends_at=start + timedelta(minutes=minutes),
         topics=topics if topics is not None else ["lumbar fusion"],
         credit_hours=fields.pop("credit_hours", Decimal("1.00")),
-        commercial_supporters=fields.pop("commercial_supporters", []),
-        **fields,
+        **{k: v for k, v in fields.items() if k != "commercial_supporters"},
     )
     db.session.add(a)
     db.session.flush()
+    for item in fields.get("commercial_supporters") or []:  # [{"name": ..., "in_kind": ...}]
+        support(meeting_, item["name"], item.get("in_kind"), activity_=a, refresh_=False)
     if a.room_id:
         refresh(rooms=[a.room_id])
     return a
@@ -252,3 +253,31 @@ def stored_states(assignments) -> dict:
         .execution_options(populate_existing=True)
     )
     return {a.id: StateView.of(a) for a in rows}
+
+
+def support(meeting_: Meeting, name: str, in_kind: str | None = None, *,
+            activity_: Activity | None = None, refresh_: bool = True):
+    """Commercial support from the registry company ``name`` (created, confirmed, when
+    new): of ``activity_``, or of the whole meeting."""
+    from disclosures.enums import SupportKind
+    from disclosures.models import CommercialSupport, normalise_company_name
+
+    found = db.session.scalar(sa.select(Company).where(
+        Company.normalized_name == normalise_company_name(name)))
+    if found is None:
+        found = Company(name=name, is_ineligible=True)
+        db.session.add(found)
+        db.session.flush()
+    row = CommercialSupport(meeting_id=meeting_.id, activity_id=activity_.id if activity_ else None,
+                            company_id=found.id,
+                            kind=SupportKind.IN_KIND if in_kind else SupportKind.MONETARY,
+                            in_kind_detail=in_kind)
+    db.session.add(row)
+    db.session.flush()
+    if refresh_:
+        if activity_ is None:
+            refresh(meetings=[meeting_.id])
+        else:
+            refresh([x.id for x in activity_.assignments],
+                    rooms=[activity_.room_id] if activity_.room_id else [])
+    return row

@@ -71,6 +71,7 @@ class World:
     job: Job  # the meeting's records ZIP, built and downloadable
     manufacturer: Manufacturer | None = None  # an Open Payments manufacturer not yet linked
     api_token: ApiToken | None = None  # a current API token of the meeting
+    support: object | None = None  # commercial support of A's activity (Standard 4)
 
     def user(self, role: str) -> User | None:
         return None if role == "anonymous" else getattr(self, role)
@@ -115,6 +116,8 @@ def build_world() -> World:
     api_token = ApiToken(meeting_id=meeting.id, name="Programme system", token_hash="0" * 64,
                          hint="000000", created_by_id=staff.id)
     db.session.add(api_token)
+    support = factories.support(meeting, "Keystone Surgical Supply", "Loan of instruments",
+                                activity_=activity)
     db.session.flush()
     return World(
         staff=staff, other_staff=other_staff, auditor=auditor, admin=admin, reviewer=reviewer, co_reviewer=co_reviewer, faculty_a=faculty_a,
@@ -125,6 +128,7 @@ def build_world() -> World:
         new_company=new_company, disclosure_a=disclosure_a, relationship=relationship,
         other_relationship=other_relationship, determination=determination,
         mitigation=mitigation, manufacturer=manufacturer, job=job, api_token=api_token,
+        support=support,
     )
 
 
@@ -167,6 +171,7 @@ def rule_arguments(endpoint: str, world: World) -> dict:
         "slug": world.meeting.slug,
         "manufacturer_id": world.manufacturer.id,
         "api_token_id": world.api_token.id,
+        "commercial_support_id": world.support.id,
         "letter": "a",  # Alice Able's family name: the all-faculty page of her letter
         "page": 1,
     }

@@ -55,6 +55,8 @@ faculty.disclose                    GET      302L  200   200   200   200   200  
 faculty.disclose                    POST     302L  400   400   400   400   400   400   400   400
 faculty.disclosure                  GET      302L  200   403   403   200   200   403   200   200
 faculty.home                        GET      302L  200   200   200   200   200   200   200   200
+faculty.off_label                   GET      302L  200   403   403   403   403   403   403   403
+faculty.off_label                   POST     302L  400   403   403   403   403   403   403   403
 jobs.download                       GET      302L  403   403   403   403   200!  403   200!  200!
 jobs.meeting_jobs                   GET      302L  403   403   403   403   200   403   403   200
 jobs.show                           GET      302L  403   403   403   403   200   403   200   200
@@ -135,6 +137,9 @@ staff.room_reissue_token            GET      302L  403   403   403   403   200  
 staff.room_reissue_token            POST     302L  403   403   403   403   302!  403   403   302!
 staff.room_sign                     GET      302L  403   403   403   403   200   403   403   200
 staff.rooms                         GET      302L  403   403   403   403   200   403   403   200
+staff.support                       GET      302L  403   403   403   403   200   403   403   200
+staff.support                       POST     302L  403   403   403   403   400   403   403   400
+staff.support_remove                POST     302L  403   403   403   403   302!  403   403   400
 """
 
 

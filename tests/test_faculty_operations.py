@@ -45,14 +45,12 @@ def row(company="Medtronic", nature=Nature.CONSULTANT, started=date(2024, 1, 10)
     return RelationshipEntry(company, nature, started, ended, ongoing, detail)
 
 
-def entry(person, rows=(), *, has=None, name=None, complete=True, off_label=False, off_label_detail=None):
+def entry(person, rows=(), *, has=None, name=None, complete=True):
     return DisclosureEntry(
         has_relationships=bool(rows) if has is None else has,
         relationships=list(rows),
         attestation_name=person.full_name if name is None else name,
         attested_complete=complete,
-        discusses_off_label=off_label,
-        off_label_detail=off_label_detail,
     )
 
 
@@ -153,11 +151,6 @@ def test_completeness_box_unticked_is_refused(app):
     assert any("complete" in m for m in rejected(person, entry(person, complete=False)))
 
 
-def test_off_label_yes_without_detail_is_refused(app):
-    person = factories.user()
-    assert any("Name the drugs or devices" in m for m in rejected(person, entry(person, off_label=True)))
-
-
 def test_valid_submission_with_three_relationships_is_saved_with_attestation_and_audit(app):
     person = factories.user()
     known = factories.company("Johnson & Johnson", aliases=["J&J"])
@@ -170,8 +163,6 @@ def test_valid_submission_with_three_relationships_is_saved_with_attestation_and
                 row("Globus Medical", Nature.RESEARCHER, started=date(2024, 3, 1), ended=date(2025, 2, 1), ongoing=False),
                 row("Stryker", Nature.SPEAKER, detail="Speakers bureau, spine"),
             ],
-            off_label=True,
-            off_label_detail="rhBMP-2 in the cervical spine",
         ),
         now=NOW,
         valid_days=365,
@@ -182,7 +173,6 @@ def test_valid_submission_with_three_relationships_is_saved_with_attestation_and
     assert d.has_relationships is True
     assert d.attested_complete is True
     assert d.valid_until == TODAY + timedelta(days=365)
-    assert d.discusses_off_label and d.off_label_detail == "rhBMP-2 in the cervical spine"
     assert [r.company.name for r in d.relationships] == ["Johnson & Johnson", "Globus Medical", "Stryker"]
     assert d.relationships[0].company_id == known.id
     assert d.relationships[1].ended_on == date(2025, 2, 1)

@@ -186,7 +186,6 @@ def test_valid_submission_with_three_relationships_redirects_to_saved_version(ap
         ([], {}, "but listed none"),
         ([rel()], {"attestation_name": "Someone Else"}, "does not match your account name"),
         ([rel()], {"attested_complete": ""}, "Tick the box to confirm the disclosure is complete"),
-        ([rel()], {"discusses_off_label": "yes"}, "Name the drugs or devices"),
         ([rel(**{"started_on": "03/01/2024"})], {}, "as year-month-day (YYYY-MM-DD)"),
     ],
 )
@@ -241,12 +240,10 @@ def test_remove_without_javascript_drops_that_row_only(app, login_as):
 
 def test_update_form_starts_from_latest_version(app, login_as):
     person = factories.user()
-    factories.disclosure(person, [(factories.company("Prefilled Spine"), Nature.ADVISOR)],
-                         discusses_off_label=True, off_label_detail="Bone graft substitutes")
+    factories.disclosure(person, [(factories.company("Prefilled Spine"), Nature.ADVISOR)])
     page = login_as(person).get("/faculty/disclosure/new").get_data(as_text=True)
     assert 'name="relationships-0-company" type="text" value="Prefilled Spine"' in page
     assert 'name="relationships-1-company"' not in page
-    assert "Bone graft substitutes" in page
     assert "Version 2" in page
 
 

@@ -42,6 +42,7 @@ from disclosures.extensions import db
 from disclosures.models import (
     Activity,
     Assignment,
+    CommercialSupport,
     Company,
     Determination,
     Disclosure,
@@ -108,10 +109,16 @@ def _programme_through_forms(staff_client, payload: str) -> dict:
         "code": "H1", "title": payload, "room_id": str(room.id),
         "starts_at": f"{start.isoformat()} 09:00", "ends_at": f"{start.isoformat()} 10:00",
         "topics": f"{payload}\nlumbar fusion", "credit_hours": "1",
-        "commercial_supporters": f"{payload} | {payload}",
     })
     assert response.status_code == 302, response.get_data(as_text=True)[:2000]
     activity = db.session.scalar(sa.select(Activity).where(Activity.meeting_id == meeting.id))
+    # Commercial support from a registry company, in kind: what was given is the payload.
+    factories.company("Hostile Support Devices")
+    db.session.commit()  # the request sees only what is committed
+    response = staff_client.post(f"/staff/meetings/{meeting.id}/support", data={
+        "company": "Hostile Support Devices", "activity_id": str(activity.id), "kind": "in_kind",
+        "in_kind_detail": payload})
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
     return {"meeting": meeting.id, "room": room.id, "activity": activity.id, "token": room.public_token}
 
 
@@ -160,8 +167,6 @@ def test_hostile_text_through_every_form_is_inert_in_pages_and_literal_in_pdfs(a
         "relationships-0-started_on": (date.today() - timedelta(days=90)).isoformat(),
         "relationships-0-ongoing": "y",
         "relationships-0-detail": payload,
-        "discusses_off_label": "yes",
-        "off_label_detail": payload,
         "attestation_name": stored_name,
         "attested_complete": "y",
         "submit": "1",
@@ -170,6 +175,9 @@ def test_hostile_text_through_every_form_is_inert_in_pages_and_literal_in_pdfs(a
     disclosure = db.session.scalar(sa.select(Disclosure).where(Disclosure.user_id == person.id))
     relationship = disclosure.relationships[0]
     assignment = db.session.scalar(sa.select(Assignment).where(Assignment.user_id == person.id))
+    response = faculty.post(f"/faculty/roles/{assignment.id}/off-label", data={
+        "discusses_off_label": "yes", "off_label_detail": payload})  # for this presentation
+    assert response.status_code == 302, response.get_data(as_text=True)[:3000]
 
     # A reviewer of the meeting judges it relevant and mitigates it, with the payload as
     # rationale and notes.
@@ -345,8 +353,9 @@ def _limit_cases(w):
     meeting = {"name": "M", "slug": "limits", "location": "", "starts_on": start.isoformat(),
                "ends_on": start.isoformat(), "timezone": "UTC"}
     activity = {"code": "L1", "title": "T", "room_id": "0", "starts_at": f"{start} 09:00",
-                "ends_at": f"{start} 10:00", "topics": "", "credit_hours": "1",
-                "commercial_supporters": ""}
+                "ends_at": f"{start} 10:00", "topics": "", "credit_hours": "1"}
+    support = {"company": "Limit Devices", "activity_id": "0", "kind": "in_kind",
+               "in_kind_detail": "Loan"}
     invite = {"email": "new@example.org", "full_name": "New Person", "degrees": "", "institution": ""}
     assign = {"email": "brand-new@example.org", "full_name": "Brand New", "degrees": "", "role": "speaker"}
     return [
@@ -358,8 +367,8 @@ def _limit_cases(w):
         ("staff", f"/staff/meetings/{w['meeting']}/activities/new", activity, "code", Activity.code),
         ("staff", f"/staff/meetings/{w['meeting']}/activities/new", activity, "title", Activity.title),
         ("staff", f"/staff/meetings/{w['meeting']}/activities/new", activity, "topics", None),
-        ("staff", f"/staff/meetings/{w['meeting']}/activities/new", activity,
-         "commercial_supporters", None),
+        ("staff", f"/staff/meetings/{w['meeting']}/support", support, "in_kind_detail",
+         CommercialSupport.in_kind_detail),
         ("staff", "/staff/people/invite", invite, "full_name", User.full_name),
         ("staff", "/staff/people/invite", invite, "degrees", User.degrees),
         ("staff", "/staff/people/invite", invite, "institution", User.institution),
@@ -370,7 +379,8 @@ def _limit_cases(w):
         ("staff", f"/staff/companies/{w['company']}/merge", {"target": "A"}, "target", Company.name),
         ("faculty", "/faculty/disclosure/new", w["disclosure"], "relationships-0-company", Company.name),
         ("faculty", "/faculty/disclosure/new", w["disclosure"], "relationships-0-detail", None),
-        ("faculty", "/faculty/disclosure/new", w["disclosure"], "off_label_detail", None),
+        ("faculty", f"/faculty/roles/{w['role']}/off-label",
+         {"discusses_off_label": "yes", "off_label_detail": "x"}, "off_label_detail", None),
         ("faculty", "/faculty/disclosure/new", w["disclosure"], "attestation_name",
          Disclosure.attestation_name),
     ]
@@ -388,11 +398,12 @@ def limit_world(app):
         "relationships-0-nature": "consultant",
         "relationships-0-started_on": (date.today() - timedelta(days=30)).isoformat(),
         "relationships-0-ongoing": "y", "relationships-0-detail": "",
-        "discusses_off_label": "yes", "off_label_detail": "Off-label use",
         "attestation_name": "Lena Limit", "attested_complete": "y", "submit": "1",
     }
     db.session.commit()
-    return {"meeting": meeting.id, "activity": activity.id, "company": company.id,
+    role = factories.assignment(faculty, activity)
+    db.session.commit()
+    return {"meeting": meeting.id, "activity": activity.id, "company": company.id, "role": role.id,
             "faculty": faculty, "staff": staff, "disclosure": disclosure}
 
 

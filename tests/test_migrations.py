@@ -137,7 +137,6 @@ def test_mitigation_key_keeps_every_existing_duplicate_and_refuses_new_ones(make
             relationships=[RelationshipEntry(r.company.name, r.nature, r.started_on, r.ended_on, r.ended_on is None)
                            for r in latest.relationships],
             attestation_name=person.full_name, attested_complete=True,
-            discusses_off_label=latest.discusses_off_label, off_label_detail=latest.off_label_detail,
         )
         carried_before = db.session.scalar(sa.select(sa.func.count(Mitigation.id)))
         submit_disclosure(person, entry)

@@ -32,9 +32,9 @@ def case(app):
     disclosure = factories.disclosure(
         person,
         [(meridian, Nature.CONSULTANT), (summit, Nature.SPEAKER), (hospital, Nature.EMPLOYEE)],
-        discusses_off_label=True,
-        off_label_detail="Off-label use of rhBMP-2 in the cervical spine.",
     )
+    talk.discusses_off_label = True  # declared for the talk only (per presentation)
+    talk.off_label_detail = "Off-label use of rhBMP-2 in the cervical spine."
     reviewer = factories.reviewer(meeting, full_name="Renee Reviewer")
     return {
         "meeting": meeting, "person": person, "talk": talk, "chair": chair, "fusion": fusion,
@@ -513,8 +513,7 @@ def new_version(case, extra=("Axial Biologics", Nature.ADVISOR), drop=None):
         rows.append(RelationshipEntry(extra[0], extra[1], date.today() - timedelta(days=30), None, True))
     result = submit_disclosure(person, DisclosureEntry(
         has_relationships=True, relationships=rows, attestation_name=person.full_name,
-        attested_complete=True, discusses_off_label=seen.discusses_off_label,
-        off_label_detail=seen.off_label_detail,
+        attested_complete=True,
     ))
     db.session.commit()
     return result.disclosure
@@ -607,14 +606,13 @@ def test_changed_and_removed_relationships_are_named_too(login_as, case):
                               date.today() - timedelta(days=10), False),  # ended since
             RelationshipEntry("Lakeside University Hospital", Nature.EMPLOYEE, case["hospital_rel"].started_on,
                               None, True)]
-    submit_disclosure(person, DisclosureEntry(True, rows, person.full_name, True, False, None))
+    submit_disclosure(person, DisclosureEntry(True, rows, person.full_name, True))
     db.session.commit()
     response = client.post(f"{page_url(case)}/none-relevant", data=none_data(v1))
     assert response.status_code == 409
     banner = problem_banner(response)
     assert "Changed relationship: Meridian Spine Technologies (consultant," in banner
     assert f"No longer disclosed: Summit Pharmaceuticals ({summit.nature.label.lower()}," in banner
-    assert "The statement on off-label or investigational use changed." in banner
     assert "Lakeside" not in banner
     assert determinations() == []
 

@@ -146,7 +146,6 @@ def _activity_form(room, **changes):
         "ends_at": "2027-10-07T09:30",
         "topics": "cervical spine\narthroplasty",
         "credit_hours": "1.5",
-        "commercial_supporters": "Keystone Surgical Devices | loaned instruments\nAxial Biologics",
     }
     data.update(changes)
     return data
@@ -163,10 +162,7 @@ def test_activity_create_stores_local_time_as_utc(login_as, programme):
     assert act.ends_at == datetime(2027, 10, 7, 14, 30, tzinfo=UTC)
     assert act.topics == ["cervical spine", "arthroplasty"]
     assert act.credit_hours == Decimal("1.50")
-    assert act.commercial_supporters == [
-        {"name": "Keystone Surgical Devices", "in_kind": "loaned instruments"},
-        {"name": "Axial Biologics", "in_kind": None},
-    ]
+    assert act.is_accredited  # the form's default: accredited for CME
     assert _events("activity.created")[0].changes["code"]["after"] == "S202"
     page = client.get(f"/staff/meetings/{meeting.id}").get_data(as_text=True)
     assert "8:00 AM" in page and "Cervical disc arthroplasty" in page

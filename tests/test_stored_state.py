@@ -88,7 +88,7 @@ class Record(RuleBasedStateMachine):
         unique = {r.company_name: r for r in rows}.values()  # one line per company
         submit_disclosure(who, DisclosureEntry(
             has_relationships=bool(rows), relationships=list(unique), attestation_name=who.full_name,
-            attested_complete=True, discusses_off_label=False, off_label_detail=None))
+            attested_complete=True))
         db.session.commit()
 
     @rule(data=st.data(), relevant=st.booleans())

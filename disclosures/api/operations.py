@@ -205,6 +205,7 @@ def room_document(room: Room, sheet: SheetVersion) -> dict:
             "ends_at": item["ends_at"],
             "room": content["room"],
             "support": _support(item["support"]),
+            "accredited": item.get("accredited", True) is not False,
             "complete": item["complete"],
             "pending": list(item["pending"]),
             "people": [_person(p, statements.get(p.get("statement_id")), meeting)
@@ -232,6 +233,7 @@ def _activities(meeting: Meeting, only: int | None = None) -> list[dict]:
         for row in rows:
             people.setdefault(row.activity_id, []).append(row)
     result = []
+    support = publication.activity_support(a.id for a, _ in activities)
     for activity, room_name in activities:
         rows = sorted(people.get(activity.id, []),
                       key=lambda r: (ROLE_ORDER.get(r.role, 9), family_sort_key(r.full_name)))
@@ -239,7 +241,8 @@ def _activities(meeting: Meeting, only: int | None = None) -> list[dict]:
         excluded = [r for r in rows if r.Statement.kind is StatementKind.EXCLUDED]
         shown = [_person(r.Statement.data, r.Statement, meeting) for r in rows if r not in excluded]
         pending = [p["name"] for p in shown
-                   if p["kind"] not in (StatementKind.RELEVANT.value, StatementKind.NONE.value)]
+                   if p["kind"] not in (StatementKind.RELEVANT.value, StatementKind.NONE.value)
+                   ] if activity.is_accredited else []
         result.append({
             "id": activity.id,
             "code": activity.code,
@@ -247,8 +250,9 @@ def _activities(meeting: Meeting, only: int | None = None) -> list[dict]:
             "starts_at": _iso(activity.starts_at, meeting),
             "ends_at": _iso(activity.ends_at, meeting),
             "room": room_name,
-            "support": _support(publication.supporters(activity.commercial_supporters)),
-            "complete": bool(shown) and not pending and not excluded,
+            "support": _support(support.get(activity.id, [])),
+            "accredited": activity.is_accredited,
+            "complete": activity.is_accredited and bool(shown) and not pending and not excluded,
             "pending": pending,
             "people": shown,
         })

@@ -96,6 +96,9 @@ SCHEMAS = {
         "ends_at": DATE_TIME,
         "room": NULLABLE_STRING,
         "support": {"type": "array", "items": _ref("Supporter")},
+        "accredited": {"type": "boolean",
+                       "description": "False for an activity not accredited for CME (an "
+                                      "industry session, a meal): nobody discloses for it."},
         "complete": {"type": "boolean",
                      "description": "Every person's disclosure is reviewed and cleared."},
         "pending": {"type": "array", "items": STRING,

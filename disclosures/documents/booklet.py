@@ -8,7 +8,13 @@ from .. import wording
 from . import pdf
 from .data import Booklet
 from .pdf import Paragraph
-from .sheet import labelled, statement_flowables, version_line
+from .sheet import (
+    not_accredited_flowables,
+    provider_flowables,
+    statement_flowables,
+    supporters_paragraph,
+    version_line,
+)
 from .text import markup
 
 
@@ -25,9 +31,13 @@ def _booklet_pdf(booklet: Booklet, size: str) -> bytes:
         Paragraph(f"Faculty disclosures · {booklet.starts_on:%B %-d} – {booklet.ends_on:%B %-d, %Y}"
                   + (f" · {markup(booklet.location, 200)}" if booklet.location else ""),
                   st["subtitle"]),
+        *provider_flowables(booklet.provider, st),
         Paragraph(f"{wording.SHEET_INTRO} {wording.LISTED_BY_FAMILY_NAME} "
                   f"{version_line(booklet)} ({markup(booklet.timezone)} time).", st["intro"]),
     ]
+    meeting_support = supporters_paragraph(booklet.meeting_support, st, meeting=True)
+    if meeting_support is not None:
+        story.append(meeting_support)
     if not booklet.people:
         story.append(Paragraph(wording.NO_FACULTY_FOR_MEETING, st["base"]))
     for person in booklet.people:
@@ -41,14 +51,15 @@ def _booklet_pdf(booklet: Booklet, size: str) -> bytes:
                 f"{markup(entry.role)}: <i>{markup(entry.activity, 300)}</i> · "
                 f"{entry.starts_at:%a %b %-d, %-I:%M %p}{where}", st["meta"]))
             block.extend(statement_flowables(person.name, entry.statement, st))
-            if entry.statement.off_label:
-                block.append(labelled(wording.off_label(markup(entry.statement.off_label, 2000)),
-                                      st["note"]))
+            support = supporters_paragraph(entry.support, st)
+            if support is not None:
+                block.append(support)
         block.append(Spacer(1, 4))
         # Keep a short entry on one page; long ones may split between their lines.
         story.append(KeepTogether(block) if len(block) <= 12 else block[0])
         if len(block) > 12:
             story.extend(block[1:])
+    story.extend(not_accredited_flowables(booklet.not_accredited, st))
     return pdf.build(
         story,
         title=f"Faculty disclosures — {booklet.meeting}",

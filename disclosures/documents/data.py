@@ -33,6 +33,7 @@ from ..models import (
 from ..models import (
     Statement as PublishedStatement,
 )
+from ..publication.operations import meeting_support, provider
 from .text import family_sort_key, fold
 
 
@@ -42,7 +43,8 @@ class Statement:
 
     kind: StatementKind
     relationships: tuple[tuple[str, str], ...] = ()  # (company name, nature label)
-    off_label: str | None = None
+    off_label: str | None = None  # declared for this presentation (role) only
+    accredited: bool = True  # False: a non-accredited activity (nothing disclosed for it)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", StatementKind(self.kind))  # "none" → StatementKind.NONE
@@ -50,6 +52,37 @@ class Statement:
     @property
     def is_cleared(self) -> bool:
         return self.kind in (StatementKind.RELEVANT, StatementKind.NONE)
+
+
+@dataclass(frozen=True)
+class Provider:
+    """The accredited provider (and joint provider) and its disclosure policy, as printed."""
+
+    name: str | None = None
+    joint: str | None = None
+    policy_url: str | None = None
+
+    @classmethod
+    def of(cls, data: dict | None) -> Provider:
+        data = data or {}
+        return cls(data.get("name"), data.get("joint"), data.get("policy_url"))
+
+    @property
+    def provided_by(self) -> str | None:
+        """"Provided by X." or "Jointly provided by X and Y." (``wording.provided_by``)."""
+        from .. import wording
+
+        return wording.provided_by(self.name, self.joint)
+
+    def __bool__(self) -> bool:
+        return bool(self.name or self.joint or self.policy_url)
+
+
+Supporters = tuple[tuple[str, str | None], ...]  # (company name, in-kind nature or None)
+
+
+def _supporters(items) -> Supporters:
+    return tuple((name, in_kind) for name, in_kind in items or ())
 
 
 @dataclass(frozen=True)
@@ -70,6 +103,7 @@ class ActivitySheet:
     people: tuple[PersonLine, ...]
     complete: bool = True  # every role cleared: the Standard 3 statement may be made
     pending: tuple[str, ...] = ()  # names of those not cleared
+    accredited: bool = True  # False: listed apart, never under the Standard 3 statement
 
     @property
     def off_label(self) -> list[tuple[str, str]]:
@@ -93,6 +127,23 @@ class RoomSheet:
     days: tuple[Day, ...]
     version: int = 0
     fingerprint: str = ""  # first 8 hex of the SHA-256 of the statements it shows
+    provider: Provider = field(default_factory=Provider)
+    meeting_support: Supporters = ()
+
+    @property
+    def non_accredited(self) -> tuple[ActivitySheet, ...]:
+        """Activities not accredited for CME, listed apart (after the accredited ones)."""
+        return tuple(a for d in self.days for a in d.activities if not a.accredited)
+
+
+@dataclass(frozen=True)
+class NotAccredited:
+    """A non-accredited activity (industry session, meal), listed apart."""
+
+    title: str
+    starts_at: datetime
+    room: str | None
+    people: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,6 +153,7 @@ class BookletEntry:
     room: str | None
     role: str
     statement: Statement
+    support: Supporters = ()  # the activity's commercial support
 
 
 # Letters of the all-faculty pages: a family name folded to a-z goes under its first letter,
@@ -162,6 +214,9 @@ class Booklet:
     people: tuple[BookletPerson, ...] = field(default_factory=tuple)
     version: int = 0  # the meeting's publication step
     fingerprint: str = ""
+    provider: Provider = field(default_factory=Provider)
+    meeting_support: Supporters = ()
+    not_accredited: tuple[NotAccredited, ...] = ()
 
     def search(self, query: str) -> tuple[BookletPerson, ...]:
         """People whose name, or a company on their statement, contains ``query``."""
@@ -188,13 +243,15 @@ class Slide:
     starts_at: datetime
     room: str | None
     statement: Statement
+    provider: Provider = field(default_factory=Provider)
+    support: Supporters = ()  # the activity's commercial support
 
 
 def statement_of(data: dict) -> Statement:
     """The printable statement of one role, from a published statement's data."""
     return Statement(StatementKind(data["kind"]),
                      tuple((company, nature) for company, nature in data["relationships"]),
-                     data.get("off_label"))
+                     data.get("off_label"), data.get("accredited", True) is not False)
 
 
 def _local(value: str) -> datetime:
@@ -216,10 +273,11 @@ def room_sheet(version: SheetVersion, *, today: date | None = None) -> RoomSheet
             starts_at=_local(item["starts_at"]),
             ends_at=_local(item["ends_at"]),
             room=content["room"],
-            supporters=tuple((name, in_kind) for name, in_kind in item["support"]),
+            supporters=_supporters(item["support"]),
             people=tuple(PersonLine(p["name"], p["role"], statement_of(p)) for p in item["people"]),
-            complete=item["complete"],
+            complete=item["complete"] and item.get("accredited", True) is not False,
             pending=tuple(item["pending"]),
+            accredited=item.get("accredited", True) is not False,
         )
         grouped.setdefault(sheet.starts_at.date(), []).append(sheet)
     ordered = sorted(grouped)
@@ -231,6 +289,8 @@ def room_sheet(version: SheetVersion, *, today: date | None = None) -> RoomSheet
         timezone=content["timezone"], as_of=version.valid_from.astimezone(zone),
         days=tuple(Day(d, d == today, tuple(grouped[d])) for d in ordered),
         version=version.number, fingerprint=version.fingerprint[:8],
+        provider=Provider.of(content.get("provider")),
+        meeting_support=_supporters(content.get("meeting_support")),
     )
 
 
@@ -238,7 +298,8 @@ def booklet(meeting: Meeting) -> Booklet:
     """Every person with a current role in the meeting, by family name, with each role's
     published statement (two queries). Its version is the meeting's publication step."""
     rows = db.session.execute(
-        sa.select(Assignment.user_id, User.full_name, Activity.title, Activity.starts_at,
+        sa.select(Assignment.user_id, User.full_name, Activity.id.label("activity_id"),
+                  Activity.title, Activity.starts_at, Activity.is_accredited,
                   Room.name.label("room"), PublishedStatement.data, PublishedStatement.sha256)
         .join(Activity, Activity.id == Assignment.activity_id)
         .join(User, User.id == Assignment.user_id)
@@ -252,8 +313,12 @@ def booklet(meeting: Meeting) -> Booklet:
         sa.select(PublicationStep.at).where(PublicationStep.meeting_id == meeting.id,
                                             PublicationStep.seq == meeting.publication_seq))
     per_person: dict[int, list] = {}
+    apart: dict[int, list] = {}  # non-accredited activities: listed apart, nobody disclosed
     for row in rows:
-        per_person.setdefault(row.user_id, []).append(row)
+        if row.is_accredited:
+            per_person.setdefault(row.user_id, []).append(row)
+        else:
+            apart.setdefault(row.activity_id, []).append(row)
     people = []
     for items in per_person.values():
         entries = tuple(
@@ -263,6 +328,7 @@ def booklet(meeting: Meeting) -> Booklet:
                 room=r.room,
                 role=r.data["role"],
                 statement=statement_of(r.data),
+                support=_supporters(r.data.get("support")),
             )
             for r in items
         )
@@ -277,10 +343,17 @@ def booklet(meeting: Meeting) -> Booklet:
         ))
     people.sort(key=lambda p: p.sort_key)
     digest = hashlib.sha256("\n".join(s for p in people for s in p.shas).encode()).hexdigest()
+    not_accredited = tuple(
+        NotAccredited(items[0].title, meeting.local(items[0].starts_at), items[0].room,
+                      tuple(r.data["name"] for r in items))
+        for items in apart.values())
     return Booklet(meeting.name, meeting.slug, meeting.location, meeting.timezone,
                    meeting.starts_on, meeting.ends_on,
                    meeting.local(step_at) if step_at else meeting.local(meeting.created_at),
-                   tuple(people), version=meeting.publication_seq, fingerprint=digest[:8])
+                   tuple(people), version=meeting.publication_seq, fingerprint=digest[:8],
+                   provider=Provider.of(provider(meeting)),
+                   meeting_support=_supporters(meeting_support(meeting.id)),
+                   not_accredited=not_accredited)
 
 
 def slide(assignment: Assignment) -> Slide:
@@ -296,6 +369,8 @@ def slide(assignment: Assignment) -> Slide:
         starts_at=meeting.local(activity.starts_at),
         room=activity.room.name if activity.room else None,
         statement=statement_of(data) if data else Statement(StatementKind.AWAITING),
+        provider=Provider.of(provider(meeting)),
+        support=_supporters(data.get("support")) if data else (),
     )
 
 

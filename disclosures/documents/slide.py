@@ -13,6 +13,7 @@ from ..enums import StatementKind
 from . import fonts, pdf
 from .data import Slide
 from .pdf import Paragraph
+from .sheet import provider_flowables
 from .text import clean, markup
 
 WIDTH, HEIGHT = 13.333 * inch, 7.5 * inch  # 16:9, the size of a widescreen slide
@@ -53,7 +54,9 @@ def slide_pdf(slide: Slide) -> bytes:
     ]
     statement = slide.statement
     closing = wording.closing(statement.kind, markup(slide.name, 300))
-    if statement.kind in (StatementKind.REVIEW, StatementKind.AWAITING):
+    if not statement.accredited:  # an industry session or a meal: no Standard 3 statement
+        story.append(Paragraph(wording.NOT_ACCREDITED, strong))
+    elif statement.kind in (StatementKind.REVIEW, StatementKind.AWAITING):
         story.append(Paragraph(f"{closing} {wording.UNDER_REVIEW_ON_SLIDE}", review))
     elif statement.kind == StatementKind.NONE:
         story.append(Paragraph(closing, strong))
@@ -64,9 +67,16 @@ def slide_pdf(slide: Slide) -> bytes:
             for company, nature in statement.relationships
         )
         story.append(Paragraph(closing, strong))
-    if statement.off_label:
-        sentence = wording.off_label(markup(statement.off_label, 1000))
+    if statement.off_label:  # declared for this presentation
+        story.append(Paragraph(markup(wording.off_label_sentence(statement.off_label), 1200), base))
+    if slide.support and statement.accredited:  # Standard 4: names (and in-kind nature) only
+        sentence = wording.commercial_support(
+            (markup(name), markup(in_kind) if in_kind else None) for name, in_kind in slide.support)
         story.append(Paragraph(f"<b>{sentence.label}</b> {sentence.text}", base))
+    if slide.provider:
+        small = ParagraphStyle("p", parent=base, fontSize=14, leading=18, textColor=pdf.MUTED,
+                               spaceBefore=14)
+        story.extend(provider_flowables(slide.provider, {"intro": small}))
 
     frame = Frame(0.6 * inch, 0.5 * inch, WIDTH - 1.2 * inch, HEIGHT - 1.7 * inch,
                   leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)

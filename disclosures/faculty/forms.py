@@ -20,7 +20,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length, Optional
+from wtforms.validators import Length, Optional, ValidationError
 
 from .. import vetting
 from ..enums import Nature
@@ -93,16 +93,6 @@ class DisclosureForm(FlaskForm):
     )
     relationships = FieldList(FormField(RelationshipForm), min_entries=1, max_entries=MAX_ROWS)
     add_relationship = SubmitField("Add another relationship", render_kw={"data-add-row": ""})
-    discusses_off_label = RadioField(
-        "Will your presentation discuss unlabelled or investigational uses of drugs or devices?",
-        choices=YES_NO_OFF_LABEL,
-        validate_choice=False,
-    )
-    off_label_detail = TextAreaField(
-        "Which drugs or devices, and which uses?",
-        validators=[Length(max=2000, message="Keep this under 2,000 characters.")],
-        description="Shown to attendees on the disclosure sheet.",
-    )
     attestation_name = StringField(
         "Type your full name to sign",
         validators=[Length(max=200, message="Type your name in under 200 characters.")],
@@ -144,20 +134,16 @@ class DisclosureForm(FlaskForm):
             relationships=[row.form.to_entry() for row in self.relationships.entries],
             attestation_name=self.attestation_name.data or "",
             attested_complete=bool(self.attested_complete.data),
-            discusses_off_label=_yes_no(self.discusses_off_label.data),
-            off_label_detail=self.off_label_detail.data,
         )
 
     def printed_warnings(self) -> list[str]:
-        """What to check in the printed fields (each "Other" description, the off-label
-        detail) before learners read them: warnings, never refusals."""
+        """What to check in the printed fields (each "Other" description) before learners
+        read them: warnings, never refusals."""
         found = []
         for number, row in enumerate(self.relationships.entries, start=1):
             if row.form.nature.data == Nature.OTHER.value:
                 found.append(vetting.warning(row.form.detail.data,
                                              f"Relationship {number}: the description"))
-        if _yes_no(self.discusses_off_label.data):
-            found.append(vetting.warning(self.off_label_detail.data, "The off-label detail"))
         return [w for w in found if w]
 
     def add_problems(self, problems: list[operations.Problem]) -> None:
@@ -180,7 +166,7 @@ class DisclosureForm(FlaskForm):
             for sub in row.form:
                 for error in sub.errors:
                     found.append((sub.id, f"Relationship {number}: {error}"))
-        for name in ("discusses_off_label", "off_label_detail", "attestation_name", "attested_complete"):
+        for name in ("attestation_name", "attested_complete"):
             found += [(self[name].id, e) for e in self[name].errors]
         return found
 
@@ -192,8 +178,6 @@ class DisclosureForm(FlaskForm):
             if r.ended_on is None or r.ended_on >= operations.window_start(lookback_from)
         ]
         self.has_relationships.data = "yes" if rows else "no"
-        self.discusses_off_label.data = "yes" if disclosure.discusses_off_label else "no"
-        self.off_label_detail.data = disclosure.off_label_detail or ""
         if rows:
             self.relationships.entries = []
             self.relationships.last_index = -1  # numbering restarts at relationships-0
@@ -222,3 +206,43 @@ class CompanyQueryForm(Form):
     q = StringField("Company", validators=[Length(max=200)])
 
 
+
+
+class OffLabelForm(FlaskForm):
+    """Off-label or investigational use in one presentation (one role): printed only for it."""
+
+    discusses_off_label = RadioField(
+        "Will this presentation discuss unlabelled or investigational uses of drugs or devices?",
+        choices=YES_NO_OFF_LABEL,
+        validate_choice=False,
+    )
+    off_label_detail = TextAreaField(
+        "Complete the sentence: “This presentation includes discussion of …”",
+        validators=[Length(max=2000, message="Keep this under 2,000 characters.")],
+        description="Name the drug or device and the use, e.g. “off-label use of rhBMP-2 in "
+                    "the cervical spine”. Printed for this presentation only: on the room "
+                    "sheet, the all-faculty page and your first slide.",
+    )
+
+    def fill_from(self, assignment) -> None:
+        self.discusses_off_label.data = "yes" if assignment.discusses_off_label else "no"
+        self.off_label_detail.data = assignment.off_label_detail or ""
+
+    def validate_discusses_off_label(self, field):
+        if _yes_no(field.data) is None:
+            raise ValidationError("Say whether this presentation will discuss unlabelled or "
+                                  "investigational uses.")
+
+    def validate_off_label_detail(self, field):
+        if _yes_no(self.discusses_off_label.data) and not (field.data or "").strip():
+            raise ValidationError("Name the drugs or devices and the unlabelled or "
+                                  "investigational uses you will discuss.")
+
+    def declaration(self) -> tuple[bool, str | None]:
+        yes = bool(_yes_no(self.discusses_off_label.data))
+        return yes, ((self.off_label_detail.data or "").strip() or None) if yes else None
+
+    def printed_warnings(self) -> list[str]:
+        found = vetting.warning(self.off_label_detail.data, "The off-label detail") \
+            if _yes_no(self.discusses_off_label.data) else None
+        return [found] if found else []

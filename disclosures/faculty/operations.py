@@ -21,6 +21,7 @@ from sqlalchemy.orm import selectinload
 
 from ..audit import record
 from ..enums import Nature
+from ..errors import Refusal
 from ..extensions import db
 from ..models import (
     Assignment,
@@ -95,8 +96,6 @@ class DisclosureEntry:
     relationships: list[RelationshipEntry]
     attestation_name: str
     attested_complete: bool
-    discusses_off_label: bool | None
-    off_label_detail: str | None = None
 
 
 @dataclass
@@ -225,20 +224,6 @@ def check_disclosure(entry: DisclosureEntry, person: User, submitted_on: date) -
     if entry.has_relationships:
         for index, relationship in rows:
             problems.extend(check_relationship(relationship, index, submitted_on))
-    if entry.discusses_off_label is None:
-        problems.append(
-            Problem(
-                "discusses_off_label",
-                "Say whether your presentation will discuss unlabelled or investigational uses.",
-            )
-        )
-    elif entry.discusses_off_label and not (entry.off_label_detail or "").strip():
-        problems.append(
-            Problem(
-                "off_label_detail",
-                "Name the drugs or devices and the unlabelled or investigational uses you will discuss.",
-            )
-        )
     if not (entry.attestation_name or "").strip():
         problems.append(Problem("attestation_name", "Type your full name to sign the disclosure."))
     elif not names_match(entry.attestation_name, person.full_name, person.display_name):
@@ -348,10 +333,6 @@ def submit_disclosure(
         attestation_name=" ".join(entry.attestation_name.split()),
         attested_complete=True,
         attested_at=now,
-        discusses_off_label=bool(entry.discusses_off_label),
-        off_label_detail=(entry.off_label_detail or "").strip() or None
-        if entry.discusses_off_label
-        else None,
     )
     db.session.add(disclosure)
     result = SubmissionResult(disclosure)
@@ -408,7 +389,6 @@ def submit_disclosure(
             "relationship_count": len(disclosure.relationships),
             "carried_count": result.carried,
             "new_company_ids": [c.id for c in result.new_companies],
-            "discusses_off_label": disclosure.discusses_off_label,
             "valid_until": disclosure.valid_until,
         },
         subject=person,
@@ -417,3 +397,37 @@ def submit_disclosure(
     return result
 
 
+
+
+class OffLabelRefused(Refusal):
+    """The role cannot take an off-label declaration (someone else's, removed, or over)."""
+
+
+def declare_off_label(person: User, assignment: Assignment, discusses: bool,
+                      detail: str | None) -> bool:
+    """Record whether ``person``'s presentation (``assignment``) discusses off-label or
+    investigational use, and which. Printed only for this role.
+
+    Side effects: updates ``Assignment.discusses_off_label`` / ``off_label_detail``; writes
+    ``assignment.off_label_declared`` (whether it is declared and whether the detail changed,
+    never the detail itself); republishes the role (``publication.refresh``: a new
+    ``Statement`` and sheet version when the printed words change). Returns False (and
+    writes nothing) when nothing changed. Raises ``OffLabelRefused``.
+    """
+    if assignment.user_id != person.id:
+        raise OffLabelRefused("This is not one of your roles.")
+    if assignment.removed_at is not None:
+        raise OffLabelRefused("This role was removed from the programme.")
+    detail = " ".join((detail or "").split()) or None if discusses else None
+    if detail is not None and len(detail) > 2000:
+        raise OffLabelRefused("Keep the off-label detail under 2,000 characters.")
+    if (assignment.discusses_off_label, assignment.off_label_detail) == (bool(discusses), detail):
+        return False
+    changes = {"discusses_off_label": [assignment.discusses_off_label, bool(discusses)],
+               "detail_changed": assignment.off_label_detail != detail}
+    assignment.discusses_off_label = bool(discusses)
+    assignment.off_label_detail = detail
+    db.session.flush()
+    record(person, "assignment.off_label_declared", assignment, changes, subject=person)
+    refresh([assignment.id])
+    return True

@@ -18,12 +18,13 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from .. import clock, permissions
 from ..extensions import db
+from ..handlers import save
 from ..models import Activity, Assignment, Disclosure, Relationship, utcnow
 from ..registry import operations as registry
 from ..state import StateView
 from ..words import plural
 from . import operations
-from .forms import CompanyQueryForm, DisclosureForm, RelationshipForm
+from .forms import CompanyQueryForm, DisclosureForm, OffLabelForm, RelationshipForm
 
 bp = Blueprint("faculty", __name__, url_prefix="/faculty")
 
@@ -115,6 +116,36 @@ def disclose():
         ),
         status,
     )
+
+
+@bp.route("/roles/<int:assignment_id>/off-label", methods=["GET", "POST"])
+@login_required
+def off_label(assignment_id: int):
+    """Off-label or investigational use in one of the person's presentations (per role)."""
+    assignment = db.get_or_404(Assignment, assignment_id, description="There is no such role.")
+    permissions.require(assignment.user_id == current_user.id,
+                        "You can only declare off-label use for your own presentations.")
+    form = OffLabelForm()
+    if not form.is_submitted():
+        form.fill_from(assignment)
+
+    def page(error=None):
+        if error is not None:
+            form.off_label_detail.errors = [*form.off_label_detail.errors, str(error)]
+        return render_template("faculty/off_label.html", form=form, assignment=assignment), 400
+
+    if form.validate_on_submit():
+        discusses, detail = form.declaration()
+        changed = save(lambda: operations.declare_off_label(current_user, assignment, discusses,
+                                                            detail), refused=page)
+        flash("Saved: printed for this presentation only." if changed else "Nothing changed.",
+              "success")
+        for warning in form.printed_warnings():
+            flash(warning, "warning")
+        return redirect(url_for("faculty.home"))
+    if form.is_submitted():
+        return page()
+    return render_template("faculty/off_label.html", form=form, assignment=assignment)
 
 
 @bp.route("/disclosure/<int:disclosure_id>")

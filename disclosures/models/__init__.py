@@ -8,6 +8,7 @@ from .job import Job, JobMessage
 from .meeting import (
     Activity,
     Assignment,
+    CommercialSupport,
     Meeting,
     Membership,
     Room,
@@ -34,6 +35,7 @@ __all__ = [
     "Statement",
     "Activity",
     "Assignment",
+    "CommercialSupport",
     "AuditEvent",
     "AuditLogIsAppendOnly",
     "Company",

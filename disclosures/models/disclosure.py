@@ -103,9 +103,6 @@ class Disclosure(db.Model):
     attestation_name: Mapped[str] = mapped_column(sa.String(200))
     attested_complete: Mapped[bool] = mapped_column(default=False)
     attested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    # Off-label / investigational use the presentation will discuss.
-    discusses_off_label: Mapped[bool] = mapped_column(default=False)
-    off_label_detail: Mapped[Optional[str]] = mapped_column(sa.Text, info={"max_length": 2000})
 
     user: Mapped[User] = relationship(back_populates="disclosures", foreign_keys=[user_id])
     relationships: Mapped[list[Relationship]] = relationship(

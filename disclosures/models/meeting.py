@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..enums import AssignmentRole, AssignmentState, MeetingRole
+from ..enums import AssignmentRole, AssignmentState, MeetingRole, SupportKind
 from ..extensions import db
 from .base import UTCDateTime, enum_column, utcnow
 from .user import hash_token
 
 if TYPE_CHECKING:
-    from .disclosure import Disclosure
+    from .disclosure import Company, Disclosure
     from .publication import Statement
     from .review import Determination
     from .user import User
@@ -142,8 +142,9 @@ class Activity(db.Model):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
     topics: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     credit_hours: Mapped[Decimal] = mapped_column(sa.Numeric(4, 2), default=Decimal("0"))
-    # Commercial support acknowledged on the sheet: [{"name": ..., "in_kind": "..."|None}].
-    commercial_supporters: Mapped[list[dict]] = mapped_column(sa.JSON, default=list)
+    # False for industry sessions and meals: listed apart on what learners read, never
+    # under the Standard 3 statement, and nobody is asked to disclose for them.
+    is_accredited: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     version_id: Mapped[int] = mapped_column(default=1)
 
@@ -151,6 +152,12 @@ class Activity(db.Model):
     room: Mapped[Optional[Room]] = relationship(back_populates="activities")
     assignments: Mapped[list[Assignment]] = relationship(
         back_populates="activity", order_by="Assignment.id"
+    )
+    # Current commercial support (removed rows stay, for the record).
+    supports: Mapped[list[CommercialSupport]] = relationship(
+        primaryjoin="and_(Activity.id == CommercialSupport.activity_id, "
+                    "CommercialSupport.removed_at.is_(None))",
+        order_by="CommercialSupport.id", viewonly=True,
     )
 
     __mapper_args__ = {"version_id_col": version_id}
@@ -182,6 +189,10 @@ class Assignment(db.Model):
     role: Mapped[AssignmentRole] = mapped_column(enum_column(AssignmentRole, "assignment_role"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     removed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    # Off-label or investigational use this presentation discusses, declared by the person
+    # for this role (printed only for it; each change is audited and republished).
+    discusses_off_label: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    off_label_detail: Mapped[Optional[str]] = mapped_column(sa.Text, info={"max_length": 2000})
 
     state: Mapped[AssignmentState] = mapped_column(
         enum_column(AssignmentState, "assignment_state"),
@@ -213,6 +224,44 @@ class Assignment(db.Model):
 
     def __repr__(self) -> str:
         return f"<Assignment {self.id} user={self.user_id} activity={self.activity_id}>"
+
+
+class CommercialSupport(db.Model):
+    """Commercial support (ACCME Standard 4) from a company in the registry: for one
+    activity, or for the whole meeting (``activity_id`` empty); monetary or in kind (what
+    was given). Acknowledged to learners by the company's name (and the in-kind nature),
+    never a logo or an amount. Removal keeps the row (``removed_at``), for the record."""
+
+    __tablename__ = "commercial_support"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(sa.ForeignKey("meeting.id"), index=True)
+    activity_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("activity.id"), index=True)
+    company_id: Mapped[int] = mapped_column(sa.ForeignKey("company.id"), index=True)
+    kind: Mapped[SupportKind] = mapped_column(enum_column(SupportKind, "support_kind"))
+    in_kind_detail: Mapped[Optional[str]] = mapped_column(sa.String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("user_account.id"))
+    removed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    removed_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("user_account.id"))
+
+    meeting: Mapped[Meeting] = relationship()
+    activity: Mapped[Optional[Activity]] = relationship()
+    company: Mapped[Company] = relationship()
+
+    __table_args__ = (
+        sa.CheckConstraint("kind != 'in_kind' OR in_kind_detail IS NOT NULL",
+                           name="in_kind_says_what"),
+    )
+
+    @property
+    def acknowledged(self) -> tuple[str, str | None]:
+        """(company name, in-kind nature or None): what learners read."""
+        return (self.company.name,
+                self.in_kind_detail if self.kind is SupportKind.IN_KIND else None)
+
+    def __repr__(self) -> str:
+        return f"<CommercialSupport {self.id} company={self.company_id} activity={self.activity_id}>"
 
 
 class Membership(db.Model):

@@ -89,7 +89,7 @@ def _local_instant(meeting: Meeting, day: date, moment: time) -> datetime:
 
 
 def _wanted_values(meeting: Meeting, row: ActivityRow, room: str | None) -> dict:
-    return {
+    wanted = {
         "title": row.title,
         "room": room,
         "starts_at": _local_instant(meeting, row.day, row.start),
@@ -97,6 +97,9 @@ def _wanted_values(meeting: Meeting, row: ActivityRow, room: str | None) -> dict
         "topics": row.topics,
         "credit_hours": row.credit_hours,
     }
+    if row.accredited is not None:  # an "Accredited"/"CME" column: yes or no
+        wanted["is_accredited"] = row.accredited
+    return wanted
 
 
 def plan_import(meeting: Meeting, parsed: ParsedProgramme, *, warn: bool = True) -> ImportPlan:
@@ -304,7 +307,7 @@ def apply_import(actor: User | None, meeting: Meeting, plan: ImportPlan,
             values = ops.ActivityValues(
                 code=code, title=row.title, room=room,
                 starts_at=wanted["starts_at"], ends_at=wanted["ends_at"], topics=row.topics,
-                credit_hours=row.credit_hours, commercial_supporters=None,
+                credit_hours=row.credit_hours, is_accredited=row.accredited,
             )
             if code in activities:
                 ops.update_activity(actor, activities[code], values, audit=False)

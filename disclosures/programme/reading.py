@@ -27,8 +27,10 @@ columns (any order, any case)::
   Ballroom A), and created when new. New people get an account without a password;
   the next reminder carries their invitation link.
 - An import never removes anyone: a person missing from the file keeps their assignment,
-  and a person staff removed is not put back. Commercial supporters are kept as entered
-  on the activity page.
+  and a person staff removed is not put back. Commercial support is kept as entered
+  on the meeting's commercial support page.
+- An optional ``accredited`` column ("Accredited", "CME"): yes or no (empty: yes). "no"
+  marks an industry session or a meal; without the column, activities keep their mark.
 
 ``read_programme`` parses (this module); ``operations.plan_import`` compares with the
 database (writes nothing); ``operations.apply_import`` writes the plan.
@@ -56,7 +58,7 @@ COLUMNS = (
     "faculty name", "email", "role",
 )
 REQUIRED_COLUMNS = ("activity code", "title", "day", "start", "end")
-OPTIONAL_COLUMNS = ("npi",)  # read when the header has them
+OPTIONAL_COLUMNS = ("npi", "accredited")  # read when the header has them
 NAME_PARTS = ("first name", "last name")  # together: the faculty name
 
 # The names each column goes by in scheduling tools' exports, compared with
@@ -86,6 +88,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
                   "faculty last name", "speaker last name"),
     "npi": ("npi", "npi number", "national provider identifier", "presenter npi",
             "faculty npi", "speaker npi"),
+    "accredited": ("accredited", "cme", "cme accredited", "accredited for cme", "is accredited"),
 }
 _SYNONYM_OF = {comparison_key(name): column for column, names in SYNONYMS.items()
                for name in names}
@@ -132,6 +135,7 @@ class ActivityRow:
     topics: list[str]
     credit_hours: Decimal
     first_row: int
+    accredited: bool | None = None  # None: no "Accredited"/"CME" column (left as it is)
 
 
 @dataclass
@@ -262,6 +266,21 @@ def _parse_hours(value) -> Decimal:
     return hours.quantize(Decimal("0.01"))
 
 
+_YES = {"yes", "y", "true", "1", "accredited", "cme"}
+_NO = {"no", "n", "false", "0", "not accredited", "non accredited", "nonaccredited", "none"}
+
+
+def _parse_accredited(value) -> bool | None:
+    """"Accredited"/"CME": yes or no (empty: accredited, the default)."""
+    text = " ".join(_cell_text(value).lower().replace("-", " ").split())
+    if not text or text in _YES:
+        return True
+    if text in _NO:
+        return False
+    raise ValueError(f"{_quoted(text)}: write yes (accredited for CME) or no (an industry "
+                     "session, a meal).")
+
+
 def _limit(column: sa.Column) -> int:
     return int(column.info.get("max_length") or column.type.length)
 
@@ -313,6 +332,7 @@ def _row_values(number: int, values: tuple, positions: dict[str, int], first: da
     end = check("end", _parse_time) if text["end"] else None
     hours = check("credit hours", _parse_hours)
     role = check("role", _parse_role)
+    accredited = check("accredited", _parse_accredited) if "accredited" in positions else None
     if day and not first <= day <= last:
         errors.append(RowError(
             number, "day",
@@ -340,7 +360,7 @@ def _row_values(number: int, values: tuple, positions: dict[str, int], first: da
     if errors:
         return errors, None, None
     activity = ActivityRow(text["activity code"], text["title"], day, start, end,
-                           text["room"] or None, topics, hours, number)
+                           text["room"] or None, topics, hours, number, accredited)
     person = (FacultyRow(number, activity.code, name, normalise_email(email), role, npi,
                           text["role"])
               if email else None)
@@ -473,7 +493,8 @@ def read_programme(data: bytes, filename: str, meeting: Meeting, *,
         else:
             for attr, column in (("title", "title"), ("day", "day"), ("start", "start"),
                                  ("end", "end"), ("room", "room"), ("topics", "topics"),
-                                 ("credit_hours", "credit hours")):
+                                 ("credit_hours", "credit hours"),
+                                 ("accredited", "accredited")):
                 if getattr(known, attr) != getattr(activity, attr):
                     parsed.errors.append(RowError(
                         number, column,

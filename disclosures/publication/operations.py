@@ -36,11 +36,13 @@ from sqlalchemy.orm import defer, joinedload
 
 from .. import wording
 from ..documents.text import family_sort_key
-from ..enums import AssignmentRole, AssignmentState, StatementKind
+from ..enums import AssignmentRole, AssignmentState, StatementKind, SupportKind
 from ..extensions import db
 from ..models import (
     Activity,
     Assignment,
+    CommercialSupport,
+    Company,
     Meeting,
     PublicationStep,
     Room,
@@ -68,14 +70,48 @@ def canonical(data) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def supporters(items: list | None) -> list[list]:
-    """An activity's commercial supporters as [name, in-kind nature or None]."""
-    result = []
-    for item in items or []:
-        if isinstance(item, dict) and str(item.get("name") or "").strip():
-            in_kind = item.get("in_kind")
-            result.append([str(item["name"]).strip(), str(in_kind).strip() if in_kind else None])
-    return result
+def activity_support(activity_ids: Iterable[int]) -> dict[int, list[list]]:
+    """Each activity's current commercial support as [company name, in-kind nature or None],
+    in the order staff entered it (one query)."""
+    ids = sorted(set(activity_ids))
+    found: dict[int, list[list]] = {}
+    if not ids:
+        return found
+    for activity_id, name, kind, detail in db.session.execute(
+        sa.select(CommercialSupport.activity_id, Company.name, CommercialSupport.kind,
+                  CommercialSupport.in_kind_detail)
+        .join(Company, Company.id == CommercialSupport.company_id)
+        .where(CommercialSupport.activity_id.in_(ids), CommercialSupport.removed_at.is_(None))
+        .order_by(CommercialSupport.id)
+    ):
+        pair = [name, detail if kind is SupportKind.IN_KIND else None]
+        if pair not in found.setdefault(activity_id, []):
+            found[activity_id].append(pair)
+    return found
+
+
+def meeting_support(meeting_id: int) -> list[list]:
+    """Commercial support of the whole meeting (no one activity), as ``activity_support``."""
+    found: list[list] = []
+    for name, kind, detail in db.session.execute(
+        sa.select(Company.name, CommercialSupport.kind, CommercialSupport.in_kind_detail)
+        .join(Company, Company.id == CommercialSupport.company_id)
+        .where(CommercialSupport.meeting_id == meeting_id, CommercialSupport.activity_id.is_(None),
+               CommercialSupport.removed_at.is_(None))
+        .order_by(CommercialSupport.id)
+    ):
+        pair = [name, detail if kind is SupportKind.IN_KIND else None]
+        if pair not in found:
+            found.append(pair)
+    return found
+
+
+def provider(meeting: Meeting) -> dict:
+    """The accredited provider printed on every document: {} until staff set one."""
+    values = {"name": (meeting.provider_name or "").strip() or None,
+              "joint": (meeting.joint_provider_name or "").strip() or None,
+              "policy_url": (meeting.disclosure_policy_url or "").strip() or None}
+    return {key: value for key, value in values.items() if value}
 
 
 # --------------------------------------------------------------------------- statements
@@ -91,13 +127,21 @@ def statement_kind(judgement: Judgement) -> StatementKind:
     return StatementKind.RELEVANT if judgement.relevant else StatementKind.NONE
 
 
-def statement_data(assignment: Assignment, judgement: Judgement) -> dict:
+def statement_data(assignment: Assignment, judgement: Judgement,
+                   support: list[list] | None = None) -> dict:
     """What the public reads about one role, as plain data (the statement's ``data``).
 
     Only a cleared role shows companies (its relevant relationships: company and nature,
-    never a rationale, a note or an irrelevant relationship) and its off-label statement.
-    An "Other" relationship reads as its own short description, not as "Other".
+    never a rationale, a note or an irrelevant relationship) and the off-label use declared
+    for this role (this presentation). An "Other" relationship reads as its own short
+    description, not as "Other". ``support``: the activity's commercial support (read
+    when not given). A role in a non-accredited activity (``"accredited": false``) shows
+    no companies and no off-label line: nobody discloses for it, and it is never printed
+    under the Standard 3 statement.
     """
+    activity = assignment.activity
+    if support is None:
+        support = activity_support([activity.id]).get(activity.id, [])
     kind = statement_kind(judgement)
     relationships: list[list[str]] = []
     for line in judgement.relevant:
@@ -105,27 +149,31 @@ def statement_data(assignment: Assignment, judgement: Judgement) -> dict:
         if pair not in relationships:
             relationships.append(pair)
     off_label = None
-    disclosure = judgement.disclosure
-    if judgement.is_cleared and disclosure is not None and disclosure.discusses_off_label:
-        off_label = (disclosure.off_label_detail or "").strip() or wording.OFF_LABEL_DEFAULT
-    return {
+    if judgement.is_cleared and assignment.discusses_off_label:
+        off_label = (assignment.off_label_detail or "").strip() or wording.OFF_LABEL_DEFAULT
+    data = {
         "name": assignment.user.display_name,
         "role": assignment.role.label,
         "kind": kind.value,
         "relationships": relationships,
         "off_label": off_label,
-        "support": supporters(assignment.activity.commercial_supporters),
+        "support": [list(pair) for pair in support],
     }
+    if not activity.is_accredited:  # the key only when false: accredited statements unchanged
+        data.update(accredited=False, relationships=[], off_label=None)
+    return data
 
 
 def statement_words(data: dict) -> str:
     """The statement word for word as printed on a sheet, one line per printed line."""
     kind = StatementKind(data["kind"])
     lines = [f"{data['name']} · {data['role']}"]
+    if data.get("accredited") is False:
+        return "\n".join([*lines, wording.NOT_ACCREDITED])
     lines += [f"{company} — {nature}" for company, nature in data["relationships"]]
     lines.append(wording.closing(kind, data["name"]))
     if data.get("off_label"):
-        lines.append(str(wording.off_label(data["off_label"])))
+        lines.append(wording.off_label_sentence(data["off_label"]))
     if data.get("support"):
         lines.append(str(wording.commercial_support([tuple(item) for item in data["support"]])))
     return "\n".join(lines)
@@ -142,10 +190,11 @@ def _room_content(room: Room, meeting: Meeting) -> dict:
     """Everything a room's sheet shows, as plain data (a ``SheetVersion``'s ``content``)."""
     activities = db.session.execute(
         sa.select(Activity.id, Activity.code, Activity.title, Activity.starts_at,
-                  Activity.ends_at, Activity.commercial_supporters)
+                  Activity.ends_at, Activity.is_accredited)
         .where(Activity.room_id == room.id)
         .order_by(Activity.starts_at, Activity.id)
     ).all()
+    support = activity_support(a.id for a in activities)
     people: dict[int, list] = {}
     if activities:
         for row in db.session.execute(
@@ -165,23 +214,32 @@ def _room_content(room: Room, meeting: Meeting) -> dict:
         # shown as pending; the activity is not complete until they are replaced.
         rows = [r for r in everyone if r.state is not AssignmentState.EXCLUDED]
         pending = [r.data["name"] for r in rows if r.state is not AssignmentState.CLEARED]
-        content_activities.append({
+        item = {
             "code": activity.code,
             "title": activity.title,
             "starts_at": meeting.local(activity.starts_at).isoformat(),
             "ends_at": meeting.local(activity.ends_at).isoformat(),
-            "support": supporters(activity.commercial_supporters),
+            "support": support.get(activity.id, []),
             "complete": bool(rows) and not pending and len(rows) == len(everyone),
             "pending": pending,
             "people": [{**r.data, "statement_id": r.id, "sha256": r.sha256} for r in rows],
-        })
-    return {
+        }
+        if not activity.is_accredited:  # listed apart: no Standard 3 statement, nobody pending
+            item.update(accredited=False, complete=False, pending=[])
+        content_activities.append(item)
+    content = {
         "meeting": meeting.name,
         "location": meeting.location,
         "timezone": meeting.timezone,
         "room": room.name,
         "activities": content_activities,
     }
+    # Only when set, so a meeting without them keeps the versions it had.
+    if provided := provider(meeting):
+        content["provider"] = provided
+    if meeting_wide := meeting_support(meeting.id):
+        content["meeting_support"] = meeting_wide
+    return content
 
 
 def fingerprint(content: dict) -> str:
@@ -253,6 +311,7 @@ def refresh(assignment_ids: Iterable[int] = (), *, rooms: Iterable[int] = (),
         .execution_options(populate_existing=True)
     ).unique().all() if ids else []
     judged = judgements(ids, START)
+    support = activity_support(a.activity_id for a in roles)
     now = utcnow()
     for assignment in roles:
         judgement = judged[assignment.id]
@@ -273,7 +332,7 @@ def refresh(assignment_ids: Iterable[int] = (), *, rooms: Iterable[int] = (),
             assignment.is_late = judgement.late
         if assignment.removed_at is not None:
             continue  # off the sheets; its last statement stays in the record
-        data = statement_data(assignment, judgement)
+        data = statement_data(assignment, judgement, support.get(assignment.activity_id, []))
         words = statement_words(data)
         digest = statement_hash(words, data)
         current = assignment.statement

@@ -26,6 +26,7 @@ from ..models import (
     Activity,
     Assignment,
     AuditEvent,
+    CommercialSupport,
     Determination,
     Disclosure,
     Meeting,
@@ -137,6 +138,8 @@ def meeting_records(meeting: Meeting) -> dict:
         .where(Activity.meeting_id == meeting.id)
         .options(
             joinedload(Assignment.activity).joinedload(Activity.room),
+            joinedload(Assignment.activity).selectinload(Activity.supports)
+            .joinedload(CommercialSupport.company),
             joinedload(Assignment.user),
             joinedload(Assignment.state_disclosure).selectinload(Disclosure.relationships)
             .joinedload(Relationship.company),
@@ -205,7 +208,10 @@ def meeting_records(meeting: Meeting) -> dict:
                 "ends_at": _iso(activity.ends_at),
                 "room": activity.room.name if activity.room else None,
                 "credit_hours": str(activity.credit_hours),
-                "commercial_supporters": activity.commercial_supporters or [],
+                "is_accredited": activity.is_accredited,
+                "commercial_support": [
+                    {"company": s.company.name, "kind": s.kind.value,
+                     "in_kind": s.in_kind_detail} for s in activity.supports],
             },
             "person": {
                 "id": a.user.id,
@@ -215,6 +221,8 @@ def meeting_records(meeting: Meeting) -> dict:
                 "institution": a.user.institution,
             },
             "role": a.role.value,
+            "discusses_off_label": a.discusses_off_label,
+            "off_label_detail": a.off_label_detail,
             "assigned_at": _iso(a.created_at),
             "removed_at": _iso(a.removed_at),
             "state_at_start": a.state.value,
@@ -248,8 +256,6 @@ def meeting_records(meeting: Meeting) -> dict:
                 "attested_complete": disclosure.attested_complete,
                 "attestation_name": disclosure.attestation_name,
                 "attested_at": _iso(disclosure.attested_at),
-                "discusses_off_label": disclosure.discusses_off_label,
-                "off_label_detail": disclosure.off_label_detail,
             },
             "relationships": relationships,
             "determinations_on_other_versions": other_versions,
@@ -321,8 +327,8 @@ def _csv_rows(records: dict) -> Iterator[list]:
             "attested_complete": d.get("attested_complete"),
             "attestation_name": d.get("attestation_name"),
             "attested_at": d.get("attested_at"),
-            "discusses_off_label": d.get("discusses_off_label"),
-            "off_label_detail": d.get("off_label_detail"),
+            "discusses_off_label": item["discusses_off_label"],
+            "off_label_detail": item["off_label_detail"],
         }
         rels = item["relationships"] + item["determinations_on_other_versions"]
         if not rels:

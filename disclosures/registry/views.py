@@ -219,7 +219,8 @@ def _owner_rows(meeting: Meeting, person_id: int | None = None) -> list[OwnerRow
     employee of an ineligible company, as judged for their roles (a fixed number of
     queries): who must decide what."""
     stmt = (sa.select(Assignment).join(Activity, Activity.id == Assignment.activity_id)
-            .where(Activity.meeting_id == meeting.id, Assignment.removed_at.is_(None))
+            .where(Activity.meeting_id == meeting.id, Assignment.removed_at.is_(None),
+                   Activity.is_accredited)  # nobody discloses for a non-accredited session
             .options(joinedload(Assignment.user), joinedload(Assignment.activity))
             .order_by(Activity.starts_at, Assignment.id))
     if person_id is not None:

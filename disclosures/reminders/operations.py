@@ -92,7 +92,8 @@ def _current_assignments(meetings: list[Meeting]) -> list[Assignment]:
     return list(db.session.scalars(
         sa.select(Assignment)
         .join(Activity, Assignment.activity_id == Activity.id)
-        .where(Activity.meeting_id.in_([m.id for m in meetings]), Assignment.removed_at.is_(None))
+        .where(Activity.meeting_id.in_([m.id for m in meetings]), Assignment.removed_at.is_(None),
+               Activity.is_accredited)  # nobody discloses for a non-accredited session
         .options(joinedload(Assignment.user), joinedload(Assignment.state_disclosure),
                  joinedload(Assignment.activity).joinedload(Activity.meeting))
         .order_by(Activity.starts_at, Activity.code, Assignment.id)

@@ -111,6 +111,7 @@ def review_subject(person: User, meeting: Meeting) -> ReviewSubject:
                 Assignment.user_id == person.id,
                 Activity.meeting_id == meeting.id,
                 Assignment.removed_at.is_(None),
+                Activity.is_accredited,  # nothing to decide for a non-accredited session
             )
             .options(joinedload(Assignment.activity).joinedload(Activity.room))
             .order_by(Activity.starts_at, Assignment.id)
@@ -154,10 +155,6 @@ def disclosure_changes(seen: Disclosure | None, latest: Disclosure) -> list[str]
         else:
             lines.append(f"New relationship: {_describe(relationship)}")
     lines.extend(f"No longer disclosed: {_describe(old)}" for old in before)
-    if seen is not None and (seen.discusses_off_label, seen.off_label_detail) != (
-        latest.discusses_off_label, latest.off_label_detail
-    ):
-        lines.append("The statement on off-label or investigational use changed.")
     return lines
 
 

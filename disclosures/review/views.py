@@ -102,6 +102,7 @@ def queue():
     conditions = [
         Assignment.removed_at.is_(None),
         Activity.meeting_id.in_(reviewable),
+        Activity.is_accredited,  # nothing to review for an industry session or a meal
         Assignment.state_disclosure_id.is_not(None),  # disclosed before the session
     ]
     if selected is not None:

@@ -118,7 +118,9 @@ def build_dashboard(meeting: Meeting, today: date) -> Dashboard:
     """Counts by state, and how many roles are blocked on each day, of ``meeting`` (two
     aggregate queries on the stored states, whatever the meeting's size). The blocked
     activities themselves are loaded for one day (``load_day``) or all (``load_all``)."""
-    current = sa.and_(Activity.meeting_id == meeting.id, Assignment.removed_at.is_(None))
+    # Roles in non-accredited sessions are nobody's to-do: not counted, never missing.
+    current = sa.and_(Activity.meeting_id == meeting.id, Assignment.removed_at.is_(None),
+                      Activity.is_accredited)
     counts = state_counts(())
     total = 0
     for state, count in db.session.execute(
@@ -165,7 +167,7 @@ def _blocked_groups(meeting: Meeting, day: date | None) -> list[RoomDay]:
         .join(User, User.id == Assignment.user_id)
         .outerjoin(Room, Room.id == Activity.room_id)
         .where(Activity.meeting_id == meeting.id, Assignment.removed_at.is_(None),
-               Assignment.state != AssignmentState.CLEARED)
+               Activity.is_accredited, Assignment.state != AssignmentState.CLEARED)
         .order_by(Activity.starts_at, Activity.code, Assignment.id)
     )
     if day is not None:

@@ -16,6 +16,7 @@ from wtforms import (
     DecimalField,
     EmailField,
     HiddenField,
+    RadioField,
     SelectField,
     StringField,
     SubmitField,
@@ -34,7 +35,7 @@ from wtforms.validators import (
 from wtforms.widgets import DateTimeLocalInput
 
 from .. import vetting
-from ..enums import AssignmentRole, MeetingRole, SiteRole
+from ..enums import AssignmentRole, MeetingRole, SiteRole, SupportKind
 from ..fields import DayField, as_choices
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
@@ -169,12 +170,15 @@ class ActivityForm(FlaskForm):
             NumberRange(min=0, max=99, message="Credit hours must be between 0 and 99."),
         ],
     )
-    commercial_supporters = TextAreaField(
-        "Commercial supporters",
-        description="One per line: the supporter's name, then optionally “|” and the nature of "
-        "in-kind support, e.g. “Keystone Surgical Devices | loaned instruments for the lab”. "
-        "Names only: no logos or product names.",
-        validators=[Optional(), Length(max=4000)],
+    accreditation = SelectField(
+        "Accredited for CME",
+        choices=as_choices([("yes", "Yes: part of the accredited activity"),
+                            ("no", "No: an industry session, a meal or another non-accredited "
+                             "session")]),
+        default="yes",
+        description="Non-accredited sessions are listed apart on the sheets, never under the "
+        "Standard 3 statement, and their people are not asked to disclose for them. "
+        "Commercial support is entered on the meeting's commercial support page.",
     )
     submit = SubmitField("Save activity")
 
@@ -204,19 +208,9 @@ class ActivityForm(FlaskForm):
     def validate_code(self, field):
         field.data = (field.data or "").strip()
 
-    def supporters(self) -> list[dict]:
-        result = []
-        for line in (self.commercial_supporters.data or "").splitlines():
-            if not line.strip():
-                continue
-            name, _, in_kind = line.partition("|")
-            result.append({"name": " ".join(name.split()), "in_kind": " ".join(in_kind.split()) or None})
-        return result
-
-    def validate_commercial_supporters(self, field):
-        for item in self.supporters():
-            if not item["name"]:
-                raise ValidationError("Each line needs the supporter's name before any “|”.")
+    @property
+    def is_accredited(self) -> bool:
+        return self.accreditation.data != "no"
 
     def fill_from(self, activity) -> None:
         """The activity as the form shows it (times in the meeting's zone)."""
@@ -229,10 +223,7 @@ class ActivityForm(FlaskForm):
         self.ends_at.data = self.meeting.local(activity.ends_at).strftime(local_fmt)
         self.topics.data = "\n".join(activity.topics or [])
         self.credit_hours.data = activity.credit_hours
-        self.commercial_supporters.data = "\n".join(
-            s["name"] + (f" | {s['in_kind']}" if s.get("in_kind") else "")
-            for s in activity.commercial_supporters or []
-        )
+        self.accreditation.data = "yes" if activity.is_accredited else "no"
 
     @property
     def expected_version(self) -> int | None:
@@ -243,13 +234,47 @@ class ActivityForm(FlaskForm):
             return None
 
     def printed_warnings(self) -> list[str]:
-        """What to check in the printed fields (title, supporters): warnings, not refusals."""
-        found = [vetting.warning(self.title.data, f"The title of {self.code.data or 'the activity'}"),
-                 vetting.warning(self.commercial_supporters.data, "The commercial supporters")]
+        """What to check in the printed fields (the title): warnings, not refusals."""
+        found = [vetting.warning(self.title.data, f"The title of {self.code.data or 'the activity'}")]
         return [w for w in found if w]
 
     def topic_list(self) -> list[str]:
         return [" ".join(t.split()) for t in (self.topics.data or "").splitlines() if t.strip()]
+
+
+class SupportForm(FlaskForm):
+    """Commercial support (ACCME Standard 4) from a company in the registry."""
+
+    company = StringField(
+        "Company (as in the registry)",
+        validators=[DataRequired("Enter the supporting company's name."), Length(max=200)],
+        description="A confirmed company of the registry, by its name or an alias. Its public "
+        "name is what learners read: no logo, no amount.",
+    )
+    activity_id = SelectField("Supports", coerce=int, validate_choice=True)
+    kind = RadioField("Kind of support", choices=as_choices(SupportKind.choices()),
+                      default=SupportKind.MONETARY.value,
+                      validators=[DataRequired("Choose monetary or in kind.")])
+    in_kind_detail = StringField(
+        "What was given (in kind)",
+        validators=[Optional(), Length(max=300, message="Keep this under 300 characters.")],
+        description="e.g. “loan of ultrasound equipment”. Printed with the company's name.",
+    )
+    submit = SubmitField("Add commercial support")
+
+    def __init__(self, meeting, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.activity_id.choices = as_choices(
+            [(0, "The whole meeting")]
+            + [(a.id, f"{a.code} · {a.title}"[:120]) for a in meeting.activities])
+
+    def validate_in_kind_detail(self, field):
+        if self.kind.data == SupportKind.IN_KIND.value and not (field.data or "").strip():
+            raise ValidationError("Say what was given in kind, e.g. “loan of ultrasound equipment”.")
+
+    def printed_warnings(self) -> list[str]:
+        found = vetting.warning(self.in_kind_detail.data, "What was given in kind")
+        return [found] if found else []
 
 
 class AssignmentForm(FlaskForm):

@@ -18,10 +18,20 @@ import sqlalchemy as sa
 
 from ..audit import diff, record
 from ..auth import operations as account_operations
-from ..enums import AssignmentRole, MeetingRole
+from ..enums import AssignmentRole, MeetingRole, SupportKind
 from ..errors import Conflict, Refusal
 from ..extensions import db
-from ..models import Activity, Assignment, Meeting, Membership, Room, User, utcnow
+from ..models import (
+    Activity,
+    Assignment,
+    CommercialSupport,
+    Company,
+    Meeting,
+    Membership,
+    Room,
+    User,
+    utcnow,
+)
 from ..publication.operations import refresh
 from ..words import comparison_key
 
@@ -239,7 +249,7 @@ class ActivityValues:
     ends_at: datetime
     topics: list[str]
     credit_hours: Decimal
-    commercial_supporters: list[dict] | None = None  # None: leave unchanged (imports)
+    is_accredited: bool | None = None  # None: leave unchanged (an import without the column)
 
     def as_dict(self) -> dict:
         values = {
@@ -251,8 +261,8 @@ class ActivityValues:
             "topics": list(self.topics),
             "credit_hours": Decimal(self.credit_hours).quantize(Decimal("0.01")),
         }
-        if self.commercial_supporters is not None:
-            values["commercial_supporters"] = list(self.commercial_supporters)
+        if self.is_accredited is not None:
+            values["is_accredited"] = bool(self.is_accredited)
         return values
 
 
@@ -265,7 +275,7 @@ def activity_values(activity: Activity) -> dict:
         "ends_at": activity.ends_at,
         "topics": list(activity.topics or []),
         "credit_hours": Decimal(activity.credit_hours or 0).quantize(Decimal("0.01")),
-        "commercial_supporters": list(activity.commercial_supporters or []),
+        "is_accredited": bool(activity.is_accredited),
     }
 
 
@@ -286,8 +296,8 @@ def _apply(activity: Activity, values: ActivityValues) -> None:
     activity.ends_at = values.ends_at
     activity.topics = list(values.topics)
     activity.credit_hours = Decimal(values.credit_hours).quantize(Decimal("0.01"))
-    if values.commercial_supporters is not None:
-        activity.commercial_supporters = list(values.commercial_supporters)
+    if values.is_accredited is not None:
+        activity.is_accredited = bool(values.is_accredited)
 
 
 def create_activity(actor: User | None, meeting: Meeting, values: ActivityValues,
@@ -302,7 +312,7 @@ def create_activity(actor: User | None, meeting: Meeting, values: ActivityValues
     """
     if not code_checked:
         _check_code(meeting, values.code, None)
-    activity = Activity(meeting=meeting, commercial_supporters=[])
+    activity = Activity(meeting=meeting, is_accredited=True)
     _apply(activity, values)
     db.session.add(activity)
     if flush or audit:
@@ -463,3 +473,87 @@ def room_in(meeting: Meeting, room_id: int | None) -> Room | None:
     if room is None or room.meeting_id != meeting.id:
         raise ProgrammeError("Choose one of this meeting's rooms.", "room_id")
     return room
+
+
+# --------------------------------------------------------------------------- commercial support
+
+
+def add_support(actor: User | None, meeting: Meeting, company: Company, kind: SupportKind,
+                in_kind_detail: str | None = None, activity: Activity | None = None
+                ) -> CommercialSupport:
+    """Record commercial support (ACCME Standard 4) from a registry company: for
+    ``activity``, or for the whole meeting. In-kind support says what was given.
+
+    Side effects: adds a ``CommercialSupport``; audit ``support.added``; republishes what
+    acknowledges it (the activity's roles and room, or every sheet of the meeting).
+    Raises ``ProgrammeError`` (an activity of another meeting, in kind without what).
+    """
+    if activity is not None and activity.meeting_id != meeting.id:
+        raise ProgrammeError("That activity is not part of this meeting.", "activity_id")
+    detail = " ".join((in_kind_detail or "").split()) or None
+    if kind is SupportKind.IN_KIND and not detail:
+        raise ProgrammeError("Say what was given in kind, e.g. “loan of ultrasound equipment”.",
+                             "in_kind_detail")
+    if kind is SupportKind.MONETARY:
+        detail = None
+    if detail is not None and len(detail) > 300:
+        raise ProgrammeError("Describe the in-kind support in under 300 characters.",
+                             "in_kind_detail")
+    support = CommercialSupport(meeting_id=meeting.id, activity_id=activity.id if activity else None,
+                                company_id=company.id, kind=kind, in_kind_detail=detail,
+                                created_by_id=actor.id if actor else None)
+    db.session.add(support)
+    db.session.flush()
+    record(actor, "support.added", support,
+           {"company_id": company.id, "activity_id": support.activity_id, "kind": kind.value,
+            "in_kind_detail": detail})
+    _republish_support(support)
+    return support
+
+
+def add_support_by_name(actor: User | None, meeting: Meeting, company_name: str,
+                        kind: SupportKind, in_kind_detail: str | None = None,
+                        activity_id: int | None = None) -> CommercialSupport:
+    """``add_support`` for a company named as staff typed it: the registry company of that
+    name or alias, which staff must have confirmed (its public name is what learners read).
+    Raises ``ProgrammeError`` (unknown or unconfirmed company, unknown activity)."""
+    from ..registry.operations import find_company
+
+    company = find_company(company_name or "")
+    if company is None:
+        raise ProgrammeError(f"“{' '.join((company_name or '').split())}” is not in the company "
+                             "registry. Add it on the registry's page first, then add the support.",
+                             "company")
+    if company.needs_review:
+        raise ProgrammeError(f"{company.name} is not yet confirmed in the registry: confirm its "
+                             "public name first (learners read it as printed).", "company")
+    activity = None
+    if activity_id:
+        activity = db.session.get(Activity, activity_id)
+        if activity is None or activity.meeting_id != meeting.id:
+            raise ProgrammeError("That activity is not part of this meeting.", "activity_id")
+    return add_support(actor, meeting, company, kind, in_kind_detail, activity)
+
+
+def remove_support(actor: User | None, support: CommercialSupport) -> None:
+    """Stop acknowledging a commercial support (the row stays, with when and by whom).
+
+    Side effects: sets ``removed_at``/``removed_by_id``; audit ``support.removed``;
+    republishes as ``add_support``. Raises ``ProgrammeError`` when already removed."""
+    if support.removed_at is not None:
+        raise ProgrammeError("This commercial support was already removed.")
+    support.removed_at = utcnow()
+    support.removed_by_id = actor.id if actor else None
+    db.session.flush()
+    record(actor, "support.removed", support,
+           {"company_id": support.company_id, "activity_id": support.activity_id})
+    _republish_support(support)
+
+
+def _republish_support(support: CommercialSupport) -> None:
+    if support.activity_id is None:  # acknowledged on every sheet and the booklet
+        refresh(meetings=[support.meeting_id])
+        return
+    activity = db.session.get(Activity, support.activity_id)
+    refresh([a.id for a in activity.assignments],
+            rooms=[activity.room_id] if activity.room_id else [], bump=[activity.meeting_id])

@@ -13,12 +13,12 @@ from sqlalchemy.orm import joinedload, selectinload
 from .. import clock
 from ..auth import operations as account_operations
 from ..documents import qr, sign, spreadsheet
-from ..enums import AssignmentRole, AssignmentState, MeetingRole, SiteRole
+from ..enums import AssignmentRole, AssignmentState, MeetingRole, SiteRole, SupportKind
 from ..extensions import db
 from ..fields import ConfirmForm, PageSizeForm
 from ..handlers import guarded, save
 from ..links import external_url
-from ..models import Activity, Assignment, Meeting, Membership, Room
+from ..models import Activity, Assignment, CommercialSupport, Meeting, Membership, Room
 from ..permissions import (
     CREATE_MEETING,
     LIST_MEETINGS,
@@ -150,6 +150,7 @@ def meeting(meeting: Meeting):
         .options(
             selectinload(Activity.room),
             selectinload(Activity.assignments).selectinload(Assignment.user),
+            selectinload(Activity.supports).joinedload(CommercialSupport.company),
         )
         .order_by(Activity.starts_at, Activity.code)
     ).all()
@@ -335,7 +336,7 @@ def _activity_values(form: forms.ActivityForm, meeting: Meeting) -> ops.Activity
         ends_at=form.ends_local,
         topics=form.topic_list(),
         credit_hours=form.credit_hours.data,
-        commercial_supporters=form.supporters(),
+        is_accredited=form.is_accredited,
     )
 
 
@@ -384,6 +385,52 @@ def activity_edit(activity: Activity):
     for warning in form.printed_warnings():
         flash(warning, "warning")
     return _activity_page(activity)
+
+
+# --------------------------------------------------------------------------- commercial support
+
+
+def _support_page(meeting: Meeting, form, status: int = 200):
+    supports = db.session.scalars(
+        sa.select(CommercialSupport).where(CommercialSupport.meeting_id == meeting.id,
+                                           CommercialSupport.removed_at.is_(None))
+        .options(joinedload(CommercialSupport.company), joinedload(CommercialSupport.activity))
+        .order_by(CommercialSupport.activity_id.is_not(None), CommercialSupport.id)
+    ).all()
+    return render_template("staff/support.html", meeting=meeting, form=form, supports=supports,
+                           confirm=ConfirmForm()), status
+
+
+@bp.route("/meetings/<int:meeting_id>/support", methods=["GET", "POST"])
+@guarded(MANAGE_MEETING, Meeting)
+def support(meeting: Meeting):
+    """Commercial support (ACCME Standard 4) of the meeting and of its activities."""
+    form = forms.SupportForm(meeting)
+    if not form.is_submitted():
+        return _support_page(meeting, form)
+    if not form.validate_on_submit():
+        return _support_page(meeting, form, 400)
+    added = save(
+        lambda: ops.add_support_by_name(current_user, meeting, form.company.data,
+                                        SupportKind(form.kind.data), form.in_kind_detail.data,
+                                        form.activity_id.data or None),
+        refused=_on_field(form, "company", lambda: _support_page(meeting, form, 400)))
+    flash(f"Commercial support from {added.company.name} added: it is acknowledged on the "
+          "sheets, the all-faculty page, the booklet and the first slides.", "success")
+    for warning in form.printed_warnings():
+        flash(warning, "warning")
+    return redirect(url_for("staff.support", meeting_id=meeting.id))
+
+
+@bp.route("/support/<int:commercial_support_id>/remove", methods=["POST"])
+@guarded(MANAGE_MEETING, CommercialSupport)
+def support_remove(commercial_support: CommercialSupport):
+    if not ConfirmForm().validate_on_submit():
+        abort(400, description="The form was not accepted. Reload the page and try again.")
+    save(lambda: ops.remove_support(current_user, commercial_support),
+         refused=lambda error: abort(error.status, description=str(error)))
+    flash(f"Commercial support from {commercial_support.company.name} removed.", "success")
+    return redirect(url_for("staff.support", meeting_id=commercial_support.meeting_id))
 
 
 @bp.route("/activities/<int:activity_id>/assign", methods=["GET", "POST"])

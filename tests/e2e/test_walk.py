@@ -123,8 +123,6 @@ def test_disclose_review_and_read_the_room_sheet(live_server, browser, step, con
     second.get_by_label("Nature of the relationship").select_option(label="Speaker / speakers bureau")
     second.get_by_label("Started on").fill((date.today() - timedelta(days=200)).isoformat())
     second.get_by_label("Ended on").fill((date.today() - timedelta(days=30)).isoformat())
-    phone.get_by_label(re.compile("Will your presentation discuss", re.I)).first.check() if False else None
-    phone.locator("input[name=discusses_off_label][value=no]").check()
     phone.get_by_label(re.compile("Type your full name", re.I)).fill(SPEAKER_NAME.upper())
     phone.locator("input[name=attested_complete]").check()
     step(phone, "speaker-form-filled")
