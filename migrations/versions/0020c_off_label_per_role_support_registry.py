@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020c"
-down_revision = "0016p"
+down_revision = "0020b"
 branch_labels = None
 depends_on = None
 
