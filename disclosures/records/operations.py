@@ -130,15 +130,16 @@ def meeting_records(meeting: Meeting) -> dict:
     """
     assignments = list(db.session.scalars(
         sa.select(Assignment)
-        .join(Activity, Assignment.activity_id == Activity.id)
-        .where(Activity.meeting_id == meeting.id)
+        .outerjoin(Activity, Assignment.activity_id == Activity.id)
+        .where(Assignment.meeting_id == meeting.id)
         .options(
             joinedload(Assignment.activity).joinedload(Activity.room),
             joinedload(Assignment.user),
             joinedload(Assignment.state_disclosure).selectinload(Disclosure.relationships)
             .joinedload(Relationship.company),
         )
-        .order_by(Activity.starts_at, Activity.code, Assignment.id)
+        # Roles held for the whole meeting (committee, reviewers) first: they start with it.
+        .order_by(Activity.starts_at.is_not(None), Activity.starts_at, Activity.code, Assignment.id)
     ).unique())
     ids = [a.id for a in assignments]
     latest = judgements(ids, utcnow()) if ids else {}
@@ -173,7 +174,7 @@ def meeting_records(meeting: Meeting) -> dict:
     items = []
     for a in assignments:
         activity = a.activity
-        start = activity.starts_at
+        start = a.starts_at  # the activity's start, or the meeting's for a meeting-level role
         disclosure: Disclosure | None = a.state_disclosure
         mine = determinations.get(a.id, [])
         by_relationship: dict[int, list[Determination]] = {}
@@ -194,6 +195,7 @@ def meeting_records(meeting: Meeting) -> dict:
         companies = {r.company_id for r in (disclosure.relationships if disclosure else [])}
         items.append({
             "assignment_id": a.id,
+            "meeting_level": activity is None,
             "activity": {
                 "code": activity.code,
                 "title": activity.title,
@@ -203,6 +205,13 @@ def meeting_records(meeting: Meeting) -> dict:
                 "room": activity.room.name if activity.room else None,
                 "credit_hours": str(activity.credit_hours),
                 "commercial_supporters": activity.commercial_supporters or [],
+            } if activity is not None else {
+                # A role held for the whole meeting (planning committee, reviewers …).
+                "code": "", "title": f"Whole meeting ({a.role.label.lower()})",
+                "starts_at": _iso(start),
+                "starts_local": meeting.local(start).strftime("%Y-%m-%d %H:%M"),
+                "ends_at": None, "room": None, "credit_hours": None,
+                "commercial_supporters": [],
             },
             "person": {
                 "id": a.user.id,
@@ -479,8 +488,7 @@ def audit_query(filters: AuditFilters, reader: User | None = None) -> sa.Select:
     if reader is not None and not (is_admin(reader) or is_auditor(reader)):
         mine = meetings_where(reader, MANAGE_MEETING)
         people = (sa.select(Assignment.user_id)
-                  .join(Activity, Activity.id == Assignment.activity_id)
-                  .where(Activity.meeting_id.in_(mine)))
+                  .where(Assignment.meeting_id.in_(mine)))
         stmt = stmt.where(sa.or_(AuditEvent.meeting_id.in_(mine),
                                  sa.and_(AuditEvent.meeting_id.is_(None),
                                          AuditEvent.subject_user_id.in_(people))))

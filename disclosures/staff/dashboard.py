@@ -118,12 +118,12 @@ def build_dashboard(meeting: Meeting, today: date) -> Dashboard:
     """Counts by state, and how many roles are blocked on each day, of ``meeting`` (two
     aggregate queries on the stored states, whatever the meeting's size). The blocked
     activities themselves are loaded for one day (``load_day``) or all (``load_all``)."""
-    current = sa.and_(Activity.meeting_id == meeting.id, Assignment.removed_at.is_(None))
+    # Every current role, meeting-level ones (committee, reviewers) included.
+    current = sa.and_(Assignment.meeting_id == meeting.id, Assignment.removed_at.is_(None))
     counts = state_counts(())
     total = 0
     for state, count in db.session.execute(
         sa.select(Assignment.state, sa.func.count())
-        .join(Activity, Activity.id == Assignment.activity_id)
         .where(current).group_by(Assignment.state)
     ):
         counts[state] = count
