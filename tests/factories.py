@@ -92,7 +92,7 @@ def grant(person: User, meeting_: Meeting, role: MeetingRole) -> Membership:
     return m
 
 
-def staff(meeting_: Meeting, *, cleared: bool = True, **fields) -> User:
+def staff(meeting_: Meeting, *, cleared: bool = False, **fields) -> User:
     """A new person who is staff of ``meeting_`` (and of nothing else). ``cleared``: they
     also hold a cleared "staff who control content" role, so they may record review
     decisions (reviewers disclose too: ``cleared_role``)."""

@@ -436,7 +436,8 @@ def assign_meeting_role(actor: User | None, meeting: Meeting, user: User, role: 
     ``assignment.restored`` with the person as subject; refreshes its state (judged as of
     the meeting's start). Returns (assignment, changed); raises ``ProgrammeError`` when the
     role is not a meeting-level one or the person already holds it (unless ``audit`` is
-    False: an import naming it again changes nothing).
+    False: an import naming it again changes nothing; the import audits and refreshes once
+    for everything it wrote).
     """
     if not role.is_meeting_level:
         raise ProgrammeError(f"{role.label} is a role in one activity, not in the whole meeting.",
@@ -451,16 +452,18 @@ def assign_meeting_role(actor: User | None, meeting: Meeting, user: User, role: 
             raise ProgrammeError(f"{user.full_name} is already {role.label.lower()} of this meeting.",
                                  "email")
         existing.removed_at = None
-        record(actor, "assignment.restored", existing, {"meeting_id": meeting.id, "role": role},
-               subject=user)
-        refresh([existing.id])
+        if audit:
+            record(actor, "assignment.restored", existing,
+                   {"meeting_id": meeting.id, "role": role}, subject=user)
+            refresh([existing.id])
         return existing, True
     assignment = Assignment(user=user, meeting=meeting, activity=None, role=role)
     db.session.add(assignment)
     db.session.flush()
-    record(actor, "assignment.created", assignment, {"meeting_id": meeting.id, "role": role},
-           subject=user)
-    refresh([assignment.id])
+    if audit:
+        record(actor, "assignment.created", assignment, {"meeting_id": meeting.id, "role": role},
+               subject=user)
+        refresh([assignment.id])
     return assignment, True
 
 
