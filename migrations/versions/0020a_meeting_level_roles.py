@@ -83,30 +83,35 @@ def upgrade():
     _method_check(NEW_METHODS)
 
 
+def _lift_triggers(tables, dialect, lift):
+    """The append-only triggers (0007) are lifted for the downgrade's one purge, then put back."""
+    for table in tables:
+        if dialect == "sqlite":
+            for what in ("update", "delete"):
+                op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{what}" if lift else
+                           f"CREATE TRIGGER {table}_no_{what} BEFORE {what.upper()} ON {table} "
+                           f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END")
+        else:
+            op.execute(f"ALTER TABLE {table} {'DISABLE' if lift else 'ENABLE'} "
+                       f"TRIGGER {table}_append_only")
+
+
 def downgrade():
     dialect = op.get_bind().dialect.name
-    _method_check(OLD_METHODS)  # fails if a planning-decision peer review was recorded
-    # Meeting-level roles cannot exist in the old schema: they go, with what hangs on them.
-    # (Decision tables are append-only: their triggers are lifted for this one purge.)
+    # Meeting-level roles cannot exist in the old schema: they go, with their decisions and
+    # statements; a planning-decision peer review becomes a peer review.
+    held = ("determination", "mitigation", "statement")
     meeting_roles = "SELECT id FROM assignment WHERE activity_id IS NULL"
-    held = ("determination", "mitigation")
-    if dialect == "sqlite":
-        for table in held:
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
-    else:
-        for table in held:
-            op.execute(f"ALTER TABLE {table} DISABLE TRIGGER {table}_append_only")
+    _lift_triggers(held, dialect, lift=True)
     op.execute("DELETE FROM mitigation WHERE determination_id IN (SELECT id FROM determination "
                f"WHERE assignment_id IN ({meeting_roles}))")
     op.execute(f"DELETE FROM determination WHERE assignment_id IN ({meeting_roles})")
+    op.execute("UPDATE assignment SET statement_id = NULL WHERE activity_id IS NULL")
+    op.execute(f"DELETE FROM statement WHERE assignment_id IN ({meeting_roles})")
     op.execute("DELETE FROM assignment WHERE activity_id IS NULL")
-    if dialect == "sqlite":
-        for table in held:
-            op.execute(f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
-                       f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END")
-    else:
-        for table in held:
-            op.execute(f"ALTER TABLE {table} ENABLE TRIGGER {table}_append_only")
+    op.execute("UPDATE mitigation SET method = 'peer_review' WHERE method = 'peer_review_planning'")
+    _lift_triggers(held, dialect, lift=False)
+    _method_check(OLD_METHODS)
     op.drop_index("uq_assignment_meeting_role", table_name="assignment")
     with op.batch_alter_table("assignment") as batch:
         batch.drop_constraint(op.f("ck_assignment_meeting_role_has_no_activity"), type_="check")
