@@ -49,14 +49,21 @@ def _counts(engine) -> dict[str, int]:
                 for t in tables}
 
 
+# Rows of roles held for the whole meeting (0020a) and the decisions about them.
+MEETING_LEVEL_ROWS = {
+    "assignment": "SELECT count(*) FROM assignment WHERE activity_id IS NULL",
+    "determination": "SELECT count(*) FROM determination WHERE assignment_id IN "
+                     "(SELECT id FROM assignment WHERE activity_id IS NULL)",
+    "mitigation": "SELECT count(*) FROM mitigation WHERE determination_id IN "
+                  "(SELECT d.id FROM determination d JOIN assignment a ON a.id = d.assignment_id "
+                  "WHERE a.activity_id IS NULL)",
+}
+
+
 def _meeting_level_rows(engine) -> dict[str, int]:
-    roles = "SELECT id FROM assignment WHERE activity_id IS NULL"
-    decisions = f"SELECT id FROM determination WHERE assignment_id IN ({roles})"
     with engine.connect() as conn:
-        return {table: conn.execute(sa.text(f"SELECT count(*) FROM {table} WHERE {where}")).scalar()
-                for table, where in (("assignment", "activity_id IS NULL"),
-                                     ("determination", f"assignment_id IN ({roles})"),
-                                     ("mitigation", f"determination_id IN ({decisions})"))}
+        return {table: conn.execute(sa.text(query)).scalar()
+                for table, query in MEETING_LEVEL_ROWS.items()}
 
 
 def test_length_checks_upgrade_a_database_with_data_and_lose_nothing(make_app, empty_database):
