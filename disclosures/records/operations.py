@@ -207,7 +207,7 @@ def meeting_records(meeting: Meeting) -> dict:
                 "commercial_supporters": activity.commercial_supporters or [],
             } if activity is not None else {
                 # A role held for the whole meeting (planning committee, reviewers …).
-                "code": "", "title": f"Whole meeting ({a.role.label.lower()})",
+                "code": "", "title": f"Whole meeting ({a.role.label})",
                 "starts_at": _iso(start),
                 "starts_local": meeting.local(start).strftime("%Y-%m-%d %H:%M"),
                 "ends_at": None, "room": None, "credit_hours": None,
