@@ -64,8 +64,9 @@ def meeting_id_of(obj: Any) -> int | None:
         obj = obj.determination
     if isinstance(obj, Determination):
         obj = obj.assignment
-    if isinstance(obj, Assignment):
-        obj = obj.activity
+    if isinstance(obj, Assignment):  # its own meeting, with or without an activity
+        return obj.meeting_id if obj.meeting_id is not None else (
+            obj.meeting.id if obj.meeting is not None else None)
     return getattr(obj, "meeting_id", None) if isinstance(
         obj, Activity | Room | Membership | Reminder | OpenPaymentsReview | ApiToken
         | CommercialSupport) else None

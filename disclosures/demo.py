@@ -296,6 +296,81 @@ def _demo_issue16c(meeting, rooms, companies, activities, faculty, by_person, st
     db.session.flush()
 
 
+def _demo_issue16a(meeting, staff, reviewer, reviewer2, companies, shared_hash, today, now) -> None:
+    """Everyone in control of content discloses (ACCME Standard 3), not only faculty: roles
+    held for the whole meeting, so staff see them without setting anything up.
+
+    - A course director and a planning committee of three: one with a relevant relationship
+      mitigated by peer review of planning decisions, one with nothing to disclose, one who
+      has not disclosed yet (reminded, awaiting disclosure).
+    - Both reviewers hold a COI reviewer role and disclosed: Renee has nothing to disclose;
+      Peter advises Meridian Spine Technologies, reviewed by Renee (relevant, mitigated by
+      recusal), so he may review but never decide about a Meridian relationship (the review
+      page names Renee instead). Staff (Carla) controls content too: nothing to disclose.
+    """
+    submitted = now - timedelta(days=12)
+
+    def disclose(person, relationships=()):
+        disclosure = Disclosure(
+            user=person, version=1, submitted_at=submitted, attested_at=submitted,
+            valid_until=submitted.date() + timedelta(days=365),
+            attestation_name=person.full_name, attested_complete=True,
+            has_relationships=bool(relationships))
+        for company, nature, detail in relationships:
+            disclosure.relationships.append(Relationship(
+                company=company, nature=nature, started_on=today - timedelta(days=400),
+                detail=detail))
+        db.session.add(disclosure)
+        return disclosure
+
+    def role(person, kind):
+        assignment = Assignment(user=person, meeting=meeting, role=kind)
+        db.session.add(assignment)
+        return assignment
+
+    def person(email, name, degrees, institution):
+        user = User(email=email, full_name=name, degrees=degrees, institution=institution)
+        user.password_hash = shared_hash
+        db.session.add(user)
+        return user
+
+    director = person("course.director@example.org", "Helen Marsh", "MD", "Midwest Spine Institute")
+    planners = [
+        person("committee1@example.org", "Laura Whitfield", "MD, PhD", "Lakeside University Hospital"),
+        person("committee2@example.org", "Omar Reyes", "DO", "Harbor Orthopedic Group"),
+        person("committee3@example.org", "Grace Lindqvist", "PT, DPT", "Riverside Neurosurgery"),
+    ]
+    role(director, AssignmentRole.COURSE_DIRECTOR)
+    disclose(director)
+    planner_roles = [role(p, AssignmentRole.PLANNING_COMMITTEE) for p in planners]
+    laura = disclose(planners[0], [(companies[1], Nature.CONSULTANT, "Consulting on implant design")])
+    disclose(planners[1])  # planners[2] has not disclosed: awaiting disclosure, reminded
+    role(staff, AssignmentRole.CONTENT_STAFF)
+    disclose(staff)
+    role(reviewer, AssignmentRole.COI_REVIEWER)
+    disclose(reviewer)
+    peter_role = role(reviewer2, AssignmentRole.COI_REVIEWER)
+    peter = disclose(reviewer2, [(companies[0], Nature.ADVISOR, "Scientific advisory board")])
+    db.session.flush()
+
+    decided = now - timedelta(days=10)
+    cases = [
+        (laura.relationships[0], planner_roles[0], MitigationMethod.PEER_REVIEW_PLANNING,
+         "The topics and faculty she proposed for the lumbar sessions were reviewed by the "
+         "course director, who has no relevant relationships."),
+        (peter.relationships[0], peter_role, MitigationMethod.RECUSE,
+         "Recused from reviewing any disclosure that names Meridian Spine Technologies."),
+    ]
+    for relationship, assignment, method, notes in cases:
+        determination = Determination(
+            relationship=relationship, assignment=assignment, is_relevant=True,
+            rationale=f"{relationship.company.name} markets spine products the meeting covers.",
+            reviewer=reviewer, decided_at=decided)
+        determination.mitigations.append(Mitigation(
+            method=method, notes=notes, recorded_by=reviewer, recorded_at=decided))
+        db.session.add(determination)
+
+
 def load_demo_meeting(today: date | None = None, password: str | None = None, seed: int = 2026) -> DemoLogins:
     """Create the demo meeting and its people. Caller commits."""
     rng = random.Random(seed)
@@ -487,6 +562,8 @@ def load_demo_meeting(today: date | None = None, password: str | None = None, se
     _vetting_cases(faculty, by_person, unconfirmed, companies[2], reviewer, today, now)
     _demo_issue16b(activities, companies, staff, reviewer, shared_hash, today, now)
     _demo_issue16c(meeting, rooms, companies, activities, faculty, by_person, staff, tz, start)
+    _demo_issue16a(meeting, staff, reviewer, reviewer2, companies, shared_hash, today, now)
+    db.session.flush()
     refresh(meetings=[meeting.id])  # every role judged, every statement and sheet published
     return DemoLogins(staff=staff.email, reviewer=reviewer.email, faculty="faculty@example.org",
                       password=password)

@@ -42,12 +42,46 @@ class MeetingRole(LabelledEnum):
 
 
 class AssignmentRole(LabelledEnum):
+    """Who controls content: in one activity (speaker … other), or for the whole meeting
+    (planning committee … staff who control content: ``is_meeting_level``)."""
+
     SPEAKER = ("speaker", "Speaker")
     MODERATOR = ("moderator", "Moderator")
     PANELIST = ("panelist", "Panelist")
     PLANNER = ("planner", "Planner")
     AUTHOR = ("author", "Author")
     OTHER = ("other", "Other")
+    # Held for the whole meeting, not one activity (ACCME: everyone in control of content).
+    PLANNING_COMMITTEE = ("planning_committee", "Planning committee member")
+    COURSE_DIRECTOR = ("course_director", "Course director")
+    COI_REVIEWER = ("coi_reviewer", "COI reviewer")
+    CONTENT_REVIEWER = ("content_reviewer", "Content peer reviewer")
+    CONTENT_STAFF = ("content_staff", "Staff who control content")
+
+    @property
+    def is_meeting_level(self) -> bool:
+        """Held for the whole meeting (no activity), judged as of the meeting's first day."""
+        return self in MEETING_LEVEL_ROLES
+
+    @property
+    def plans(self) -> bool:
+        """Plans content (or decides about it) rather than presenting it: offered the
+        planner mitigations (peer review of planning decisions, recusal, divestment)."""
+        return self is AssignmentRole.PLANNER or self.is_meeting_level
+
+    @classmethod
+    def meeting_level(cls) -> list[AssignmentRole]:
+        return [role for role in cls if role.is_meeting_level]
+
+    @classmethod
+    def activity_level(cls) -> list[AssignmentRole]:
+        return [role for role in cls if not role.is_meeting_level]
+
+
+MEETING_LEVEL_ROLES = frozenset({
+    AssignmentRole.PLANNING_COMMITTEE, AssignmentRole.COURSE_DIRECTOR,
+    AssignmentRole.COI_REVIEWER, AssignmentRole.CONTENT_REVIEWER, AssignmentRole.CONTENT_STAFF,
+})
 
 
 class Nature(LabelledEnum):
@@ -120,6 +154,12 @@ class Nature(LabelledEnum):
 
 class MitigationMethod(LabelledEnum):
     PEER_REVIEW = ("peer_review", "Peer review of content by persons without relevant relationships")
+    # Standard 3's planner mitigation: someone without relevant relationships reviews
+    # the planning decisions (topics, faculty) the person took part in.
+    PEER_REVIEW_PLANNING = (
+        "peer_review_planning",
+        "Peer review of planning decisions by persons without relevant relationships",
+    )
     ATTEST_EVIDENCE = (
         "attest_evidence",
         "Attestation that clinical recommendations are evidence-based and free of commercial bias",

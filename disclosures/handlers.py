@@ -52,7 +52,7 @@ _MEETING_OF: dict[type, Callable] = {
     Meeting: lambda obj: obj,
     Room: lambda obj: obj.meeting,
     Activity: lambda obj: obj.meeting,
-    Assignment: lambda obj: obj.activity.meeting,
+    Assignment: lambda obj: obj.meeting,
     Membership: lambda obj: obj.meeting,
     CommercialSupport: lambda obj: obj.meeting,
     ApiToken: lambda obj: obj.meeting,

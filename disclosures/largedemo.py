@@ -446,6 +446,15 @@ def plan_large_meeting(scale: float = 1.0, seed: int = 2026, today: date | None 
                         "recorded_by_ix": reviewer_ix,
                         "recorded_at": reviewed_at + timedelta(hours=4),
                     })
+    # Reviewers and staff are in control of content too (ACCME Standard 3): each holds a
+    # role for the whole meeting and disclosed (nothing to disclose), so that role is
+    # cleared and they may record decisions.
+    for user_ix, role in [(plan.staff_ix, AssignmentRole.CONTENT_STAFF),
+                          *((ix, AssignmentRole.COI_REVIEWER) for ix in plan.reviewer_ixs)]:
+        plan.assignments.append({"user_ix": user_ix, "activity_ix": None, "role": role,
+                                 "created_at": anchor - timedelta(days=120)})
+        plan.disclosures.append(_disclosure(plan.users[user_ix], user_ix, 1,
+                                            anchor - timedelta(days=100), False))
     return plan
 
 
@@ -511,8 +520,8 @@ def load_large_meeting(scale: float = 1.0, seed: int = 2026, today: date | None 
            "recorded_by": user_ids}
     _insert(CommercialSupport, ({**_resolve(c, **ids), "meeting_id": meeting_id}
                                 for c in plan.supports))
-    ids["assignment"] = _insert(Assignment, ({**_resolve(a, **ids), "version_id": 1}
-                                             for a in plan.assignments))
+    ids["assignment"] = _insert(Assignment, ({**_resolve(a, **ids), "meeting_id": meeting_id,
+                                              "version_id": 1} for a in plan.assignments))
     ids["disclosure"] = _insert(Disclosure, (_resolve(d, **ids) for d in plan.disclosures))
     ids["relationship"] = _insert(Relationship, (_resolve(r, **ids) for r in plan.relationships))
     ids["determination"] = _insert(Determination, (_resolve(d, **ids) for d in plan.determinations))

@@ -18,12 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import abort
+from flask import abort, current_app
 from sqlalchemy.orm import aliased
 
-from .enums import MeetingRole, SiteRole
+from .enums import AssignmentState, MeetingRole, SiteRole
 from .extensions import db
-from .models import Activity, Assignment, Meeting, Membership, User
+from .models import Assignment, Company, Disclosure, Meeting, Membership, Relationship, User
+from .models.base import utcnow
+from .state import months_before
 
 
 def _signed_in(user) -> bool:
@@ -168,13 +170,79 @@ def can_review(user, person: User, meeting: Meeting) -> bool:
 
 
 def _meetings_of(person: User) -> sa.Select:
-    """The meetings where ``person`` holds a current role in an activity."""
+    """The meetings where ``person`` holds a current role (in an activity or for the meeting)."""
     return (
-        sa.select(Activity.meeting_id)
-        .join(Assignment, Assignment.activity_id == Activity.id)
+        sa.select(Assignment.meeting_id)
         .where(Assignment.user_id == person.id, Assignment.removed_at.is_(None))
         .distinct()
     )
+
+
+OWN_DISCLOSURE_PATH = "/faculty/"  # the person's own page: their roles and their disclosure
+
+
+def decision_refusal(user, meeting: Meeting) -> str | None:
+    """Why ``user`` may not record review decisions (relevance, mitigation) in ``meeting``
+    yet, or None.
+
+    ACCME Standard 3: everyone in control of content discloses, reviewers included. A
+    reviewer (or staff member, or administrator acting as one) decides only while holding
+    a role for the whole meeting (COI reviewer, content reviewer, committee member …) whose
+    stored state is cleared: their own disclosure is in force at the meeting's start and
+    was reviewed by someone else (nobody reviews their own: ``review_refusal``).
+    """
+    states = set(db.session.scalars(
+        sa.select(Assignment.state).where(
+            Assignment.user_id == user.id, Assignment.meeting_id == meeting.id,
+            Assignment.activity_id.is_(None), Assignment.removed_at.is_(None))))
+    if AssignmentState.CLEARED in states:
+        return None
+    if not states:
+        return (
+            "Reviewers are in control of content, so they disclose too (ACCME Standard 3): "
+            f"you hold no reviewer role in {meeting.name}. Staff add you as COI reviewer on the "
+            "meeting's Planning and review roles page; then submit your own disclosure "
+            f"(My disclosures, {OWN_DISCLOSURE_PATH}) and have another reviewer review it "
+            "before you record decisions."
+        )
+    shown = sorted(state.label.lower() for state in states)
+    return (
+        "Reviewers are in control of content, so they disclose too (ACCME Standard 3): "
+        f"your own disclosure for {meeting.name} must be current and reviewed by someone else "
+        f"before you record decisions (your role is {' / '.join(shown)}). Submit or update it "
+        f"on My disclosures ({OWN_DISCLOSURE_PATH}) and ask another reviewer to review it."
+    )
+
+
+def conflicted_companies(user: User | int, meeting: Meeting) -> dict[int, str]:
+    """The companies (id → name) ``user`` has a financial relationship with, of any
+    nature, in their latest disclosure, ongoing or ended within the lookback (24 months)
+    before the meeting's start (or before today, if later)."""
+    user_id = user if isinstance(user, int) else user.id
+    latest = (sa.select(Disclosure.id).where(Disclosure.user_id == user_id)
+              .order_by(Disclosure.version.desc()).limit(1).scalar_subquery())
+    lookback = int(current_app.config.get("DISCLOSURE_LOOKBACK_MONTHS", 24))
+    first = months_before(min(meeting.starts_on, utcnow().date()), lookback)
+    rows = db.session.execute(
+        sa.select(Company.id, Company.name)
+        .join(Relationship, Relationship.company_id == Company.id)
+        .where(Relationship.disclosure_id == latest,
+               sa.or_(Relationship.ended_on.is_(None), Relationship.ended_on >= first))
+    ).all()
+    return {row.id: row.name for row in rows}
+
+
+def conflict_refusal(user, company_id: int, meeting: Meeting,
+                     conflicts: dict[int, str] | None = None) -> str | None:
+    """Why ``user`` may not decide about another person's relationship with ``company_id``:
+    they have a relationship with that company themselves (ACCME Standard 3: relevance is
+    identified, and mitigation reviewed, by people without relevant relationships)."""
+    conflicts = conflicted_companies(user, meeting) if conflicts is None else conflicts
+    if company_id not in conflicts:
+        return None
+    return (f"You disclosed a financial relationship with {conflicts[company_id]}, so you cannot "
+            f"decide about another person's relationship with {conflicts[company_id]}: "
+            "another reviewer must.")
 
 
 def disclosure_refusal(user, person: User) -> str | None:

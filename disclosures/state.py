@@ -1,4 +1,8 @@
-"""The state of a role (an assignment), judged in this one place, as of its activity's start.
+"""The state of a role (an assignment), judged in this one place, as of its start.
+
+A role's start is its activity's start; a role held for the whole meeting (planning
+committee, course director, reviewers: ``AssignmentRole.is_meeting_level``) starts with the
+meeting, on its first day at 00:00 in the meeting's time zone: planners act before it.
 
 ``judge`` is the rule of Standard 3's workflow: a pure function of plain facts. ``gather``
 reads those facts for any number of roles in a fixed number of queries, as they stood at a
@@ -59,6 +63,7 @@ from .models import (
     OwnerDecision,
     Relationship,
 )
+from .models.meeting import meeting_start
 
 STATE_CSS = {
     AssignmentState.AWAITING_DISCLOSURE: "state-awaiting-disclosure",
@@ -256,6 +261,14 @@ def _as_of(rows, cutoff: datetime, key):
     return best
 
 
+@dataclass(frozen=True)
+class _RoleRow:
+    id: int
+    user_id: int
+    timezone: str
+    starts_at: datetime  # the activity's start, or the meeting's (meeting-level roles)
+
+
 def gather(assignment_ids: Iterable[int], cutoff: str | datetime = START) -> dict[int, RoleFacts]:
     """The facts of each role, as they stood at ``cutoff``: ``START`` (each role's own
     start) or a moment (now, for the latest state). Five queries whatever the count."""
@@ -263,12 +276,18 @@ def gather(assignment_ids: Iterable[int], cutoff: str | datetime = START) -> dic
     if not ids:
         return {}
     lookback = int(current_app.config.get("DISCLOSURE_LOOKBACK_MONTHS", 24))
-    roles = db.session.execute(
-        sa.select(Assignment.id, Assignment.user_id, Activity.starts_at, Meeting.timezone)
-        .join(Activity, Activity.id == Assignment.activity_id)
-        .join(Meeting, Meeting.id == Activity.meeting_id)
-        .where(Assignment.id.in_(ids))
-    ).all()
+    roles = [
+        _RoleRow(row.id, row.user_id, row.timezone,
+                 row.starts_at if row.starts_at is not None
+                 else meeting_start(row.starts_on, row.timezone))
+        for row in db.session.execute(
+            sa.select(Assignment.id, Assignment.user_id, Activity.starts_at, Meeting.starts_on,
+                      Meeting.timezone)
+            .outerjoin(Activity, Activity.id == Assignment.activity_id)
+            .join(Meeting, Meeting.id == Assignment.meeting_id)
+            .where(Assignment.id.in_(ids))
+        )
+    ]
     user_ids = sorted({r.user_id for r in roles})
     versions: dict[int, list] = {}
     for row in db.session.execute(

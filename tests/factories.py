@@ -92,18 +92,49 @@ def grant(person: User, meeting_: Meeting, role: MeetingRole) -> Membership:
     return m
 
 
-def staff(meeting_: Meeting, **fields) -> User:
-    """A new person who is staff of ``meeting_`` (and of nothing else)."""
+def staff(meeting_: Meeting, *, cleared: bool = False, **fields) -> User:
+    """A new person who is staff of ``meeting_`` (and of nothing else). ``cleared``: they
+    also hold a cleared "staff who control content" role, so they may record review
+    decisions (reviewers disclose too: ``cleared_role``)."""
     person = user(**fields)
     grant(person, meeting_, MeetingRole.STAFF)
+    if cleared:
+        cleared_role(person, meeting_, AssignmentRole.CONTENT_STAFF)
     return person
 
 
-def reviewer(meeting_: Meeting, **fields) -> User:
-    """A new person who is a reviewer of ``meeting_`` (and of nothing else)."""
+def reviewer(meeting_: Meeting, *, cleared: bool = True, **fields) -> User:
+    """A new person who is a reviewer of ``meeting_`` (and of nothing else). ``cleared``:
+    they also hold a cleared COI reviewer role, so they may record decisions."""
     person = user(**fields)
     grant(person, meeting_, MeetingRole.REVIEWER)
+    if cleared:
+        cleared_role(person, meeting_)
     return person
+
+
+def meeting_role(person: User, meeting_: Meeting,
+                 role: AssignmentRole = AssignmentRole.PLANNING_COMMITTEE) -> Assignment:
+    """A role held for the whole meeting (no activity), published."""
+    a = Assignment(user=person, meeting=meeting_, role=role)
+    db.session.add(a)
+    db.session.flush()
+    refresh([a.id])
+    return a
+
+
+def cleared_role(person: User, meeting_: Meeting,
+                 role: AssignmentRole = AssignmentRole.COI_REVIEWER) -> Assignment:
+    """ACCME Standard 3: reviewers are in control of content and decide only once their own
+    disclosure for the meeting is current and reviewed. A meeting-level ``role`` for
+    ``person``, cleared: if they have no disclosure yet, one with no relationships,
+    submitted before the meeting starts and valid on its first day."""
+    if not person.disclosures:
+        start = meeting_.starts_at
+        submitted = min(clock.now() - timedelta(days=1), start - timedelta(days=1))
+        disclosure(person, [], submitted_at=submitted,
+                   valid_days=max(365, (meeting_.starts_on - submitted.date()).days + 1))
+    return meeting_role(person, meeting_, role)
 
 
 def meeting(*, starts_on: date | None = None, days: int = 3, **fields) -> Meeting:

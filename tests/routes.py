@@ -80,10 +80,11 @@ class World:
 def build_world() -> World:
     meeting = factories.meeting(name="Spine Annual Meeting")
     other_meeting = factories.meeting(name="Hand Surgery Course")
-    staff = factories.staff(meeting, full_name="Sam Staff")
+    staff = factories.staff(meeting, full_name="Sam Staff", cleared=True)
     other_staff = factories.staff(other_meeting, full_name="Olga Otherstaff")
     auditor = factories.auditor(full_name="Audrey Auditor")
     admin = factories.admin(full_name="Ada Admin")
+    factories.cleared_role(admin, meeting, AssignmentRole.CONTENT_STAFF)  # reviews A: disclosed too
     reviewer = factories.reviewer(meeting, full_name="Rita Reviewer")
     co_reviewer = factories.reviewer(meeting, full_name="Carl Cofaculty")
     faculty_a = factories.user(full_name="Alice Able")

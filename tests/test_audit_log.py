@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from disclosures import audit
-from disclosures.enums import MeetingRole, Nature
+from disclosures.enums import AssignmentRole, MeetingRole, Nature
 from disclosures.extensions import db
 from disclosures.models import (
     Activity,
@@ -354,6 +354,7 @@ def _race(requests):
 def test_two_reviewers_changing_one_determination_at_once_one_wins_one_gets_409(app, login_as):
     world = build_world()
     second = factories.admin(full_name="Second Staff")
+    factories.cleared_role(second, world.meeting, AssignmentRole.CONTENT_STAFF)  # disclosed too
     db.session.commit()
     seen = world.determination.id
     determination_id = world.determination.id

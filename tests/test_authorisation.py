@@ -108,6 +108,8 @@ review.person                       GET      302L  403   403   403   200   200  
 review.queue                        GET      302L  403   403   200   200   200   200   403   200
 staff.access                        GET      302L  403   403   403   403   200   403   403   200
 staff.access                        POST     302L  403   403   403   403   400   403   403   400
+staff.planning_roles                GET      302L  403   403   403   403   200   403   403   200
+staff.planning_roles                POST     302L  403   403   403   403   400   403   403   400
 staff.access_remove                 POST     302L  403   403   403   403   302!  403   403   302!
 staff.activity_edit                 GET      302L  403   403   403   403   200   403   403   200
 staff.activity_edit                 POST     302L  403   403   403   403   400   403   403   400

@@ -182,6 +182,7 @@ def test_hostile_text_through_every_form_is_inert_in_pages_and_literal_in_pdfs(a
     # A reviewer of the meeting judges it relevant and mitigates it, with the payload as
     # rationale and notes.
     factories.grant(reviewer, db.session.get(Meeting, ids["meeting"]), MeetingRole.REVIEWER)
+    factories.cleared_role(reviewer, db.session.get(Meeting, ids["meeting"]))  # disclosed too
     review = login_as(reviewer)
     base = f"/review/meetings/{ids['meeting']}/people/{person.id}"
     prefix = f"d{relationship.id}-{assignment.id}"

@@ -49,6 +49,23 @@ def _counts(engine) -> dict[str, int]:
                 for t in tables}
 
 
+# Rows of roles held for the whole meeting (0020a) and the decisions about them.
+MEETING_LEVEL_ROWS = {
+    "assignment": "SELECT count(*) FROM assignment WHERE activity_id IS NULL",
+    "determination": "SELECT count(*) FROM determination WHERE assignment_id IN "
+                     "(SELECT id FROM assignment WHERE activity_id IS NULL)",
+    "mitigation": "SELECT count(*) FROM mitigation WHERE determination_id IN "
+                  "(SELECT d.id FROM determination d JOIN assignment a ON a.id = d.assignment_id "
+                  "WHERE a.activity_id IS NULL)",
+}
+
+
+def _meeting_level_rows(engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {table: conn.execute(sa.text(query)).scalar()
+                for table, query in MEETING_LEVEL_ROWS.items()}
+
+
 def test_length_checks_upgrade_a_database_with_data_and_lose_nothing(make_app, empty_database):
     # 0002 rebuilds every table on SQLite (batch mode, foreign keys off for the rebuild):
     # a meeting's worth of rows must come through intact, and over-long text is then refused
@@ -66,6 +83,10 @@ def test_length_checks_upgrade_a_database_with_data_and_lose_nothing(make_app, e
         db.session.remove()
         before = _counts(db.engine)
         assert before["determination"] > 50 and before["mitigation"] > 5
+        # 0020a: roles held for the whole meeting (planning committee, reviewers) cannot exist
+        # before it; its downgrade takes them and their decisions away, and nothing else.
+        before = {table: n - _meeting_level_rows(db.engine).get(table, 0)
+                  for table, n in before.items()}
         flask_migrate.downgrade(revision="0001")
         assert _counts(db.engine) == before
         flask_migrate.upgrade()

@@ -213,7 +213,11 @@ ROLE_SYNONYMS = [
     ("Chair", AssignmentRole.MODERATOR), ("Co-chair", AssignmentRole.MODERATOR),
     ("Faculty", AssignmentRole.SPEAKER), ("Presenter", AssignmentRole.SPEAKER),
     ("Lecturer", AssignmentRole.SPEAKER), ("Panel member", AssignmentRole.PANELIST),
-    ("Planner", AssignmentRole.PLANNER), ("Planning committee", AssignmentRole.PLANNER),
+    ("Planner", AssignmentRole.PLANNER),
+    ("Planning committee", AssignmentRole.PLANNING_COMMITTEE),
+    ("Course Director", AssignmentRole.COURSE_DIRECTOR),
+    ("COI reviewer", AssignmentRole.COI_REVIEWER),
+    ("Content reviewer", AssignmentRole.CONTENT_REVIEWER),
     ("MODERATOR", AssignmentRole.MODERATOR),
 ]
 
@@ -230,14 +234,37 @@ def test_role_synonyms_of_scheduling_tools_map_to_roles_and_the_preview_shows_th
         assert f"{written} → {role.value}" in html
 
 
-def test_a_course_director_row_is_refused_as_a_meeting_level_role_with_a_clear_message(login_as, meeting):
+def test_course_director_rows_import_as_the_meeting_level_role_everyone_in_control_of_content_discloses(
+        login_as, meeting):
+    """ACCME Standard 3: everyone in control of content discloses. A "Course Director" row
+    (on an activity's line, as schedulers export it) gives the person the course director
+    role for the whole meeting, shown as such in the preview; a planning committee row
+    likewise; the activity still gets its speaker."""
     data = (b"activity code,title,day,start,end,faculty name,email,role\n"
-            b"S1,Talk,2027-10-07,08:00,09:00,Ann Lee,ann@example.org,Course Director\n")
-    response = _upload(login_as(factories.staff(meeting)), meeting, data)
-    html = response.get_data(as_text=True)
-    assert response.status_code == 422
-    assert "is a meeting-level role" in html and "cannot give yet" in html
-    assert db.session.scalar(sa.select(sa.func.count(Assignment.id))) == 0
+            b"S1,Talk,2027-10-07,08:00,09:00,Ann Lee,ann@example.org,Course Director\n"
+            b"S1,Talk,2027-10-07,08:00,09:00,Bo Chen,bo@example.org,Planning committee\n"
+            b"S1,Talk,2027-10-07,08:00,09:00,Cy Diaz,cy@example.org,Speaker\n"
+            b"S2,Other talk,2027-10-07,10:00,11:00,Ann Lee,ann@example.org,Course Director\n")
+    client = login_as(factories.staff(meeting))
+    preview = _upload(client, meeting, data).get_data(as_text=True)
+    assert "Course Director → course_director (whole meeting)" in preview
+    assert "Planning committee → planning_committee (whole meeting)" in preview
+    assert _confirm(client, meeting, preview).status_code == 302
+    db.session.expire_all()
+    rows = db.session.execute(
+        sa.select(User.email, Assignment.role, Assignment.activity_id, Assignment.meeting_id,
+                  Assignment.state)
+        .join(User, User.id == Assignment.user_id).order_by(User.email)).all()
+    assert [(r.email, r.role, r.activity_id is None) for r in rows] == [
+        ("ann@example.org", AssignmentRole.COURSE_DIRECTOR, True),  # once, not per row
+        ("bo@example.org", AssignmentRole.PLANNING_COMMITTEE, True),
+        ("cy@example.org", AssignmentRole.SPEAKER, False),
+    ]
+    assert {r.meeting_id for r in rows} == {meeting.id}
+    # Nobody has disclosed yet: the course director must, before acting.
+    assert rows[0].state.value == "awaiting_disclosure"
+    roles = client.get(f"/staff/meetings/{meeting.id}/planning-roles").get_data(as_text=True)
+    assert "Ann Lee" in roles and "Course director" in roles and "Awaiting disclosure" in roles
 
 
 def test_room_names_in_a_file_match_ignoring_case_spaces_and_punctuation_and_make_one_new_room(

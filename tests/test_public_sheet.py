@@ -282,7 +282,9 @@ def test_all_faculty_demo_shows_everyone_with_exact_statements(client, demo):
     booklet = client.get("/disclosures.pdf")
     assert booklet.status_code == 200
     text = pdf_text(booklet.data)
-    _check_exact(text, assignments)
+    # The HTML page lists the planning committee and reviewers (roles held for the whole
+    # meeting) in a section of their own; the printed booklet lists session roles.
+    _check_exact(text, [a for a in assignments if a.activity_id is not None])
     for name in ("José Álvarez-Peña", "Zoë Brontë-Søndergaard", "王伟 (Wang Wei)", "Дмитрий Соколов"):
         assert name in text
 

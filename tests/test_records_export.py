@@ -91,8 +91,12 @@ def test_records_export_contains_every_determination_of_the_demo_meeting(login_a
     relevant = [r for r in judged if r["decision_in_force_at_start"] == "relevant"]
     assert relevant and all(r["reviewer"] and r["decided_at"] for r in relevant)
     assert any(r["mitigations"] for r in relevant)
-    assert {r["activity_code"] for r in rows} == set(db.session.scalars(
+    assert {r["activity_code"] for r in rows if r["activity_code"]} == set(db.session.scalars(
         sa.select(Activity.code).join(Activity.assignments)))
+    # Roles held for the whole meeting (planning committee, reviewers) are in the record too.
+    assert {r["activity_title"] for r in rows if not r["activity_code"]} >= {
+        "Whole meeting (Course director)", "Whole meeting (Planning committee member)",
+        "Whole meeting (COI reviewer)"}
     exports = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "records.exported")).all()
     assert [e.changes["format"] for e in exports] == ["json", "csv"]
     assert all(e.actor_id == staff.id for e in exports)

@@ -114,7 +114,7 @@ def test_review_page_person_without_role_in_meeting_is_404(login_as, case):
 
 
 def test_review_own_disclosure_is_refused_and_changes_nothing(login_as, case):
-    reviewer = factories.reviewer(case["meeting"], full_name="Self Reviewer")
+    reviewer = factories.reviewer(case["meeting"], full_name="Self Reviewer", cleared=False)
     factories.assignment(reviewer, case["fusion"], AssignmentRole.PANELIST)
     factories.disclosure(reviewer, [(factories.company("Axial Biologics"), Nature.ADVISOR)])
     client = login_as(reviewer)
@@ -358,6 +358,7 @@ def test_second_reviewer_change_is_refused_and_nothing_overwritten(app, login_as
     existing = factories.determination(rel, talk, case["reviewer"], relevant=False, rationale="Unrelated.")
     seen = existing.id
     other = factories.admin(full_name="Carla Staffordson")
+    factories.cleared_role(other, case["meeting"], AssignmentRole.CONTENT_STAFF)
     first = login_as(case["reviewer"])
     second = login_as(other, app.test_client())
     assert first.post(decide_url(case, rel, talk),
@@ -451,6 +452,7 @@ def test_staff_decision_is_a_determination_with_before_and_after(login_as, case)
     rel, talk = case["meridian_rel"], case["talk"]
     existing = factories.determination(rel, talk, case["reviewer"], relevant=False, rationale="Unrelated.")
     staff = factories.admin(full_name="Carla Staffordson")
+    factories.cleared_role(staff, case["meeting"], AssignmentRole.CONTENT_STAFF)
     response = login_as(staff).post(decide_url(case, rel, talk),
                                     data=decision(rel, talk, "relevant", "Talk covers their cage.", existing.id))
     assert response.status_code == 302

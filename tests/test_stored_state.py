@@ -154,6 +154,24 @@ class Record(RuleBasedStateMachine):
         except staff.ProgrammeError:  # already on it: refused, nothing changes
             db.session.rollback()
 
+    @rule(person=st.integers(0, 3), role=st.sampled_from(AssignmentRole.meeting_level()))
+    def assign_for_the_meeting(self, person, role):
+        """A planning committee member, course director or reviewer: judged as of the
+        meeting's first day, not an activity's start."""
+        try:
+            staff.assign_meeting_role(self.staff, self.meeting, self.people[person], role)
+            db.session.commit()
+        except staff.ProgrammeError:  # holds it already: refused, nothing changes
+            db.session.rollback()
+
+    @rule(days=st.integers(-30, 30))
+    def move_meeting(self, days):
+        """The meeting's dates move: every role held for the whole meeting starts then."""
+        staff.update_meeting(self.staff, self.meeting,
+                             starts_on=self.meeting.starts_on + timedelta(days=days),
+                             ends_on=self.meeting.ends_on + timedelta(days=days))
+        db.session.commit()
+
     @rule(data=st.data())
     def remove(self, data):
         current = db.session.scalars(sa.select(Assignment).where(Assignment.removed_at.is_(None))).all()

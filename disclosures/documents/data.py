@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from ..enums import StatementKind
+from ..enums import AssignmentRole, StatementKind
 from ..extensions import db
 from ..models import (
     Activity,
@@ -354,6 +354,35 @@ def booklet(meeting: Meeting) -> Booklet:
                    provider=Provider.of(provider(meeting)),
                    meeting_support=_supporters(meeting_support(meeting.id)),
                    not_accredited=not_accredited)
+
+
+@dataclass(frozen=True)
+class PlanningEntry:
+    """A role held for the whole meeting (planning committee, course director, reviewers),
+    with its published statement: they control content too (ACCME Standard 3)."""
+
+    name: str
+    role: str
+    statement: Statement
+
+
+def planning_roles(meeting: Meeting) -> tuple[PlanningEntry, ...]:
+    """The meeting-level roles of ``meeting`` with their statements, course directors and
+    committee first, then by family name (one query). They are in no room: never on a sheet."""
+    order = {role.label: index for index, role in enumerate((
+        AssignmentRole.COURSE_DIRECTOR, AssignmentRole.PLANNING_COMMITTEE,
+        AssignmentRole.COI_REVIEWER, AssignmentRole.CONTENT_REVIEWER,
+        AssignmentRole.CONTENT_STAFF))}
+    rows = db.session.execute(
+        sa.select(User.full_name, PublishedStatement.data)
+        .select_from(Assignment)
+        .join(User, User.id == Assignment.user_id)
+        .join(PublishedStatement, PublishedStatement.id == Assignment.statement_id)
+        .where(Assignment.meeting_id == meeting.id, Assignment.activity_id.is_(None),
+               Assignment.removed_at.is_(None))
+    ).all()
+    rows = sorted(rows, key=lambda r: (order.get(r.data["role"], 9), family_sort_key(r.full_name)))
+    return tuple(PlanningEntry(r.data["name"], r.data["role"], statement_of(r.data)) for r in rows)
 
 
 def slide(assignment: Assignment) -> Slide:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from .. import clock, permissions
 from ..extensions import db
 from ..handlers import save
-from ..models import Activity, Assignment, Disclosure, Relationship, utcnow
+from ..models import Activity, Assignment, Disclosure, Meeting, Relationship, utcnow
 from ..registry import operations as registry
 from ..state import StateView
 from ..words import plural
@@ -39,15 +39,19 @@ def home():
     now = utcnow()
     assignments = db.session.scalars(
         sa.select(Assignment)
-        .join(Assignment.activity)
+        .outerjoin(Assignment.activity)
+        .join(Meeting, Meeting.id == Assignment.meeting_id)
         .where(
             Assignment.user_id == current_user.id,
             Assignment.removed_at.is_(None),
-            Activity.ends_at >= now,
+            # Roles for the whole meeting (committee, reviewers) until the meeting ends.
+            sa.or_(Activity.ends_at >= now,
+                   sa.and_(Assignment.activity_id.is_(None), Meeting.ends_on >= now.date())),
         )
         .options(joinedload(Assignment.activity).joinedload(Activity.room))
-        .options(joinedload(Assignment.activity).joinedload(Activity.meeting))
-        .order_by(Activity.starts_at)
+        .options(joinedload(Assignment.meeting))
+        .order_by(Meeting.starts_on, Activity.starts_at.is_not(None), Activity.starts_at,
+                  Assignment.id)
     ).all()
     statuses = {a.id: StateView.of(a) for a in assignments}
     versions = db.session.scalars(

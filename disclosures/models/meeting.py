@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Optional
 from zoneinfo import ZoneInfo
@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from .publication import Statement
     from .review import Determination
     from .user import User
+
+
+def meeting_start(starts_on: date, tz: str) -> datetime:
+    """A meeting's first day at 00:00 in its time zone, as an aware UTC datetime."""
+    return datetime.combine(starts_on, time(0, 0), ZoneInfo(tz)).astimezone(UTC)
 
 
 def new_room_token() -> str:
@@ -72,6 +77,12 @@ class Meeting(db.Model):
 
     def local(self, moment: datetime) -> datetime:
         return moment.astimezone(self.tz)
+
+    @property
+    def starts_at(self) -> datetime:
+        """The meeting's start: its first day, 00:00 in its time zone (as UTC). Roles held
+        for the whole meeting are judged as of this moment."""
+        return meeting_start(self.starts_on, self.timezone)
 
     def __repr__(self) -> str:
         return f"<Meeting {self.slug}>"
@@ -173,9 +184,16 @@ class Activity(db.Model):
 
 
 class Assignment(db.Model):
-    """A person's role in an activity. Never deleted: removal keeps the history.
+    """A person's role in an activity, or for the whole meeting (``activity_id`` empty:
+    planning committee, course director, reviewers, staff who control content, see
+    ``AssignmentRole.is_meeting_level``). Never deleted: removal keeps the history.
 
-    ``state`` is the role's state as judged at the activity's start (``state.judge``):
+    ``meeting_id`` is always set (an activity role's is its activity's meeting), so every
+    query by meeting reads one column whatever the kind of role. A CHECK keeps the two
+    kinds apart: meeting-level roles have no activity, activity roles have one.
+
+    ``state`` is the role's state as judged at its start (``starts_at``: the activity's
+    start, or the meeting's first day at 00:00 in its time zone) by ``state.judge``:
     stored, and written only by ``publication.refresh``, which the operations that
     change its inputs call in their own transaction. List pages read it; nothing else
     decides it. ``statement_id`` is the public statement in force (``Statement``).
@@ -185,7 +203,8 @@ class Assignment(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
-    activity_id: Mapped[int] = mapped_column(sa.ForeignKey("activity.id"), index=True)
+    meeting_id: Mapped[int] = mapped_column(sa.ForeignKey("meeting.id"), index=True)
+    activity_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("activity.id"), index=True)
     role: Mapped[AssignmentRole] = mapped_column(enum_column(AssignmentRole, "assignment_role"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     removed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
@@ -210,20 +229,57 @@ class Assignment(db.Model):
     version_id: Mapped[int] = mapped_column(default=1)
 
     user: Mapped[User] = relationship(back_populates="assignments", foreign_keys=[user_id])
-    activity: Mapped[Activity] = relationship(back_populates="assignments")
+    meeting: Mapped[Meeting] = relationship()
+    activity: Mapped[Optional[Activity]] = relationship(back_populates="assignments")
     determinations: Mapped[list[Determination]] = relationship(back_populates="assignment")
     state_disclosure: Mapped[Optional[Disclosure]] = relationship(foreign_keys=[state_disclosure_id])
     statement: Mapped[Optional[Statement]] = relationship(foreign_keys=[statement_id])
 
     __mapper_args__ = {"version_id_col": version_id}
-    __table_args__ = (sa.UniqueConstraint("user_id", "activity_id", "role"),)
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "activity_id", "role"),
+        # A person holds each meeting-level role once per meeting (removed ones come back).
+        sa.Index("uq_assignment_meeting_role", "user_id", "meeting_id", "role", unique=True,
+                 sqlite_where=sa.text("activity_id IS NULL"),
+                 postgresql_where=sa.text("activity_id IS NULL")),
+        sa.CheckConstraint(
+            "(activity_id IS NULL) = (role IN (" + ", ".join(
+                f"'{r.value}'" for r in AssignmentRole.meeting_level()) + "))",
+            name="meeting_role_has_no_activity",
+        ),
+    )
+
+    def __init__(self, **kwargs):
+        # An activity role belongs to its activity's meeting: callers need not say it twice.
+        activity = kwargs.get("activity")
+        if activity is not None and "meeting" not in kwargs and "meeting_id" not in kwargs:
+            if activity.meeting is not None:
+                kwargs["meeting"] = activity.meeting
+            else:
+                kwargs["meeting_id"] = activity.meeting_id
+        super().__init__(**kwargs)
 
     @property
     def is_removed(self) -> bool:
         return self.removed_at is not None
 
+    @property
+    def is_meeting_level(self) -> bool:
+        return self.activity_id is None and self.activity is None
+
+    @property
+    def starts_at(self) -> datetime:
+        """When the role is assumed: its activity's start, or the meeting's start."""
+        return self.activity.starts_at if self.activity is not None else self.meeting.starts_at
+
+    @property
+    def title(self) -> str:
+        """What the role is about, as lists show it: the activity, or the whole meeting."""
+        return self.activity.title if self.activity is not None else "Whole meeting"
+
     def __repr__(self) -> str:
-        return f"<Assignment {self.id} user={self.user_id} activity={self.activity_id}>"
+        where = f"activity={self.activity_id}" if self.activity_id else f"meeting={self.meeting_id}"
+        return f"<Assignment {self.id} user={self.user_id} {where}>"
 
 
 class CommercialSupport(db.Model):

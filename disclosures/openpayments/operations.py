@@ -107,11 +107,12 @@ def set_npi(actor: User | None, person: User, typed: str | None) -> bool:
 
 
 def holds_role_in(person: User, meeting: Meeting) -> bool:
-    """True when ``person`` has a current role in an activity of ``meeting``."""
+    """True when ``person`` has a current role in ``meeting`` (in an activity or for the
+    whole meeting)."""
     return db.session.scalar(
-        sa.select(sa.literal(1)).select_from(Assignment).join(Assignment.activity)
+        sa.select(sa.literal(1)).select_from(Assignment)
         .where(Assignment.user_id == person.id, Assignment.removed_at.is_(None),
-               Activity.meeting_id == meeting.id).limit(1)
+               Assignment.meeting_id == meeting.id).limit(1)
     ) is not None
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from .. import vetting
 from ..audit import record
@@ -133,14 +133,15 @@ def plan_import(meeting: Meeting, parsed: ParsedProgramme, *, warn: bool = True)
         u.email: u for u in db.session.scalars(sa.select(User).where(User.email.in_(emails)))
     } if emails else {}
     existing_assignments: dict[tuple[str, str, AssignmentRole], Assignment] = {}
-    if activities and users:
+    if users:
         for a in db.session.scalars(
-            sa.select(Assignment).join(Activity).where(
-                Activity.meeting_id == meeting.id,
+            sa.select(Assignment).where(
+                Assignment.meeting_id == meeting.id,
                 Assignment.user_id.in_([u.id for u in users.values()]),
-            )
+            ).options(joinedload(Assignment.activity), joinedload(Assignment.user))
         ):
-            existing_assignments[(a.activity.code, a.user.email, a.role)] = a
+            # A role held for the whole meeting has no activity code ("").
+            existing_assignments[(a.activity.code if a.activity else "", a.user.email, a.role)] = a
     names: dict[str, tuple[str, int]] = {}
     seen: set[tuple[str, str, AssignmentRole]] = set()
     for person in parsed.faculty:
@@ -155,7 +156,7 @@ def plan_import(meeting: Meeting, parsed: ParsedProgramme, *, warn: bool = True)
             if person.email not in names:
                 names[person.email] = (person.name, person.row)
                 plan.new_people.append((person.name, person.email))
-        key = (person.code, person.email, person.role)
+        key = ("" if person.role.is_meeting_level else person.code, person.email, person.role)
         if key in seen:
             continue
         seen.add(key)
@@ -259,7 +260,8 @@ def _schedule_warnings(meeting: Meeting, plan: ImportPlan, activities: dict[str,
     ):
         codes_of.setdefault(email, set()).add(code)
     for person in plan.parsed.faculty:
-        codes_of.setdefault(person.email, set()).add(person.code)
+        if not person.role.is_meeting_level:  # in no room: never in two at once
+            codes_of.setdefault(person.email, set()).add(person.code)
     for email in sorted(codes_of):
         placed = [slots[c] for c in codes_of[email] if c in slots and slots[c].room]
         for first, second in _overlaps(placed):
@@ -324,8 +326,10 @@ def apply_import(actor: User | None, meeting: Meeting, plan: ImportPlan,
             people.setdefault(user.email, user)
     fresh = []
     for person in plan.new_assignments:
-        if person.code in new_codes:  # a new activity holds no assignment yet: nothing to find
-            fresh.append({"user_id": people[person.email].id,
+        if person.role.is_meeting_level:  # the whole meeting's, whatever row named it
+            ops.assign_meeting_role(actor, meeting, people[person.email], person.role, audit=False)
+        elif person.code in new_codes:  # a new activity holds no assignment yet: nothing to find
+            fresh.append({"user_id": people[person.email].id, "meeting_id": meeting.id,
                           "activity_id": activities[person.code].id, "role": person.role})
         else:
             ops.assign_person(actor, activities[person.code], people[person.email], person.role,

@@ -18,8 +18,9 @@ columns (any order, any case)::
   which of the file's columns holds it (``column_map``: column → header key, remembered
   for the meeting) instead of the file being refused (``MissingColumns``).
 - Roles also have synonyms (``ROLE_SYNONYMS``: Chair → moderator, Presenter → speaker, …);
-  the preview shows how each was read. A course director is a meeting-level role, which
-  an import cannot give yet: such a row is refused with that reason.
+  the preview shows how each was read. Course director, planning committee, COI reviewer
+  and content reviewer are roles held for the whole meeting: such a row gives the person
+  that meeting-level role (not a role in the row's activity).
 - An optional ``npi`` column (also "NPI Number", "National Provider Identifier") gives
   the person's NPI (10 digits, check digit verified): it is put on their profile (the
   Open Payments cross-check matches by it).
@@ -99,16 +100,23 @@ ROLE_SYNONYMS: dict[AssignmentRole, tuple[str, ...]] = {
     AssignmentRole.MODERATOR: ("moderator", "chair", "co-chair", "cochair", "session chair",
                                "chairperson", "co-moderator"),
     AssignmentRole.PANELIST: ("panelist", "panellist", "panel member", "panel"),
-    AssignmentRole.PLANNER: ("planner", "planning committee", "planning committee member"),
+    AssignmentRole.PLANNER: ("planner", "session planner", "activity planner"),
     AssignmentRole.AUTHOR: ("author", "co-author", "coauthor"),
     AssignmentRole.OTHER: ("other",),
+    # Held for the whole meeting (they control all its content, not one activity's): a row
+    # naming one gives the person that meeting-level role, whatever activity it is on.
+    AssignmentRole.PLANNING_COMMITTEE: ("planning committee", "planning committee member",
+                                        "program committee", "programme committee",
+                                        "scientific committee"),
+    AssignmentRole.COURSE_DIRECTOR: ("course director", "course co-director", "program director",
+                                     "programme director", "meeting director"),
+    AssignmentRole.COI_REVIEWER: ("coi reviewer", "conflict of interest reviewer",
+                                  "disclosure reviewer"),
+    AssignmentRole.CONTENT_REVIEWER: ("content reviewer", "content peer reviewer",
+                                      "peer reviewer"),
+    AssignmentRole.CONTENT_STAFF: ("content staff", "staff who control content"),
 }
 _ROLE_OF = {comparison_key(name): role for role, names in ROLE_SYNONYMS.items() for name in names}
-# Meeting-level roles (they control all the meeting's content, not one activity's): refused
-# with their reason until the programme can hold them.
-MEETING_LEVEL_ROLES = ("course director", "course co-director", "program director",
-                       "programme director", "meeting director")
-_MEETING_LEVEL = {comparison_key(name) for name in MEETING_LEVEL_ROLES}
 MAX_ROWS = 50_000
 MAX_CELL_CHARS = 1_000  # any cell of a programme column
 MAX_TOPICS = 20
@@ -243,14 +251,9 @@ def _parse_role(value) -> AssignmentRole:
         return AssignmentRole.SPEAKER
     if key in _ROLE_OF:
         return _ROLE_OF[key]
-    if key in _MEETING_LEVEL:
-        raise ValueError(
-            f"{_quoted(_cell_text(value))} is a meeting-level role (it controls the content of "
-            "the whole meeting, not of one activity), which a programme import cannot give "
-            "yet. Remove this row, or give the person's role in this activity (e.g. moderator).")
     allowed = ", ".join(r.value for r in AssignmentRole)
     raise ValueError(f"{_quoted(_cell_text(value))} is not a role: use one of {allowed} "
-                     "(or chair, presenter, panel member, planning committee).")
+                     "(or chair, presenter, panel member, planning committee, course director).")
 
 
 def _parse_hours(value) -> Decimal:

@@ -374,6 +374,7 @@ def _render_faculty(meeting: Meeting, slug: str | None, booklet: data.Booklet, f
 
     return render_template(
         "public/all_faculty.html", meeting=meeting, booklet=booklet, form=form,
+        planning=data.planning_roles(meeting) if not (letter or query) else (),
         letters=letters, letter=letter, letter_label=_letter_label(letter) if letter else None,
         page=page, query=query, page_url=page_url, index_url=_faculty_url(slug),
         pdf_url=url_for("public.all_faculty_pdf") if slug is None
@@ -512,6 +513,9 @@ def assignment_slide(assignment_id: int):
     ).first()
     if assignment is None or assignment.is_removed:
         abort(404, description="This role does not exist or was removed from the programme.")
+    if assignment.activity is None:
+        abort(404, description="A role held for the whole meeting (planning, review) has no "
+                               "presentation, so no first slide.")
     refusal = disclosure_refusal(current_user, assignment.user)
     require(refusal is None, refusal)
     if assignment.state is AssignmentState.EXCLUDED:  # never presented to learners

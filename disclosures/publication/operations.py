@@ -7,7 +7,8 @@ confirmed, merged or reclassified, a role added or removed, an activity moved or
 a room renamed, a meeting's time zone) calls it for the roles and rooms it touched, in its
 own transaction, after writing its audit event:
 
-1. each role is judged again as of its activity's start (``state.judge``) and its state
+1. each role is judged again as of its start (its activity's, or the meeting's first day
+   for a meeting-level role: ``state.judge``) and its state
    stored when it changed;
 2. what the public should read about each current role (its statement: kind, companies
    and natures, off-label and commercial support lines, and the exact words printed) is
@@ -58,6 +59,8 @@ from ..state import START, Judgement, judgements
 ROLE_ORDER = {role: index for index, role in enumerate([
     AssignmentRole.MODERATOR, AssignmentRole.SPEAKER, AssignmentRole.PANELIST,
     AssignmentRole.AUTHOR, AssignmentRole.OTHER, AssignmentRole.PLANNER,
+    AssignmentRole.COURSE_DIRECTOR, AssignmentRole.PLANNING_COMMITTEE,
+    AssignmentRole.COI_REVIEWER, AssignmentRole.CONTENT_REVIEWER, AssignmentRole.CONTENT_STAFF,
 ])}
 
 
@@ -139,9 +142,10 @@ def statement_data(assignment: Assignment, judgement: Judgement,
     no companies and no off-label line: nobody discloses for it, and it is never printed
     under the Standard 3 statement.
     """
-    activity = assignment.activity
+    activity = assignment.activity  # None: a role held for the whole meeting
     if support is None:
-        support = activity_support([activity.id]).get(activity.id, [])
+        support = (activity_support([activity.id]).get(activity.id, [])
+                   if activity is not None else [])
     kind = statement_kind(judgement)
     relationships: list[list[str]] = []
     for line in judgement.relevant:
@@ -159,7 +163,7 @@ def statement_data(assignment: Assignment, judgement: Judgement,
         "off_label": off_label,
         "support": [list(pair) for pair in support],
     }
-    if not activity.is_accredited:  # the key only when false: accredited statements unchanged
+    if activity is not None and not activity.is_accredited:  # the key only when false
         data.update(accredited=False, relationships=[], off_label=None)
     return data
 
@@ -294,7 +298,7 @@ def refresh(assignment_ids: Iterable[int] = (), *, rooms: Iterable[int] = (),
     meeting_ids = set(meetings)
     if meeting_ids:
         ids |= set(db.session.scalars(
-            sa.select(Assignment.id).join(Activity).where(Activity.meeting_id.in_(meeting_ids))))
+            sa.select(Assignment.id).where(Assignment.meeting_id.in_(meeting_ids))))
         room_ids |= set(db.session.scalars(
             sa.select(Room.id).where(Room.meeting_id.in_(meeting_ids))))
     result = Published()
@@ -315,9 +319,9 @@ def refresh(assignment_ids: Iterable[int] = (), *, rooms: Iterable[int] = (),
     now = utcnow()
     for assignment in roles:
         judgement = judged[assignment.id]
-        if assignment.activity.room_id:
-            room_ids.add(assignment.activity.room_id)
-        touched_meetings.add(assignment.activity.meeting_id)
+        if assignment.activity is not None and assignment.activity.room_id:
+            room_ids.add(assignment.activity.room_id)  # meeting-level roles are in no room
+        touched_meetings.add(assignment.meeting_id)
         disclosure_id = judgement.disclosure.id if judgement.disclosure else None
         if (assignment.state is not judgement.state
                 or list(assignment.state_reasons or []) != list(judgement.reasons)
@@ -339,7 +343,7 @@ def refresh(assignment_ids: Iterable[int] = (), *, rooms: Iterable[int] = (),
         if current is not None and current.sha256 == digest:
             continue
         statement = Statement(
-            assignment_id=assignment.id, meeting_id=assignment.activity.meeting_id,
+            assignment_id=assignment.id, meeting_id=assignment.meeting_id,
             version=(current.version + 1) if current else 1, kind=StatementKind(data["kind"]),
             words=words, data=data, sha256=digest, valid_from=now,
             supersedes_id=current.id if current else None,
@@ -349,7 +353,7 @@ def refresh(assignment_ids: Iterable[int] = (), *, rooms: Iterable[int] = (),
         assignment.statement_id = statement.id
         assignment.statement = statement
         result.statements += 1
-        to_bump.add(assignment.activity.meeting_id)
+        to_bump.add(assignment.meeting_id)
     db.session.flush()
 
     # Rooms whose sheets changed: new versions, numbered per room.

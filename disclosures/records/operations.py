@@ -134,8 +134,8 @@ def meeting_records(meeting: Meeting) -> dict:
     """
     assignments = list(db.session.scalars(
         sa.select(Assignment)
-        .join(Activity, Assignment.activity_id == Activity.id)
-        .where(Activity.meeting_id == meeting.id)
+        .outerjoin(Activity, Assignment.activity_id == Activity.id)
+        .where(Assignment.meeting_id == meeting.id)
         .options(
             joinedload(Assignment.activity).joinedload(Activity.room),
             joinedload(Assignment.activity).selectinload(Activity.supports)
@@ -144,7 +144,8 @@ def meeting_records(meeting: Meeting) -> dict:
             joinedload(Assignment.state_disclosure).selectinload(Disclosure.relationships)
             .joinedload(Relationship.company),
         )
-        .order_by(Activity.starts_at, Activity.code, Assignment.id)
+        # Roles held for the whole meeting (committee, reviewers) first: they start with it.
+        .order_by(Activity.starts_at.is_not(None), Activity.starts_at, Activity.code, Assignment.id)
     ).unique())
     ids = [a.id for a in assignments]
     latest = judgements(ids, utcnow()) if ids else {}
@@ -179,7 +180,9 @@ def meeting_records(meeting: Meeting) -> dict:
     items = []
     for a in assignments:
         activity = a.activity
-        start = activity.starts_at.astimezone(meeting.tz)  # its date: the start day, locally
+        # When the role is assumed (its activity's start, or the meeting's for a meeting-level
+        # role), where the meeting is: its date is the start day.
+        start = a.starts_at.astimezone(meeting.tz)
         disclosure: Disclosure | None = a.state_disclosure
         mine = determinations.get(a.id, [])
         by_relationship: dict[int, list[Determination]] = {}
@@ -200,6 +203,7 @@ def meeting_records(meeting: Meeting) -> dict:
         companies = {r.company_id for r in (disclosure.relationships if disclosure else [])}
         items.append({
             "assignment_id": a.id,
+            "meeting_level": activity is None,
             "activity": {
                 "code": activity.code,
                 "title": activity.title,
@@ -212,6 +216,13 @@ def meeting_records(meeting: Meeting) -> dict:
                 "commercial_support": [
                     {"company": s.company.name, "kind": s.kind.value,
                      "in_kind": s.in_kind_detail} for s in activity.supports],
+            } if activity is not None else {
+                # A role held for the whole meeting (planning committee, reviewers …).
+                "code": "", "title": f"Whole meeting ({a.role.label})",
+                "starts_at": _iso(start),
+                "starts_local": meeting.local(start).strftime("%Y-%m-%d %H:%M"),
+                "ends_at": None, "room": None, "credit_hours": None,
+                "is_accredited": True, "commercial_support": [],
             },
             "person": {
                 "id": a.user.id,
@@ -489,8 +500,7 @@ def audit_query(filters: AuditFilters, reader: User | None = None) -> sa.Select:
     if reader is not None and not (is_admin(reader) or is_auditor(reader)):
         mine = meetings_where(reader, MANAGE_MEETING)
         people = (sa.select(Assignment.user_id)
-                  .join(Activity, Activity.id == Assignment.activity_id)
-                  .where(Activity.meeting_id.in_(mine)))
+                  .where(Assignment.meeting_id.in_(mine)))
         stmt = stmt.where(sa.or_(AuditEvent.meeting_id.in_(mine),
                                  sa.and_(AuditEvent.meeting_id.is_(None),
                                          AuditEvent.subject_user_id.in_(people))))

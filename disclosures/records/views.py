@@ -19,7 +19,7 @@ from ..extensions import db
 from ..fields import ConfirmForm
 from ..handlers import guarded
 from ..jobs.views import launch
-from ..models import Activity, Assignment, AuditEvent, Job, Meeting, Room
+from ..models import Assignment, AuditEvent, Job, Meeting, Room
 from ..permissions import READ_AUDIT_LOG, READ_RECORDS
 from . import forms
 from .operations import (
@@ -51,8 +51,7 @@ def _download(meeting: Meeting, kind: str, body, mimetype: str, extension: str) 
 def index(meeting: Meeting):
     counts = db.session.execute(
         sa.select(sa.func.count(Assignment.id), sa.func.count(sa.distinct(Assignment.user_id)))
-        .join(Activity, Assignment.activity_id == Activity.id)
-        .where(Activity.meeting_id == meeting.id)
+        .where(Assignment.meeting_id == meeting.id)
     ).one()
     zips = db.session.scalars(
         sa.select(Job).where(Job.meeting_id == meeting.id, Job.kind == JobKind.RECORDS_ZIP,

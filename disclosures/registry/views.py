@@ -218,11 +218,13 @@ def _owner_rows(meeting: Meeting, person_id: int | None = None) -> list[OwnerRow
     """Every (person, company) pair of the meeting where the person is an owner or
     employee of an ineligible company, as judged for their roles (a fixed number of
     queries): who must decide what."""
-    stmt = (sa.select(Assignment).join(Activity, Activity.id == Assignment.activity_id)
-            .where(Activity.meeting_id == meeting.id, Assignment.removed_at.is_(None),
-                   Activity.is_accredited)  # nobody discloses for a non-accredited session
-            .options(joinedload(Assignment.user), joinedload(Assignment.activity))
-            .order_by(Activity.starts_at, Assignment.id))
+    stmt = (sa.select(Assignment).outerjoin(Activity, Activity.id == Assignment.activity_id)
+            .where(Assignment.meeting_id == meeting.id, Assignment.removed_at.is_(None),
+                   # nobody discloses for a non-accredited session (meeting roles: always)
+                   sa.or_(Activity.id.is_(None), Activity.is_accredited))
+            .options(joinedload(Assignment.user), joinedload(Assignment.activity),
+                     joinedload(Assignment.meeting))
+            .order_by(Activity.starts_at.is_not(None), Activity.starts_at, Assignment.id))
     if person_id is not None:
         stmt = stmt.where(Assignment.user_id == person_id)
     assignments = db.session.scalars(stmt).all()
@@ -262,7 +264,7 @@ def owner_decisions(meeting: Meeting):
 def owner_decision(assignment: Assignment):
     """The decisions about the person of this role, one per company they own or work for
     (decided once per company, for all their roles)."""
-    meeting = assignment.activity.meeting
+    meeting = assignment.meeting
     rows = _owner_rows(meeting, assignment.user_id)
     sent = OwnerDecisionForm() if request.method == "POST" else None
     # Never about oneself or co-faculty: the page says so and offers no form; a post is 403.

@@ -46,7 +46,7 @@ def interval() -> timedelta:
 @dataclass
 class PendingActivity:
     meeting: Meeting
-    activity: Activity
+    activity: Activity | None  # None: a role held for the whole meeting (committee, reviewer)
     role_label: str
     # The disclosure on file expires on this day, before the session: renew it (None: none
     # was submitted).
@@ -91,12 +91,14 @@ def _current_assignments(meetings: list[Meeting]) -> list[Assignment]:
         return []
     return list(db.session.scalars(
         sa.select(Assignment)
-        .join(Activity, Assignment.activity_id == Activity.id)
-        .where(Activity.meeting_id.in_([m.id for m in meetings]), Assignment.removed_at.is_(None),
-               Activity.is_accredited)  # nobody discloses for a non-accredited session
-        .options(joinedload(Assignment.user), joinedload(Assignment.state_disclosure),
-                 joinedload(Assignment.activity).joinedload(Activity.meeting))
-        .order_by(Activity.starts_at, Activity.code, Assignment.id)
+        .outerjoin(Activity, Assignment.activity_id == Activity.id)
+        .where(Assignment.meeting_id.in_([m.id for m in meetings]), Assignment.removed_at.is_(None),
+               # nobody discloses for a non-accredited session (meeting roles: always)
+               sa.or_(Activity.id.is_(None), Activity.is_accredited))
+        .options(joinedload(Assignment.user), joinedload(Assignment.meeting),
+                 joinedload(Assignment.state_disclosure), joinedload(Assignment.activity))
+        # Meeting-level roles (planning committee, reviewers) first: they act before sessions.
+        .order_by(Activity.starts_at.is_not(None), Activity.starts_at, Activity.code, Assignment.id)
     ).unique())
 
 
@@ -128,7 +130,7 @@ def plan_disclosure_reminders(meeting: Meeting | None, now: datetime | None = No
             continue
         entry = people.setdefault(a.user_id, DisclosureReminder(a.user))
         expiring = a.state_disclosure.valid_until if a.state_disclosure is not None else None
-        entry.items.append(PendingActivity(a.activity.meeting, a.activity, a.role.label, expiring))
+        entry.items.append(PendingActivity(a.meeting, a.activity, a.role.label, expiring))
     recent = _recent(ReminderKind.DISCLOSURE, people, now)
     due = [p for uid, p in people.items() if uid not in recent]
     due.sort(key=lambda p: p.user.full_name.lower())
@@ -149,7 +151,7 @@ def plan_review_summaries(meeting: Meeting | None, now: datetime | None = None) 
         index = {AssignmentState.AWAITING_REVIEW: 0, AssignmentState.NEEDS_MITIGATION: 1,
                  AssignmentState.AWAITING_OWNER_DECISION: 2}.get(a.state)
         if index is not None:
-            counts[a.activity.meeting_id][index] += 1
+            counts[a.meeting_id][index] += 1
     waiting = {m.id: (m, *counts[m.id]) for m in meetings if any(counts[m.id])}
     # Each reviewer hears about the meetings they review, and only those.
     theirs: dict[int, list] = {}

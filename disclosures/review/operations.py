@@ -106,15 +106,17 @@ def review_subject(person: User, meeting: Meeting) -> ReviewSubject:
     assignments = list(
         db.session.scalars(
             sa.select(Assignment)
-            .join(Assignment.activity)
+            .outerjoin(Assignment.activity)
             .where(
                 Assignment.user_id == person.id,
-                Activity.meeting_id == meeting.id,
+                Assignment.meeting_id == meeting.id,
                 Assignment.removed_at.is_(None),
                 Activity.is_accredited,  # nothing to decide for a non-accredited session
             )
-            .options(joinedload(Assignment.activity).joinedload(Activity.room))
-            .order_by(Activity.starts_at, Assignment.id)
+            .options(joinedload(Assignment.activity).joinedload(Activity.room),
+                     joinedload(Assignment.meeting))
+            # Roles for the whole meeting (committee, reviewers) first, then by start.
+            .order_by(Activity.starts_at.is_not(None), Activity.starts_at, Assignment.id)
         )
     )
     disclosure = db.session.scalar(
@@ -368,12 +370,14 @@ def record_none_relevant(
     return created
 
 
-# The mitigations Standard 3 names for each kind of role: planners may also recuse
-# themselves from the related planning and content; faculty may attest that their
+# The mitigations Standard 3 names for each kind of role: planners (activity planners and
+# every meeting-level role: committee, course director, reviewers) have their planning
+# decisions peer reviewed or recuse themselves from the related planning and content;
+# faculty may attest that their
 # recommendations are evidence-based.
 PLANNER_METHODS = (
-    MitigationMethod.DIVEST, MitigationMethod.RECUSE, MitigationMethod.PEER_REVIEW,
-    MitigationMethod.ALTER_ROLE, MitigationMethod.OTHER,
+    MitigationMethod.PEER_REVIEW_PLANNING, MitigationMethod.RECUSE, MitigationMethod.DIVEST,
+    MitigationMethod.PEER_REVIEW, MitigationMethod.ALTER_ROLE, MitigationMethod.OTHER,
 )
 FACULTY_METHODS = (
     MitigationMethod.PEER_REVIEW, MitigationMethod.ATTEST_EVIDENCE, MitigationMethod.DIVEST,
@@ -383,7 +387,7 @@ FACULTY_METHODS = (
 
 def mitigation_methods(role: AssignmentRole) -> tuple[MitigationMethod, ...]:
     """How a relevant relationship of someone in ``role`` may be mitigated."""
-    return PLANNER_METHODS if role is AssignmentRole.PLANNER else FACULTY_METHODS
+    return PLANNER_METHODS if role.plans else FACULTY_METHODS
 
 
 def record_mitigation(

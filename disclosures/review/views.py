@@ -20,14 +20,33 @@ from flask_login import current_user
 from sqlalchemy.orm import aliased, joinedload
 
 from .. import clock
-from ..enums import AssignmentRole, AssignmentState, OwnerException
+from ..enums import AssignmentRole, AssignmentState, MeetingRole, OwnerException
 from ..errors import Conflict
 from ..extensions import db
 from ..handlers import guarded, save, signed_in
-from ..models import Activity, Assignment, Determination, Disclosure, Meeting, OwnerDecision, User
+from ..models import (
+    Activity,
+    Assignment,
+    Determination,
+    Disclosure,
+    Meeting,
+    Membership,
+    OwnerDecision,
+    User,
+)
 from ..models.base import in_force
 from ..openpayments.views import review_panel
-from ..permissions import REVIEW_ANYWHERE, REVIEW_MEETING, meetings_where, require, review_refusal
+from ..permissions import (
+    REVIEW_ANYWHERE,
+    REVIEW_MEETING,
+    can_review,
+    conflict_refusal,
+    conflicted_companies,
+    decision_refusal,
+    meetings_where,
+    require,
+    review_refusal,
+)
 from ..state import STATE_CSS, StateView, state_counts
 from ..words import plural
 from . import operations as ops
@@ -101,12 +120,13 @@ def queue():
 
     conditions = [
         Assignment.removed_at.is_(None),
-        Activity.meeting_id.in_(reviewable),
-        Activity.is_accredited,  # nothing to review for an industry session or a meal
+        Assignment.meeting_id.in_(reviewable),
+        # nothing to review for an industry session or a meal (meeting roles: always)
+        sa.or_(Assignment.activity_id.is_(None), Activity.is_accredited),
         Assignment.state_disclosure_id.is_not(None),  # disclosed before the session
     ]
     if selected is not None:
-        conditions.append(Activity.meeting_id == selected.id)
+        conditions.append(Assignment.meeting_id == selected.id)
         if form.day_date is not None:
             start = datetime.combine(form.day_date, time.min, tzinfo=selected.tz).astimezone(UTC)
             end = datetime.combine(form.day_date + timedelta(days=1), time.min, tzinfo=selected.tz)
@@ -118,27 +138,28 @@ def queue():
     counts = state_counts([])
     for state, n in db.session.execute(
         sa.select(Assignment.state, sa.func.count(Assignment.id))
-        .join(Activity, Activity.id == Assignment.activity_id)
+        .outerjoin(Activity, Activity.id == Assignment.activity_id)
         .where(*conditions).group_by(Assignment.state)
     ):
         counts[state] = n
     matching = [*conditions, _state_filter(form.state.data)]
     total = db.session.scalar(
         sa.select(sa.func.count(Assignment.id))
-        .join(Activity, Activity.id == Assignment.activity_id).where(*matching))
+        .outerjoin(Activity, Activity.id == Assignment.activity_id).where(*matching))
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(form.page.data or 1, pages)
     shown = db.session.execute(
         sa.select(Assignment, Disclosure.submitted_at)
-        .join(Activity, Activity.id == Assignment.activity_id)
+        .outerjoin(Activity, Activity.id == Assignment.activity_id)
         .join(Disclosure, Disclosure.id == Assignment.state_disclosure_id)
         .where(*matching)
         .options(
             joinedload(Assignment.user),
             joinedload(Assignment.activity).joinedload(Activity.room),
-            joinedload(Assignment.activity).joinedload(Activity.meeting),
+            joinedload(Assignment.meeting),
         )
-        .order_by(Disclosure.submitted_at.desc(), Activity.starts_at, Assignment.id)
+        .order_by(Disclosure.submitted_at.desc(), Activity.starts_at.is_not(None),
+                  Activity.starts_at, Assignment.id)
         .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
     ).unique().all()
     rows = [(a, StateView.of(a, submitted)) for a, submitted in shown]
@@ -169,6 +190,37 @@ def _load_subject(meeting_id: int, user_id: int) -> ops.ReviewSubject:
     if not subject.assignments:
         abort(404, description=f"{person.full_name} has no current role in {meeting.name}.")
     return subject
+
+
+def _require_may_decide(subject: ops.ReviewSubject, *company_ids: int) -> None:
+    """403 (nothing recorded) unless the reviewer's own disclosure for the meeting is
+    current and reviewed (a cleared meeting-level role), and they have no relationship of
+    their own with any of ``company_ids`` (ACCME Standard 3: reviewers disclose too)."""
+    refusal = decision_refusal(current_user, subject.meeting)
+    require(refusal is None, refusal)
+    conflicts = conflicted_companies(current_user, subject.meeting)
+    for company_id in company_ids:
+        refusal = conflict_refusal(current_user, company_id, subject.meeting, conflicts)
+        require(refusal is None, refusal)
+
+
+def _who_else_can(subject: ops.ReviewSubject, company_ids: set[int]) -> dict[int, list[User]]:
+    """For each company: the meeting's reviewers and staff (other than the one reading) who
+    may review this person, may record decisions, and have no relationship with it."""
+    if not company_ids:
+        return {}
+    candidates = db.session.scalars(
+        sa.select(User).join(Membership, Membership.user_id == User.id)
+        .where(Membership.meeting_id == subject.meeting.id, Membership.revoked_at.is_(None),
+               Membership.role.in_([MeetingRole.REVIEWER, MeetingRole.STAFF]),
+               User.id != current_user.id, User.is_active.is_(True))
+        .order_by(User.full_name).distinct()
+    ).all()
+    able = [u for u in candidates if can_review(u, subject.person, subject.meeting)
+            and decision_refusal(u, subject.meeting) is None]
+    conflicts = {u.id: conflicted_companies(u, subject.meeting) for u in able}
+    return {company_id: [u for u in able if company_id not in conflicts[u.id]]
+            for company_id in company_ids}
 
 
 def _pair_prefix(relationship_id: int, assignment_id: int) -> str:
@@ -218,6 +270,14 @@ def _render_person(subject: ops.ReviewSubject, *, submitted=None, problem: str |
                 "mitigation_form": mitigation_form,
             }
     undecided = sum(1 for pair in pairs.values() if pair["determination"] is None)
+    # The reader's own standing: their disclosure must be cleared, and they decide nothing
+    # about a company they have a relationship with (the page says who else can).
+    own_refusal = decision_refusal(current_user, subject.meeting)
+    mine = conflicted_companies(current_user, subject.meeting)
+    conflicts = {r.id: conflict_refusal(current_user, r.company_id, subject.meeting, mine)
+                 for r in subject.reviewable}
+    others = _who_else_can(subject, {r.company_id for r in subject.reviewable
+                                     if conflicts[r.id]})
     none_form = submitted.get("none")
     if none_form is None:
         none_form = NoneRelevantForm(formdata=None, prefix="none")
@@ -239,6 +299,10 @@ def _render_person(subject: ops.ReviewSubject, *, submitted=None, problem: str |
         owner_exceptions=dict(db.session.execute(
             sa.select(OwnerDecision.company_id, OwnerDecision.exception)
             .where(OwnerDecision.user_id == subject.person.id, in_force(OwnerDecision))).all()),
+        own_refusal=own_refusal,
+        own_disclosure_url=url_for("faculty.home"),
+        conflicts=conflicts,
+        others=others,
         open_payments=review_panel(subject.person, subject.meeting, subject.disclosure),
     ), status
 
@@ -317,6 +381,7 @@ def decide(meeting_id: int, user_id: int, relationship_id: int, assignment_id: i
         # A page opened before a new version was submitted names that version's relationships.
         _refuse_if_disclosure_changed(subject, form)
         abort(404, description="This relationship or role is not part of the person's current review.")
+    _require_may_decide(subject, relationship.company_id)
     if not form.validate_on_submit():
         return _invalid(subject, prefix, form, "The decision was not saved")
     before = ops.existing_determination(relationship, assignment)
@@ -335,7 +400,7 @@ def decide(meeting_id: int, user_id: int, relationship_id: int, assignment_id: i
         flash("Nothing changed: the decision is as it was.", "info")
     elif before is None:
         flash(f"Decision recorded: {relationship.company.name} is "
-              f"{'relevant' if saved.is_relevant else 'not relevant'} to {assignment.activity.title}.",
+              f"{'relevant' if saved.is_relevant else 'not relevant'} to {assignment.title}.",
               "success")
     else:
         who = "" if previous_reviewer is None or previous_reviewer.id == current_user.id \
@@ -348,6 +413,11 @@ def decide(meeting_id: int, user_id: int, relationship_id: int, assignment_id: i
 @signed_in
 def none_relevant(meeting_id: int, user_id: int):
     subject = _load_subject(meeting_id, user_id)
+    # Every relationship still undecided for some role is decided by this shortcut.
+    decided = ops.decisions_with_people([r.id for r in subject.reviewable],
+                                        [a.id for a in subject.assignments])
+    _require_may_decide(subject, *{r.company_id for r in subject.reviewable
+                                   if any((r.id, a.id) not in decided for a in subject.assignments)})
     form = NoneRelevantForm(prefix="none")
     if not form.validate_on_submit():
         return _invalid(subject, "none", form, "Nothing was recorded")
@@ -378,6 +448,7 @@ def mitigate(meeting_id: int, user_id: int, determination_id: int):
             or subject.assignment(determination.assignment_id) is None):
         _refuse_if_disclosure_changed(subject, form)
         abort(404, description="This decision is not part of the person's current review.")
+    _require_may_decide(subject, determination.relationship.company_id)
     if not form.validate_on_submit():
         return _invalid(subject, prefix, form, "The mitigation was not saved")
     pair = (determination.relationship_id, determination.assignment_id)

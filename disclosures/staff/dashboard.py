@@ -118,14 +118,15 @@ def build_dashboard(meeting: Meeting, today: date) -> Dashboard:
     """Counts by state, and how many roles are blocked on each day, of ``meeting`` (two
     aggregate queries on the stored states, whatever the meeting's size). The blocked
     activities themselves are loaded for one day (``load_day``) or all (``load_all``)."""
-    # Roles in non-accredited sessions are nobody's to-do: not counted, never missing.
-    current = sa.and_(Activity.meeting_id == meeting.id, Assignment.removed_at.is_(None),
-                      Activity.is_accredited)
+    # Every current role, meeting-level ones (committee, reviewers) included; roles in
+    # non-accredited sessions are nobody's to-do: not counted, never missing.
+    current = sa.and_(Assignment.meeting_id == meeting.id, Assignment.removed_at.is_(None),
+                      sa.or_(Assignment.activity_id.is_(None), Activity.is_accredited))
     counts = state_counts(())
     total = 0
     for state, count in db.session.execute(
         sa.select(Assignment.state, sa.func.count())
-        .join(Activity, Activity.id == Assignment.activity_id)
+        .outerjoin(Activity, Activity.id == Assignment.activity_id)
         .where(current).group_by(Assignment.state)
     ):
         counts[state] = count

@@ -293,8 +293,17 @@ class AssignmentForm(FlaskForm):
         validators=[Optional(), Length(max=200)],
     )
     degrees = StringField("Degrees", validators=[Optional(), Length(max=100)])
-    role = SelectField("Role", choices=as_choices(AssignmentRole.choices()), default=AssignmentRole.SPEAKER.value)
+    role = SelectField("Role", choices=as_choices([(r.value, r.label) for r in AssignmentRole.activity_level()]),
+                       default=AssignmentRole.SPEAKER.value)
     submit = SubmitField("Assign")
+
+
+class PlanningRoleForm(AssignmentForm):
+    """A role held for the whole meeting: planning committee, course director, reviewers."""
+
+    role = SelectField("Role", choices=as_choices([(r.value, r.label) for r in AssignmentRole.meeting_level()]),
+                       default=AssignmentRole.PLANNING_COMMITTEE.value)
+    submit = SubmitField("Add")
 
 
 class MembershipForm(FlaskForm):

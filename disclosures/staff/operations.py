@@ -119,6 +119,14 @@ def grant_role(actor: User | None, meeting: Meeting, person: User, role: Meeting
     db.session.flush()
     record(actor, "membership.granted", membership, {"role": role, "meeting_id": meeting.id},
            subject=person)
+    if role is MeetingRole.REVIEWER:
+        # Reviewers are in control of content (ACCME Standard 3): they disclose as COI
+        # reviewers of the meeting, and decide only once that role is cleared.
+        holds = db.session.scalar(sa.select(sa.literal(1)).where(
+            Assignment.user_id == person.id, Assignment.meeting_id == meeting.id,
+            Assignment.activity_id.is_(None), Assignment.removed_at.is_(None)).limit(1))
+        if holds is None:
+            assign_meeting_role(actor, meeting, person, AssignmentRole.COI_REVIEWER)
     return membership
 
 
@@ -428,6 +436,57 @@ def _person_by_email(actor: User | None, email: str, full_name: str | None,
     return account_operations.invite_user(actor, email, full_name, degrees=degrees)
 
 
+def assign_meeting_role(actor: User | None, meeting: Meeting, user: User, role: AssignmentRole,
+                        *, audit: bool = True) -> tuple[Assignment, bool]:
+    """Give ``user`` a ``role`` held for the whole meeting (planning committee, course
+    director, COI reviewer, content reviewer, staff who control content).
+
+    A removed one is restored (its history stays on it). Side effects: adds or restores
+    the ``Assignment`` (no activity); audit ``assignment.created`` or
+    ``assignment.restored`` with the person as subject; refreshes its state (judged as of
+    the meeting's start). Returns (assignment, changed); raises ``ProgrammeError`` when the
+    role is not a meeting-level one or the person already holds it (unless ``audit`` is
+    False: an import naming it again changes nothing; the import audits and refreshes once
+    for everything it wrote).
+    """
+    if not role.is_meeting_level:
+        raise ProgrammeError(f"{role.label} is a role in one activity, not in the whole meeting.",
+                             "role")
+    existing = db.session.scalar(sa.select(Assignment).where(
+        Assignment.meeting_id == meeting.id, Assignment.activity_id.is_(None),
+        Assignment.user_id == user.id, Assignment.role == role))
+    if existing is not None:
+        if existing.removed_at is None:
+            if not audit:
+                return existing, False
+            raise ProgrammeError(f"{user.full_name} is already {role.label.lower()} of this meeting.",
+                                 "email")
+        existing.removed_at = None
+        if audit:
+            record(actor, "assignment.restored", existing,
+                   {"meeting_id": meeting.id, "role": role}, subject=user)
+            refresh([existing.id])
+        return existing, True
+    assignment = Assignment(user=user, meeting=meeting, activity=None, role=role)
+    db.session.add(assignment)
+    db.session.flush()
+    if audit:
+        record(actor, "assignment.created", assignment, {"meeting_id": meeting.id, "role": role},
+               subject=user)
+        refresh([assignment.id])
+    return assignment, True
+
+
+def assign_meeting_role_by_email(actor: User | None, meeting: Meeting, email: str,
+                                 role: AssignmentRole, *, full_name: str | None = None,
+                                 degrees: str | None = None
+                                 ) -> tuple[Assignment, User, str | None]:
+    """As ``assign_by_email``, for a role held for the whole meeting."""
+    user, token = _person_by_email(actor, email, full_name, degrees)
+    assignment, _ = assign_meeting_role(actor, meeting, user, role)
+    return assignment, user, token
+
+
 def remove_assignment(actor: User | None, assignment: Assignment) -> None:
     """Take a person off an activity. Nothing is deleted: the disclosure, determinations
     and mitigations stay, and the assignment keeps its history with ``removed_at`` set.
@@ -436,12 +495,15 @@ def remove_assignment(actor: User | None, assignment: Assignment) -> None:
     Raises ``ProgrammeError`` if it was already removed.
     """
     if assignment.removed_at is not None:
-        raise ProgrammeError("This person was already removed from the activity.")
+        raise ProgrammeError("This person was already removed from the activity."
+                             if assignment.activity is not None else
+                             "This person no longer holds this role.")
     assignment.removed_at = utcnow()
-    record(actor, "assignment.removed", assignment,
-           {"activity": assignment.activity.code, "role": assignment.role},
+    where = ({"activity": assignment.activity.code} if assignment.activity is not None
+             else {"meeting_id": assignment.meeting_id})
+    record(actor, "assignment.removed", assignment, {**where, "role": assignment.role},
            subject=assignment.user)
-    refresh([assignment.id], bump=[assignment.activity.meeting_id])
+    refresh([assignment.id], bump=[assignment.meeting_id])
 
 
 # --------------------------------------------------------------------------- rooms' codes

@@ -208,6 +208,43 @@ def access(meeting: Meeting):
     return redirect(url_for("staff.access", meeting_id=meeting.id))
 
 
+def _planning_page(meeting: Meeting, form: forms.PlanningRoleForm, status: int = 200):
+    roles = db.session.scalars(
+        sa.select(Assignment).where(Assignment.meeting_id == meeting.id,
+                                    Assignment.activity_id.is_(None))
+        .options(joinedload(Assignment.user))
+        .order_by(Assignment.role, Assignment.id)
+    ).all()
+    return render_template("staff/planning_roles.html", meeting=meeting, form=form,
+                           current=[a for a in roles if not a.is_removed],
+                           former=[a for a in roles if a.is_removed],
+                           statuses={a.id: StateView.of(a) for a in roles},
+                           confirm_form=ConfirmForm()), status
+
+
+@bp.route("/meetings/<int:meeting_id>/planning-roles", methods=["GET", "POST"])
+@guarded(MANAGE_MEETING, Meeting)
+def planning_roles(meeting: Meeting):
+    """Roles held for the whole meeting (planning committee, course director, reviewers, staff
+    who control content): staff add people by email (inviting new accounts)."""
+    form = forms.PlanningRoleForm()
+    if not form.validate_on_submit():
+        return _planning_page(meeting, form, 400 if form.errors else 200)
+    assignment, user, token = save(
+        lambda: ops.assign_meeting_role_by_email(
+            current_user, meeting, form.email.data, AssignmentRole(form.role.data),
+            full_name=form.full_name.data, degrees=form.degrees.data),
+        refused=_on_field(form, "email", lambda: _planning_page(meeting, form)),
+        retry_on_duplicate=True)
+    message = (f"{user.full_name} is now {assignment.role.label.lower()} of this meeting: "
+               "they must disclose, and be cleared, before they act.")
+    if token is not None:
+        delivery = account_operations.send_invitation(user, token, meeting)
+        message += " " + account_operations.INVITATION_DELIVERY[delivery]
+    flash(message, "success")
+    return redirect(url_for("staff.planning_roles", meeting_id=meeting.id))
+
+
 @bp.route("/memberships/<int:membership_id>/remove", methods=["POST"])
 @guarded(MANAGE_MEETING, Membership)
 def access_remove(membership: Membership):
@@ -462,6 +499,20 @@ def assignment_remove(assignment: Assignment):
     if not ConfirmForm().validate_on_submit():
         abort(400, description="The form was not accepted. Reload the page and try again.")
     activity = assignment.activity
+    if activity is None:  # a role held for the whole meeting
+        meeting = assignment.meeting
+
+        def refused_here(error):
+            if error.status == 409:
+                abort(409, description="Someone else changed this role at the same moment. "
+                                       "Reload and retry.")
+            flash(str(error), "warning")
+            return redirect(url_for("staff.planning_roles", meeting_id=meeting.id))
+
+        save(lambda: ops.remove_assignment(current_user, assignment), refused=refused_here)
+        flash(f"{assignment.user.full_name} is no longer {assignment.role.label.lower()} of this "
+              "meeting. Their disclosure and its review stay on record.", "success")
+        return redirect(url_for("staff.planning_roles", meeting_id=meeting.id))
 
     def refused(error):
         if error.status == 409:
