@@ -37,7 +37,8 @@ def _rows(page: str) -> list[str]:
 @pytest.fixture()
 def soon(app):
     """A meeting whose first day is tomorrow, with a role in each state that needs someone,
-    one cleared role, and one session beyond 48 hours."""
+    a planning committee member (the whole meeting), one cleared role, an industry session
+    (not accredited) and one session beyond 48 hours."""
     now = clock.now()
     meeting = factories.meeting(name="Spine Forum", starts_on=(now + timedelta(days=1)).date(),
                                 timezone="UTC")
@@ -77,6 +78,12 @@ def soon(app):
     clear = factories.user(full_name="Clear Clara")
     factories.disclosure(clear, [])
     factories.assignment(clear, session("S8", "Coding and billing"))
+    planner = factories.user(full_name="Committee Cora")  # the whole meeting, from tomorrow
+    factories.meeting_role(planner, meeting, AssignmentRole.PLANNING_COMMITTEE)
+    industry = factories.user(full_name="Industry Ian")  # nobody discloses for a non-CME session
+    factories.assignment(industry, factories.activity(
+        meeting, room, code="IND", title="Industry lunch", starts_at=now + timedelta(hours=3),
+        is_accredited=False))
     later = factories.user(full_name="Later Larry")
     factories.assignment(later, session("S9", "Next week", now + timedelta(days=5)))
     staff = factories.staff(meeting)
@@ -91,7 +98,8 @@ def test_starting_soon_lists_every_role_not_cleared_within_48_hours_with_who_mus
     assert page.status_code == 200
     rows = _rows(page.get_data(as_text=True))
     text = "\n".join(rows)
-    assert len(rows) == 6, text
+    assert len(rows) == 7, text
+    assert "Industry" not in text  # a non-accredited session: nobody's to-do
     assert "Clear Clara" not in text  # cleared
     assert "Later Larry" not in text and "Next week" not in text  # beyond 48 hours
     assert "Disc replacement, part two" in text and "S2 " not in text  # only the session within 48 h
@@ -100,6 +108,8 @@ def test_starting_soon_lists_every_role_not_cleared_within_48_hours_with_who_mus
         [found] = [r for r in rows if name in r]
         return found
 
+    assert row("Committee Cora").startswith("person:") and "Whole meeting" in row("Committee Cora")
+    assert rows[0].startswith("person:") and "Committee Cora" in rows[0]  # from the meeting's start
     assert row("Silent Speaker").startswith("person:") and "Submit a disclosure" in row("Silent Speaker")
     assert row("Expiring Speaker").startswith("person:")
     assert "Renew the disclosure: disclosure expires on" in row("Expiring Speaker")
@@ -110,7 +120,7 @@ def test_starting_soon_lists_every_role_not_cleared_within_48_hours_with_who_mus
     assert row("Typed Company").startswith("staff:")
     assert "Confirm the company" in row("Typed Company")
     summary = " ".join(re.sub(r"<[^>]+>", "", page.get_data(as_text=True)).split())
-    assert "6 roles not cleared: 2 waiting for the person, 1 for a reviewer, 3 for staff." in summary
+    assert "7 roles not cleared: 3 waiting for the person, 1 for a reviewer, 3 for staff." in summary
 
 
 def test_starting_soon_window_is_configurable_and_a_bad_window_is_a_clear_400(login_as, soon, app):

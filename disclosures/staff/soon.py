@@ -10,6 +10,10 @@ from the state:
   the role back is a typed-in company not yet confirmed in the registry);
 - awaiting an owner/employee decision: staff decide which exception applies;
 - excluded: staff replace the person (an owner or employee no exception lets take part).
+
+Roles held for the whole meeting (planning committee, reviewers …) are assumed when the
+meeting starts: they are listed when the meeting's start is within the window. Roles in
+non-accredited sessions are nobody's to-do and are never listed.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ class SoonRole:
     email: str
     role: AssignmentRole
     status: StateView
-    activity_id: int
+    activity_id: int | None  # None: a role held for the whole meeting
     code: str
     title: str
     starts_at: datetime
@@ -91,6 +95,9 @@ def starting_soon(meeting: Meeting, now: datetime, hours: int) -> list[SoonRole]
     """The roles of ``meeting`` starting between ``now`` and ``hours`` later that are not
     cleared, by start (one query)."""
     until = now + timedelta(hours=hours)
+    meeting_starts = meeting.starts_at
+    whole_meeting = now <= meeting_starts < until  # meeting-level roles are assumed then
+    in_window = sa.and_(Activity.starts_at >= now, Activity.starts_at < until)
     rows = db.session.execute(
         sa.select(
             Assignment.id, Assignment.user_id, Assignment.state, Assignment.state_reasons,
@@ -98,21 +105,25 @@ def starting_soon(meeting: Meeting, now: datetime, hours: int) -> list[SoonRole]
             Activity.title, Activity.starts_at, Room.name.label("room_name"), User.full_name,
             User.degrees, User.email,
         )
-        .join(Activity, Activity.id == Assignment.activity_id)
+        .outerjoin(Activity, Activity.id == Assignment.activity_id)
         .join(User, User.id == Assignment.user_id)
         .outerjoin(Room, Room.id == Activity.room_id)
-        .where(Activity.meeting_id == meeting.id, Assignment.removed_at.is_(None),
+        .where(Assignment.meeting_id == meeting.id, Assignment.removed_at.is_(None),
                Assignment.state != AssignmentState.CLEARED,
-               Activity.starts_at >= now, Activity.starts_at < until)
-        .order_by(Activity.starts_at, Activity.code, Assignment.id)
+               sa.and_(Activity.is_accredited, in_window) if not whole_meeting
+               else sa.or_(Assignment.activity_id.is_(None),
+                           sa.and_(Activity.is_accredited, in_window)))
+        .order_by(Activity.starts_at.is_not(None), Activity.starts_at, Activity.code, Assignment.id)
     )
     return [
         SoonRole(
             assignment_id=row.id, user_id=row.user_id,
             display_name=format_display_name(row.full_name, row.degrees), email=row.email,
             role=row.role, status=StateView.of(row), activity_id=row.activity_id,
-            code=row.code, title=row.title, starts_at=row.starts_at,
-            room_name=row.room_name if row.room_name is not None else "No room assigned",
+            code=row.code or "", title=row.title or "Whole meeting",
+            starts_at=row.starts_at or meeting_starts,
+            room_name=(row.room_name if row.room_name is not None
+                       else "No room assigned" if row.activity_id else "Whole meeting"),
         )
         for row in rows
     ]
