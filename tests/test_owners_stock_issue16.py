@@ -135,7 +135,7 @@ def test_a_former_ownership_interest_row_is_treated_as_ownership_and_must_be_res
     assert state(assignment).state is AssignmentState.AWAITING_OWNER_DECISION
     entry = DisclosureEntry(True, [RelationshipEntry(company.name, Nature.OWNERSHIP,
                                                      clock.now().date() - timedelta(days=30), None, True)],
-                            person.full_name, True, False)
+                            person.full_name, True)
     with pytest.raises(DisclosureRejected, match="Say which kind of ownership"):
         submit_disclosure(person, entry)
 

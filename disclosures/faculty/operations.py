@@ -418,6 +418,9 @@ def declare_off_label(person: User, assignment: Assignment, discusses: bool,
         raise OffLabelRefused("This is not one of your roles.")
     if assignment.removed_at is not None:
         raise OffLabelRefused("This role was removed from the programme.")
+    if assignment.activity_id is None:
+        raise OffLabelRefused("Off-label use is declared for a presentation: a role held for "
+                              "the whole meeting has none.")
     detail = " ".join((detail or "").split()) or None if discusses else None
     if detail is not None and len(detail) > 2000:
         raise OffLabelRefused("Keep the off-label detail under 2,000 characters.")

@@ -76,7 +76,7 @@ def canonical(data) -> str:
 def activity_support(activity_ids: Iterable[int]) -> dict[int, list[list]]:
     """Each activity's current commercial support as [company name, in-kind nature or None],
     in the order staff entered it (one query)."""
-    ids = sorted(set(activity_ids))
+    ids = sorted({i for i in activity_ids if i is not None})  # None: a meeting-level role
     found: dict[int, list[list]] = {}
     if not ids:
         return found

@@ -111,7 +111,8 @@ def review_subject(person: User, meeting: Meeting) -> ReviewSubject:
                 Assignment.user_id == person.id,
                 Assignment.meeting_id == meeting.id,
                 Assignment.removed_at.is_(None),
-                Activity.is_accredited,  # nothing to decide for a non-accredited session
+                # nothing to decide for a non-accredited session (meeting roles: always)
+                sa.or_(Assignment.activity_id.is_(None), Activity.is_accredited),
             )
             .options(joinedload(Assignment.activity).joinedload(Activity.room),
                      joinedload(Assignment.meeting))
