@@ -198,13 +198,27 @@ def _plan(app, reviewer_emails: list[str], probe: bool = False
     from disclosures import clock
     from disclosures.enums import AssignmentState
     from disclosures.extensions import db
+    from disclosures.faculty.operations import DisclosureEntry, submit_disclosure
     from disclosures.models import Activity, Assignment, Determination, Disclosure, Room, User
-    from disclosures.permissions import can_review
+    from disclosures.permissions import can_review, conflict_refusal, decision_refusal
 
     with app.app_context():
         soon = clock.now() + timedelta(minutes=30)
         tokens = list(db.session.scalars(sa.select(Room.public_token)))
         reviewers = [db.session.scalar(sa.select(User).where(User.email == e)) for e in reviewer_emails]
+        # Reviewers are in control of content too: the soak's extra reviewers disclose (none)
+        # through the real operation, which clears their COI reviewer role, before deciding.
+        for reviewer in reviewers:
+            if not reviewer.disclosures:
+                submit_disclosure(reviewer, DisclosureEntry(False, [], reviewer.full_name, True))
+        db.session.commit()
+
+        def may_decide(reviewer, assignment, relationship) -> bool:
+            meeting = assignment.activity.meeting
+            return (can_review(reviewer, assignment.user, meeting)
+                    and decision_refusal(reviewer, meeting) is None
+                    and conflict_refusal(reviewer, relationship.company_id, meeting) is None)
+
         decided = set(db.session.execute(
             sa.select(Determination.relationship_id, Determination.assignment_id)).all())
         latest = (sa.select(Disclosure.user_id, sa.func.max(Disclosure.version).label("v"))
@@ -235,7 +249,7 @@ def _plan(app, reviewer_emails: list[str], probe: bool = False
                  and role[0].activity.starts_at > soon
                  and not any(r.company.needs_review
                              for r in disclosures[role[0].user_id].relationships)
-                 and can_review(reviewers[-1], role[0].user, role[0].activity.meeting)),
+                 and all(may_decide(reviewers[-1], role[0], r) for r in role[2])),
                 key=lambda role: (len(role[2]), role[0].id))[:2]
             for assignment, token, undecided in candidates:
                 probe_roles.append([Pair(assignment.activity.meeting_id, assignment.user_id,
@@ -246,7 +260,7 @@ def _plan(app, reviewer_emails: list[str], probe: bool = False
                 for _ in range(len(reviewers)):
                     reviewer = reviewers[turn % len(reviewers)]
                     turn += 1
-                    if can_review(reviewer, assignment.user, assignment.activity.meeting):
+                    if may_decide(reviewer, assignment, relationship):
                         shares[reviewer.email].append(Pair(
                             assignment.activity.meeting_id, assignment.user_id,
                             relationship.id, assignment.id, token))

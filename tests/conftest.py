@@ -87,7 +87,37 @@ def _session_app(make_app):
     return app
 
 
+def _empty_postgresql_quickly() -> bool:
+    """PostgreSQL: delete the rows of the tables a test wrote to, and restart their ids, in
+    one transaction with triggers off (``session_replication_role = replica``: neither the
+    append-only triggers nor the foreign-key checks fire, so no order and no DDL is needed).
+    A TRUNCATE of every table took about 330 ms per test, a third of the suite; this takes
+    a few. False when the database user may not switch triggers off (not a superuser)."""
+    tables = db.metadata.sorted_tables
+    probe = " UNION ALL ".join(
+        f"SELECT '{t.name}' WHERE EXISTS (SELECT 1 FROM \"{t.name}\")" for t in tables)  # noqa: S608
+    written = list(db.session.scalars(sa.text(probe)))
+    if not written:
+        db.session.rollback()
+        return True
+    try:
+        db.session.execute(sa.text("SET LOCAL session_replication_role = replica"))
+    except sa.exc.DBAPIError:
+        db.session.rollback()
+        return False
+    by_name = {t.name: t for t in tables}
+    for name in written:
+        db.session.execute(sa.text(f'DELETE FROM "{name}"'))  # noqa: S608 (our table names)
+        if "id" in by_name[name].c:
+            db.session.execute(sa.text("SELECT setval(pg_get_serial_sequence(:t, 'id'), 1, false)"),
+                               {"t": f'"{name}"'})
+    db.session.commit()
+    return True
+
+
 def _empty_all_tables() -> None:
+    if db.engine.dialect.name == "postgresql" and _empty_postgresql_quickly():
+        return
     # The append-only triggers refuse DELETE (SQLite) and TRUNCATE (PostgreSQL) on
     # audit_event and the record tables: lift them for the wipe only, in its own transaction.
     tables = db.metadata.sorted_tables
