@@ -13,6 +13,7 @@ from .meeting import (
     Membership,
     Room,
     RoomTokenRetired,
+    asks_disclosure,
     new_room_token,
 )
 from .openpayments import Manufacturer, OpenPayment, OpenPaymentsImport, OpenPaymentsReview
@@ -36,6 +37,7 @@ __all__ = [
     "Activity",
     "Assignment",
     "CommercialSupport",
+    "asks_disclosure",
     "AuditEvent",
     "AuditLogIsAppendOnly",
     "Company",

@@ -282,6 +282,14 @@ class Assignment(db.Model):
         return f"<Assignment {self.id} user={self.user_id} {where}>"
 
 
+def asks_disclosure():
+    """SQL: someone must disclose for this role (ACCME Standard 3): it is held for the whole
+    meeting, or in an accredited activity. A role in a non-accredited activity (an industry
+    session, a meal) is nobody's to-do: not reminded, reviewed, counted or listed. Needs
+    ``Activity`` (outer-)joined to ``Assignment``."""
+    return sa.or_(Assignment.activity_id.is_(None), Activity.is_accredited)
+
+
 class CommercialSupport(db.Model):
     """Commercial support (ACCME Standard 4) from a company in the registry: for one
     activity, or for the whole meeting (``activity_id`` empty); monetary or in kind (what

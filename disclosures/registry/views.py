@@ -28,6 +28,7 @@ from ..models import (
     OwnerDecision,
     Relationship,
     User,
+    asks_disclosure,
 )
 from ..permissions import MANAGE_MEETING, MANAGE_REGISTRY, require
 from ..state import StateView, judgements
@@ -220,8 +221,7 @@ def _owner_rows(meeting: Meeting, person_id: int | None = None) -> list[OwnerRow
     queries): who must decide what."""
     stmt = (sa.select(Assignment).outerjoin(Activity, Activity.id == Assignment.activity_id)
             .where(Assignment.meeting_id == meeting.id, Assignment.removed_at.is_(None),
-                   # nobody discloses for a non-accredited session (meeting roles: always)
-                   sa.or_(Activity.id.is_(None), Activity.is_accredited))
+                   asks_disclosure())
             .options(joinedload(Assignment.user), joinedload(Assignment.activity),
                      joinedload(Assignment.meeting))
             .order_by(Activity.starts_at.is_not(None), Activity.starts_at, Assignment.id))

@@ -36,7 +36,16 @@ from ..auth import operations as account_operations
 from ..enums import AssignmentState, MeetingRole, ReminderKind
 from ..extensions import db
 from ..links import external_url
-from ..models import Activity, Assignment, Meeting, Membership, Reminder, User, utcnow
+from ..models import (
+    Activity,
+    Assignment,
+    Meeting,
+    Membership,
+    Reminder,
+    User,
+    asks_disclosure,
+    utcnow,
+)
 
 
 def interval() -> timedelta:
@@ -93,8 +102,7 @@ def _current_assignments(meetings: list[Meeting]) -> list[Assignment]:
         sa.select(Assignment)
         .outerjoin(Activity, Assignment.activity_id == Activity.id)
         .where(Assignment.meeting_id.in_([m.id for m in meetings]), Assignment.removed_at.is_(None),
-               # nobody discloses for a non-accredited session (meeting roles: always)
-               sa.or_(Activity.id.is_(None), Activity.is_accredited))
+               asks_disclosure())
         .options(joinedload(Assignment.user), joinedload(Assignment.meeting),
                  joinedload(Assignment.state_disclosure), joinedload(Assignment.activity))
         # Meeting-level roles (planning committee, reviewers) first: they act before sessions.

@@ -40,6 +40,7 @@ from ..models import (
     Mitigation,
     Relationship,
     User,
+    asks_disclosure,
 )
 from ..models.base import in_force, utcnow
 from ..models.review import mitigation_notes_key
@@ -111,8 +112,7 @@ def review_subject(person: User, meeting: Meeting) -> ReviewSubject:
                 Assignment.user_id == person.id,
                 Assignment.meeting_id == meeting.id,
                 Assignment.removed_at.is_(None),
-                # nothing to decide for a non-accredited session (meeting roles: always)
-                sa.or_(Assignment.activity_id.is_(None), Activity.is_accredited),
+                asks_disclosure(),
             )
             .options(joinedload(Assignment.activity).joinedload(Activity.room),
                      joinedload(Assignment.meeting))

@@ -33,6 +33,7 @@ from ..models import (
     Membership,
     OwnerDecision,
     User,
+    asks_disclosure,
 )
 from ..models.base import in_force
 from ..openpayments.views import review_panel
@@ -121,8 +122,7 @@ def queue():
     conditions = [
         Assignment.removed_at.is_(None),
         Assignment.meeting_id.in_(reviewable),
-        # nothing to review for an industry session or a meal (meeting roles: always)
-        sa.or_(Assignment.activity_id.is_(None), Activity.is_accredited),
+        asks_disclosure(),
         Assignment.state_disclosure_id.is_not(None),  # disclosed before the session
     ]
     if selected is not None:

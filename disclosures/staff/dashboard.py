@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from ..enums import AssignmentRole, AssignmentState
 from ..extensions import db
-from ..models import Activity, Assignment, Meeting, Room, User
+from ..models import Activity, Assignment, Meeting, Room, User, asks_disclosure
 from ..models.user import format_display_name
 from ..state import StateView, state_counts
 
@@ -118,10 +118,10 @@ def build_dashboard(meeting: Meeting, today: date) -> Dashboard:
     """Counts by state, and how many roles are blocked on each day, of ``meeting`` (two
     aggregate queries on the stored states, whatever the meeting's size). The blocked
     activities themselves are loaded for one day (``load_day``) or all (``load_all``)."""
-    # Every current role, meeting-level ones (committee, reviewers) included; roles in
-    # non-accredited sessions are nobody's to-do: not counted, never missing.
+    # Every current role someone must disclose for, meeting-level ones (committee,
+    # reviewers) included; roles in non-accredited sessions are never missing.
     current = sa.and_(Assignment.meeting_id == meeting.id, Assignment.removed_at.is_(None),
-                      sa.or_(Assignment.activity_id.is_(None), Activity.is_accredited))
+                      asks_disclosure())
     counts = state_counts(())
     total = 0
     for state, count in db.session.execute(
@@ -154,23 +154,30 @@ def build_dashboard(meeting: Meeting, today: date) -> Dashboard:
     )
 
 
-def _blocked_groups(meeting: Meeting, day: date | None) -> list[RoomDay]:
-    """The activities with a role not cleared, grouped by day and room, with who blocks
-    them (one query; only ``day``'s activities unless ``day`` is None)."""
-    stmt = (
+def not_cleared(meeting: Meeting) -> sa.Select:
+    """The current roles of ``meeting`` someone must disclose for that are not cleared, as
+    plain columns: the person, the stored state, the activity and room (None for a role
+    held for the whole meeting). Callers narrow it (a day, a window) and order it."""
+    return (
         sa.select(
             Assignment.id, Assignment.user_id, Assignment.state, Assignment.state_reasons,
             Assignment.is_late, Assignment.role, Assignment.activity_id, Activity.code,
             Activity.title, Activity.starts_at, Room.name.label("room_name"), User.full_name,
             User.degrees, User.email,
         )
-        .join(Activity, Activity.id == Assignment.activity_id)
+        .outerjoin(Activity, Activity.id == Assignment.activity_id)
         .join(User, User.id == Assignment.user_id)
         .outerjoin(Room, Room.id == Activity.room_id)
-        .where(Activity.meeting_id == meeting.id, Assignment.removed_at.is_(None),
-               Activity.is_accredited, Assignment.state != AssignmentState.CLEARED)
-        .order_by(Activity.starts_at, Activity.code, Assignment.id)
+        .where(Assignment.meeting_id == meeting.id, Assignment.removed_at.is_(None),
+               asks_disclosure(), Assignment.state != AssignmentState.CLEARED)
     )
+
+
+def _blocked_groups(meeting: Meeting, day: date | None) -> list[RoomDay]:
+    """The activities with a role not cleared, grouped by day and room, with who blocks
+    them (one query; only ``day``'s activities unless ``day`` is None)."""
+    stmt = (not_cleared(meeting).where(Assignment.activity_id.is_not(None))
+            .order_by(Activity.starts_at, Activity.code, Assignment.id))
     if day is not None:
         first = datetime.combine(day, time.min, tzinfo=meeting.tz).astimezone(UTC)
         stmt = stmt.where(Activity.starts_at >= first, Activity.starts_at < first + timedelta(days=1))

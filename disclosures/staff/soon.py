@@ -26,9 +26,10 @@ from flask import current_app
 
 from ..enums import AssignmentRole, AssignmentState
 from ..extensions import db
-from ..models import Activity, Assignment, Meeting, Room, User
+from ..models import Activity, Assignment, Meeting
 from ..models.user import format_display_name
 from ..state import AWAITING_COMPANY_CONFIRMATION, StateView
+from .dashboard import not_cleared
 
 
 class Actor:
@@ -99,20 +100,8 @@ def starting_soon(meeting: Meeting, now: datetime, hours: int) -> list[SoonRole]
     whole_meeting = now <= meeting_starts < until  # meeting-level roles are assumed then
     in_window = sa.and_(Activity.starts_at >= now, Activity.starts_at < until)
     rows = db.session.execute(
-        sa.select(
-            Assignment.id, Assignment.user_id, Assignment.state, Assignment.state_reasons,
-            Assignment.is_late, Assignment.role, Assignment.activity_id, Activity.code,
-            Activity.title, Activity.starts_at, Room.name.label("room_name"), User.full_name,
-            User.degrees, User.email,
-        )
-        .outerjoin(Activity, Activity.id == Assignment.activity_id)
-        .join(User, User.id == Assignment.user_id)
-        .outerjoin(Room, Room.id == Activity.room_id)
-        .where(Assignment.meeting_id == meeting.id, Assignment.removed_at.is_(None),
-               Assignment.state != AssignmentState.CLEARED,
-               sa.and_(Activity.is_accredited, in_window) if not whole_meeting
-               else sa.or_(Assignment.activity_id.is_(None),
-                           sa.and_(Activity.is_accredited, in_window)))
+        not_cleared(meeting)
+        .where(sa.or_(Assignment.activity_id.is_(None), in_window) if whole_meeting else in_window)
         .order_by(Activity.starts_at.is_not(None), Activity.starts_at, Activity.code, Assignment.id)
     )
     return [
