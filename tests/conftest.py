@@ -48,6 +48,23 @@ def database(tmp_path_factory):
         yield {"url": f"sqlite:///{path}", "options": {}, "schema": None}
 
 
+@pytest.fixture()
+def empty_database(database, tmp_path):
+    """(url, engine options) of a database with nothing in it, for building a schema from
+    the migrations: a new SQLite file, or a new PostgreSQL schema dropped afterwards."""
+    if database["schema"] is None:
+        yield f"sqlite:///{tmp_path / 'migrated.sqlite'}", {}
+        return
+    schema = f"mig_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(database["url"])
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    yield database["url"], {"connect_args": {"options": f"-csearch_path={schema}"}}
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def make_app(database, tmp_path_factory):
     """Build an app on the test database with config overrides (CSRF on, limits on, …)."""

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import io
-import uuid
 from datetime import date, timedelta
 
 import flask_migrate
@@ -375,21 +374,6 @@ def test_off_label_declaration_is_per_role_and_checked(client, scene, login_as):
 
 
 # --------------------------------------------------------------------------- migration
-
-
-@pytest.fixture()
-def empty_database(database, tmp_path):
-    if database["schema"] is None:
-        yield f"sqlite:///{tmp_path / 'migrated.sqlite'}", {}
-        return
-    schema = f"mig_{uuid.uuid4().hex[:10]}"
-    engine = sa.create_engine(database["url"])
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    yield database["url"], {"connect_args": {"options": f"-csearch_path={schema}"}}
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    engine.dispose()
 
 
 @pytest.mark.slow

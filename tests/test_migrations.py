@@ -1,27 +1,11 @@
 """The migrations build the schema from nothing, and match the models exactly."""
 
-import uuid
 
 import flask_migrate
 import pytest
 import sqlalchemy as sa
 
 pytestmark = pytest.mark.slow  # each test builds a database from the migrations
-
-
-@pytest.fixture()
-def empty_database(database, tmp_path):
-    if database["schema"] is None:
-        yield f"sqlite:///{tmp_path / 'migrated.sqlite'}", {}
-        return
-    schema = f"mig_{uuid.uuid4().hex[:10]}"
-    engine = sa.create_engine(database["url"])
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    yield database["url"], {"connect_args": {"options": f"-csearch_path={schema}"}}
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    engine.dispose()
 
 
 def test_upgrade_from_empty_then_check_reports_no_difference(make_app, empty_database):
