@@ -77,6 +77,8 @@ STATE_CSS = {
 START = "start"  # the cutoff that is each role's own start
 # In a reason when a typed-in company still awaits staff (who must act: ``staff.soon``).
 AWAITING_COMPANY_CONFIRMATION = "awaiting confirmation by staff"
+# How the reason starts when the disclosure on file expires before the session (a renewal).
+DISCLOSURE_EXPIRES = "Disclosure expires on"
 
 
 def months_before(day: date, months: int) -> date:
@@ -196,7 +198,7 @@ def judge(facts: RoleFacts) -> Judgement:
     if facts.start_day > disclosure.valid_until:
         return Judgement(
             AssignmentState.AWAITING_DISCLOSURE,
-            (f"Disclosure expires on {_day(disclosure.valid_until)}, before the session on "
+            (f"{DISCLOSURE_EXPIRES} {_day(disclosure.valid_until)}, before the session on "
              f"{_day(facts.start_day)}",),
             disclosure=disclosure, late=facts.late,
         )

@@ -28,7 +28,7 @@ from ..enums import AssignmentRole, AssignmentState
 from ..extensions import db
 from ..models import Activity, Assignment, Meeting
 from ..models.user import format_display_name
-from ..state import AWAITING_COMPANY_CONFIRMATION, StateView
+from ..state import AWAITING_COMPANY_CONFIRMATION, DISCLOSURE_EXPIRES, StateView
 from .dashboard import not_cleared
 
 
@@ -70,7 +70,7 @@ def who_must_act(status: StateView, name: str) -> Action:
     """Who must act on a role in ``status`` before its session, and what they must do."""
     state = status.state
     if state is AssignmentState.AWAITING_DISCLOSURE:
-        expiring = next((r for r in status.reasons if r.startswith("Disclosure expires")), None)
+        expiring = next((r for r in status.reasons if r.startswith(DISCLOSURE_EXPIRES)), None)
         return Action(Actor.PERSON, name,
                       "Renew the disclosure: " + expiring[0].lower() + expiring[1:] if expiring
                       else "Submit a disclosure")
@@ -80,8 +80,10 @@ def who_must_act(status: StateView, name: str) -> Action:
     if state is AssignmentState.EXCLUDED:
         return Action(Actor.STAFF, "Staff",
                       "Replace this person: an owner or employee no exception lets take part")
-    if any(AWAITING_COMPANY_CONFIRMATION in r for r in status.reasons) and not any(
-            "mitigation" in r for r in status.reasons):
+    # Awaiting review with nothing left to decide or mitigate: only staff's confirmation of a
+    # typed-in company holds the role back.
+    if state is AssignmentState.AWAITING_REVIEW and any(
+            AWAITING_COMPANY_CONFIRMATION in r for r in status.reasons):
         return Action(Actor.STAFF, "Staff", "Confirm the company and its public name in the registry")
     if state is AssignmentState.NEEDS_MITIGATION:
         return Action(Actor.REVIEWER, "A reviewer", "Record how each relevant relationship was mitigated")
